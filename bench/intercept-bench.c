@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/proc.h"
+
+/* Per-syscall latency as the caller sees it: N timed calls, one SUMMARY line.
+ *   intercept-bench [--label L] [--warmup W] SYSCALL N
+ * Run it natively, then inside a container (intercept-run ... -- intercept-bench ...) to compare;
+ * tools/quickstart bench does both in one run. */
+
+static int call(const char *what)
+{
+	struct sysinfo si;
+
+	if (strcmp(what, "sysinfo") == 0)
+		return sysinfo(&si);
+	if (strcmp(what, "getppid") == 0)
+		return (int)syscall(SYS_getppid);
+	errno = EINVAL;
+	return -1;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of sorted samples, in microseconds. */
+static double pct(const uint64_t *sorted, long n, double q)
+{
+	long i = (long)(q * (double)n + 0.5) - 1;
+
+	return (double)sorted[i < 0 ? 0 : i >= n ? n - 1 : i] / 1000.0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "label", required_argument, NULL, 'l' },
+		{ "warmup", required_argument, NULL, 'w' },
+		{}
+	};
+	const char *label = "native";
+	long warmup = 1000, n;
+	uint64_t *lat, t_start, t_end;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "l:w:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			label = optarg;
+			break;
+		case 'w':
+			warmup = atol(optarg);
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (argc - optind != 2) {
+		fprintf(stderr, "Usage: intercept-bench [--label L] [--warmup W] sysinfo|getppid N\n");
+		return 2;
+	}
+	n = atol(argv[optind + 1]);
+	if (n <= 0 || n > 100000000 || call(argv[optind]) < 0) {
+		fprintf(stderr, "intercept-bench: bad syscall or count: %s\n", strerror(errno ? errno : EINVAL));
+		return 2;
+	}
+	lat = malloc((size_t)n * sizeof(*lat));
+	if (!lat) {
+		fprintf(stderr, "intercept-bench: out of memory for %ld samples\n", n);
+		return 1;
+	}
+	for (long i = 0; i < warmup; i++)
+		call(argv[optind]);
+	t_start = ic_now_ns();
+	for (long i = 0; i < n; i++) {
+		uint64_t t0 = ic_now_ns();
+
+		if (call(argv[optind]) < 0) {
+			fprintf(stderr, "intercept-bench: %s failed: %m\n", argv[optind]);
+			return 1;
+		}
+		lat[i] = ic_now_ns() - t0;
+	}
+	t_end = ic_now_ns();
+	qsort(lat, (size_t)n, sizeof(*lat), cmp_u64);
+	printf("SUMMARY label=%s syscall=%s n=%ld p50_us=%.3f p99_us=%.3f p999_us=%.3f calls_per_s=%.0f\n",
+	       label, argv[optind], n, pct(lat, n, 0.5), pct(lat, n, 0.99), pct(lat, n, 0.999),
+	       (double)n * 1e9 / (double)(t_end - t_start));
+	free(lat);
+	return 0;
+}

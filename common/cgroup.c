@@ -1,0 +1,735 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libcgroup.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cgroup.h"
+#include "common/log.h"
+#include "common/macros.h"
+#include "common/parse.h"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+#define CG_PARENT "interceptd"
+#define CG_MOUNTS_MAX 32
+/* v1 reports "no limit" as PAGE_COUNTER_MAX pages rounded down to a page (9223372036854771712
+ * with 4 KiB pages, other values with other page sizes); nothing real comes near 4 EiB. */
+#define CG_V1_UNLIMITED (1ULL << 62)
+#define CG_STAT_BUF 8192
+#define CG_RMDIR_TRIES 20
+#define CG_RMDIR_WAIT_NS (50 * 1000 * 1000L)
+
+enum cg_ctl {
+	CG_MEMORY = 0,
+	CG_PIDS = 1,
+	_CG_CTL_MAX
+};
+
+static const char *const ctl_names[_CG_CTL_MAX] = {
+	[CG_MEMORY] = "memory",
+	[CG_PIDS] = "pids",
+};
+
+/* Where a controller's hierarchy is mounted; root is the mount's root inside the hierarchy (not
+ * "/" when a subtree is bind-mounted, as in some containers). */
+struct cg_hier {
+	bool found;
+	bool v2;
+	char mnt[PATH_MAX];
+	char root[PATH_MAX];
+};
+
+/* Written once by ic_cgroup_init before threads start, read-only afterwards: any thread may read
+ * it without synchronisation because thread creation orders the writes before the reads. */
+static struct cg_hier hiers[_CG_CTL_MAX];
+static bool cg_ready;
+
+struct cg_mount {
+	bool v2;
+	char mnt[PATH_MAX];
+	char root[PATH_MAX];
+	char opts[256]; /* v1 super options: the controller list */
+};
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void unescape(char *s)
+{
+	char *d = s;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*d++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 4;
+		} else {
+			*d++ = *s++;
+		}
+	}
+	*d = 0;
+}
+
+static bool list_has(const char *list, const char *word, char sep)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = list; p && *p;) {
+		const char *end = strchr(p, sep);
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (len == n && strncmp(p, word, n) == 0)
+			return true;
+		p = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+static void fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+
+static bool copy_path(char *dst, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= PATH_MAX)
+		return false;
+	memcpy(dst, src, n + 1);
+	return true;
+}
+
+/* The cgroup and cgroup2 mounts of our mount namespace, first ones first. */
+static int scan_mounts(struct cg_mount *m, size_t max, size_t *ret_n)
+{
+	_cleanup_(fclosep) FILE *f = fopen("/proc/self/mountinfo", "re");
+	_cleanup_free_ char *line = NULL;
+	size_t cap = 0, n = 0;
+
+	if (!f)
+		return -errno;
+	while (n < max && getline(&line, &cap, f) > 0) {
+		char *fields[6], *sep, *save = NULL, *tok, *fstype, *opts;
+		int i = 0;
+
+		/* id parent maj:min root mountpoint options [optional...] - fstype source super */
+		sep = strstr(line, " - ");
+		if (!sep)
+			continue;
+		*sep = 0;
+		tok = strtok_r(line, " ", &save);
+		for (; tok && i < 6; tok = strtok_r(NULL, " ", &save))
+			fields[i++] = tok;
+		if (i < 5)
+			continue;
+		save = NULL;
+		fstype = strtok_r(sep + 3, " ", &save);
+		if (!fstype || (strcmp(fstype, "cgroup") && strcmp(fstype, "cgroup2")))
+			continue;
+		(void)strtok_r(NULL, " ", &save);
+		opts = strtok_r(NULL, " \n", &save);
+		unescape(fields[3]);
+		unescape(fields[4]);
+		m[n].v2 = strcmp(fstype, "cgroup2") == 0;
+		if (!copy_path(m[n].root, fields[3]) || !copy_path(m[n].mnt, fields[4]))
+			continue;
+		snprintf(m[n].opts, sizeof(m[n].opts), "%s", opts ? opts : "");
+		n++;
+	}
+	*ret_n = n;
+	return 0;
+}
+
+/* Whether a cgroup2 hierarchy offers ctl: listed in its root's cgroup.controllers. */
+static bool v2_offers(const char *mnt, const char *ctl)
+{
+	char path[PATH_MAX + 32], buf[512];
+	_cleanup_close_ int fd = -EBADF;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", mnt);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return list_has(buf, ctl, ' ');
+}
+
+static const struct cg_mount *find_mount(const struct cg_mount *m, size_t n, const char *mnt)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(m[i].mnt, mnt) == 0)
+			return &m[i];
+	return NULL;
+}
+
+/* libcgroup knows the usual layouts (and cgroup2 controllers since 2.0); mountinfo is the
+ * fallback where it is not initialised or does not report a controller. */
+static void resolve_hier(enum cg_ctl c, bool have_libcgroup, const struct cg_mount *m, size_t n)
+{
+	struct cg_hier *h = &hiers[c];
+	const struct cg_mount *hit = NULL;
+	char *mnt = NULL;
+
+	if (have_libcgroup && cgroup_get_subsys_mount_point(ctl_names[c], &mnt) == 0 && mnt) {
+		struct statfs sfs;
+
+		hit = find_mount(m, n, mnt);
+		if (!hit && copy_path(h->mnt, mnt) && statfs(mnt, &sfs) == 0) {
+			h->found = true;
+			h->v2 = sfs.f_type == CGROUP2_SUPER_MAGIC;
+			strcpy(h->root, "/");
+		}
+		free(mnt);
+		if (h->found)
+			return;
+	}
+	/* A v1 hierarchy that has the controller wins: it is then not available to cgroup2. */
+	for (size_t i = 0; !hit && i < n; i++)
+		if (!m[i].v2 && list_has(m[i].opts, ctl_names[c], ','))
+			hit = &m[i];
+	for (size_t i = 0; !hit && i < n; i++)
+		if (m[i].v2 && v2_offers(m[i].mnt, ctl_names[c]))
+			hit = &m[i];
+	if (!hit)
+		return;
+	h->found = true;
+	h->v2 = hit->v2;
+	strcpy(h->mnt, hit->mnt);
+	strcpy(h->root, hit->root);
+}
+
+int ic_cgroup_init(void)
+{
+	_cleanup_free_ struct cg_mount *m = calloc(CG_MOUNTS_MAX, sizeof(*m));
+	bool have_libcgroup;
+	size_t n = 0;
+	int r;
+
+	if (!m)
+		return -ENOMEM;
+	r = scan_mounts(m, CG_MOUNTS_MAX, &n);
+	if (r < 0)
+		return log_error_errno(r, "cannot read /proc/self/mountinfo: %s", strerror(-r));
+	r = cgroup_init();
+	have_libcgroup = r == 0;
+	if (!have_libcgroup)
+		log_debug("libcgroup: %s; reading /proc/self/mountinfo instead",
+			  cgroup_strerror(r));
+	memset(hiers, 0, sizeof(hiers));
+	for (int c = 0; c < _CG_CTL_MAX; c++) {
+		resolve_hier(c, have_libcgroup, m, n);
+		if (hiers[c].found)
+			log_debug("cgroup: %s on %s (%s, root %s)", ctl_names[c], hiers[c].mnt,
+				  hiers[c].v2 ? "v2" : "v1", hiers[c].root);
+		else
+			log_debug("cgroup: %s controller not mounted", ctl_names[c]);
+	}
+	cg_ready = true;
+	return 0;
+}
+
+static bool has_dotdot(const char *path)
+{
+	for (const char *p = strstr(path, "/.."); p; p = strstr(p + 1, "/.."))
+		if (p[3] == '/' || p[3] == 0)
+			return true;
+	return false;
+}
+
+/* Directory of a cgroup given its path as /proc/PID/cgroup shows it. Paths outside the mount
+ * (another cgroup namespace shows "/.."; a bind-mounted subtree hides its siblings) are not
+ * ours to read. */
+static int hier_dir(const struct cg_hier *h, const char *path, char *dir, size_t dirlen)
+{
+	size_t rl = strlen(h->root);
+	int n;
+
+	if (path[0] != '/' || has_dotdot(path))
+		return -ENOENT;
+	if (strcmp(h->root, "/") != 0) {
+		if (strncmp(path, h->root, rl) != 0 || (path[rl] != '/' && path[rl] != 0))
+			return -ENOENT;
+		path += rl;
+	}
+	while (*path == '/')
+		path++;
+	n = snprintf(dir, dirlen, "%s%s%s", h->mnt, *path ? "/" : "", path);
+	if (n < 0 || (size_t)n >= dirlen)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* Any thread: uses only the mount table fixed by ic_cgroup_init and plain file reads. */
+int ic_cgroup_of_pid(pid_t pid, struct ic_cgroup *cg)
+{
+	_cleanup_(fclosep) FILE *f = NULL;
+	_cleanup_free_ char *line = NULL;
+	char path[64];
+	size_t cap = 0;
+	ssize_t len;
+
+	cg->memory_v2 = hiers[CG_MEMORY].v2;
+	cg->memory[0] = 0;
+	cg->pids[0] = 0;
+	if (!cg_ready)
+		return -ENXIO;
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		char *ctls, *cpath;
+		bool unified;
+
+		if (line[len - 1] == '\n')
+			line[len - 1] = 0;
+		/* hierarchy-id:controller-list:path; the path itself may contain ':' */
+		ctls = strchr(line, ':');
+		if (!ctls)
+			continue;
+		*ctls++ = 0;
+		cpath = strchr(ctls, ':');
+		if (!cpath)
+			continue;
+		*cpath++ = 0;
+		unified = strcmp(line, "0") == 0 && ctls[0] == 0;
+		for (int c = 0; c < _CG_CTL_MAX; c++) {
+			const struct cg_hier *h = &hiers[c];
+			char *dst = c == CG_MEMORY ? cg->memory : cg->pids;
+
+			if (!h->found || dst[0])
+				continue;
+			if (h->v2 ? !unified : !list_has(ctls, ctl_names[c], ','))
+				continue;
+			if (hier_dir(h, cpath, dst, IC_CGROUP_PATH_MAX) < 0)
+				dst[0] = 0;
+		}
+	}
+	if (ferror(f))
+		return -EIO;
+	return 0;
+}
+
+/* Reads a small cgroup file whole; returns its length without the trailing newline. */
+static ssize_t read_file(const char *dir, const char *name, char *buf, size_t size)
+{
+	char path[IC_CGROUP_PATH_MAX + 64];
+	_cleanup_close_ int fd = -EBADF;
+	size_t len = 0;
+	int n;
+
+	n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (len < size - 1) {
+		ssize_t r = read(fd, buf + len, size - 1 - len);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	buf[len] = 0;
+	while (len > 0 && buf[len - 1] == '\n')
+		buf[--len] = 0;
+	return (ssize_t)len;
+}
+
+/* A single number, or "max" (v2) meaning no limit. */
+static int read_u64(const char *dir, const char *name, uint64_t *v)
+{
+	char buf[64];
+	ssize_t r = read_file(dir, name, buf, sizeof(buf));
+
+	if (r < 0)
+		return (int)r;
+	if (strcmp(buf, "max") == 0) {
+		*v = UINT64_MAX;
+		return 0;
+	}
+	return ic_parse_u64(buf, 0, UINT64_MAX, v);
+}
+
+static uint64_t v1_limit(uint64_t v)
+{
+	return v >= CG_V1_UNLIMITED ? UINT64_MAX : v;
+}
+
+/* Picks the "key value" lines of memory.stat we want; a key the kernel lacks stays 0. The keys
+ * we read come early in the file, so a stat file longer than the buffer does not matter. */
+static int read_stat(const char *dir, const char *const *keys, uint64_t *vals, size_t n)
+{
+	char buf[CG_STAT_BUF];
+	ssize_t r = read_file(dir, "memory.stat", buf, sizeof(buf));
+	char *save = NULL;
+
+	if (r < 0)
+		return (int)r;
+	for (size_t i = 0; i < n; i++)
+		vals[i] = 0;
+	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *sp = strchr(l, ' ');
+
+		if (!sp)
+			continue;
+		*sp = 0;
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(l, keys[i]) == 0 &&
+			    ic_parse_u64(sp + 1, 0, UINT64_MAX, &vals[i]) < 0)
+				vals[i] = 0;
+	}
+	return 0;
+}
+
+static int read_mem_v1(const char *dir, struct ic_cgroup_mem *m)
+{
+	static const char *const keys[] = { "total_cache", "total_shmem" };
+	uint64_t st[ARRAY_SIZE(keys)], sw_limit, sw_usage;
+	int r;
+
+	r = read_u64(dir, "memory.limit_in_bytes", &m->limit);
+	if (r < 0)
+		return r;
+	m->limit = v1_limit(m->limit);
+	r = read_u64(dir, "memory.usage_in_bytes", &m->usage);
+	if (r < 0)
+		return r;
+	r = read_stat(dir, keys, st, ARRAY_SIZE(keys));
+	if (r < 0)
+		return r;
+	m->cache = st[0];
+	m->shmem = st[1];
+
+	/* memsw counts memory plus swap; the files are absent when swap accounting is off. */
+	m->swap_limit = m->swap_usage = UINT64_MAX;
+	if (read_u64(dir, "memory.memsw.limit_in_bytes", &sw_limit) < 0 ||
+	    read_u64(dir, "memory.memsw.usage_in_bytes", &sw_usage) < 0)
+		return 0;
+	sw_limit = v1_limit(sw_limit);
+	/* memsw.limit >= limit is enforced by the kernel; clamp anyway rather than wrap. */
+	if (sw_limit != UINT64_MAX && m->limit != UINT64_MAX)
+		m->swap_limit = sw_limit > m->limit ? sw_limit - m->limit : 0;
+	m->swap_usage = sw_usage > m->usage ? sw_usage - m->usage : 0;
+	return 0;
+}
+
+static int read_mem_v2(const char *dir, struct ic_cgroup_mem *m)
+{
+	static const char *const keys[] = { "file", "shmem" };
+	uint64_t st[ARRAY_SIZE(keys)];
+	int r;
+
+	/* The root cgroup has neither file: the caller then uses the host's figures. */
+	r = read_u64(dir, "memory.max", &m->limit);
+	if (r < 0)
+		return r;
+	r = read_u64(dir, "memory.current", &m->usage);
+	if (r < 0)
+		return r;
+	r = read_stat(dir, keys, st, ARRAY_SIZE(keys));
+	if (r < 0)
+		return r;
+	m->cache = st[0];
+	m->shmem = st[1];
+	if (read_u64(dir, "memory.swap.max", &m->swap_limit) < 0 ||
+	    read_u64(dir, "memory.swap.current", &m->swap_usage) < 0)
+		m->swap_limit = m->swap_usage = UINT64_MAX;
+	return 0;
+}
+
+/* Any thread. -ENOENT: no memory accounting there (unknown cgroup, v2 root). */
+int ic_cgroup_read_mem(const struct ic_cgroup *cg, struct ic_cgroup_mem *m)
+{
+	if (!cg->memory[0])
+		return -ENOENT;
+	return cg->memory_v2 ? read_mem_v2(cg->memory, m) : read_mem_v1(cg->memory, m);
+}
+
+/* Any thread. */
+int ic_cgroup_read_pids(const struct ic_cgroup *cg, uint64_t *current)
+{
+	if (!cg->pids[0])
+		return -ENOENT;
+	return read_u64(cg->pids, "pids.current", current);
+}
+
+static int cg_err(char *err, size_t errlen, int r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int cg_err(char *err, size_t errlen, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -abs(r);
+}
+
+static int write_file(const char *dir, const char *name, const char *val, char *err, size_t errlen)
+{
+	char path[IC_CGROUP_PATH_MAX + 64];
+	_cleanup_close_ int fd = -EBADF;
+	size_t len = strlen(val);
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cg_err(err, errlen, errno, "cannot open %s: %s", path, strerror(errno));
+	/* cgroup files take one value per write(); a short write is a refusal too. */
+	n = write(fd, val, len);
+	if (n < 0)
+		return cg_err(err, errlen, errno, "cannot write %s to %s: %s", val, path,
+			      strerror(errno));
+	if ((size_t)n != len)
+		return cg_err(err, errlen, EIO, "cannot write %s to %s: short write", val, path);
+	return 0;
+}
+
+static int make_dir(const char *path, char *err, size_t errlen, bool must_be_new)
+{
+	if (mkdir(path, 0755) == 0)
+		return 0;
+	if (errno == EEXIST && !must_be_new)
+		return 0;
+	if (errno == EEXIST)
+		return cg_err(err, errlen, EEXIST,
+			      "cgroup %s already exists (another run with this id, or left over: "
+			      "rmdir it)",
+			      path);
+	return cg_err(err, errlen, errno, "cannot create %s: %s", path, strerror(errno));
+}
+
+/* cgroup2 hands a controller to children only when every ancestor lists it in
+ * cgroup.subtree_control; enable what is missing, leaving the rest as the host set it. */
+static int v2_enable(const char *dir, const bool *want, char *err, size_t errlen)
+{
+	char cur[512];
+	ssize_t r = read_file(dir, "cgroup.subtree_control", cur, sizeof(cur));
+
+	if (r < 0)
+		return cg_err(err, errlen, (int)r, "cannot read %s/cgroup.subtree_control: %s", dir,
+			      strerror((int)-r));
+	for (int c = 0; c < _CG_CTL_MAX; c++) {
+		char val[32];
+
+		if (!want[c] || list_has(cur, ctl_names[c], ' '))
+			continue;
+		snprintf(val, sizeof(val), "+%s", ctl_names[c]);
+		r = write_file(dir, "cgroup.subtree_control", val, err, errlen);
+		if (r < 0)
+			return (int)r;
+	}
+	return 0;
+}
+
+static int join_path(char *dst, size_t len, const char *a, const char *b, const char *c,
+		     char *err, size_t errlen)
+{
+	int n = snprintf(dst, len, "%s/%s/%s", a, b, c);
+
+	if (n < 0 || (size_t)n >= len)
+		return cg_err(err, errlen, ENAMETOOLONG, "cgroup path too long under %s", a);
+	return 0;
+}
+
+static void rmdir_quiet(const char *dir)
+{
+	if (dir[0])
+		(void)rmdir(dir);
+}
+
+/* Creates the directories and sets the limits; does not move anything. The memory and pids
+ * directories are the same when both controllers are on cgroup2 (or co-mounted on v1). */
+static int create_dirs(const char *name, uint64_t memory_max, uint64_t pids_max,
+		       struct ic_cgroup *cg, char *err, size_t errlen)
+{
+	bool want_v2[_CG_CTL_MAX] = { false };
+	bool any_v2 = false;
+	char val[32];
+	int r;
+
+	for (int c = 0; c < _CG_CTL_MAX; c++) {
+		const struct cg_hier *h = &hiers[c];
+		char *dst = c == CG_MEMORY ? cg->memory : cg->pids;
+
+		if (!h->found)
+			continue;
+		r = join_path(dst, IC_CGROUP_PATH_MAX, h->mnt, CG_PARENT, name, err, errlen);
+		if (r < 0)
+			return r;
+		if (h->v2) {
+			want_v2[c] = true;
+			any_v2 = true;
+		}
+	}
+	if (!cg->memory[0] && memory_max)
+		return cg_err(err, errlen, ENOENT, "no memory cgroup controller is mounted");
+	if (!cg->pids[0] && pids_max)
+		return cg_err(err, errlen, ENOENT, "no pids cgroup controller is mounted");
+	if (!cg->memory[0] && !cg->pids[0])
+		return cg_err(err, errlen, ENOENT, "neither memory nor pids cgroups are mounted");
+
+	for (int c = 0; c < _CG_CTL_MAX; c++) {
+		const struct cg_hier *h = &hiers[c];
+		const char *dir = c == CG_MEMORY ? cg->memory : cg->pids;
+		char parent[IC_CGROUP_PATH_MAX];
+
+		if (!dir[0] || (c == CG_PIDS && strcmp(cg->pids, cg->memory) == 0))
+			continue;
+		snprintf(parent, sizeof(parent), "%s/%s", h->mnt, CG_PARENT);
+		if (h->v2 && any_v2) {
+			r = v2_enable(h->mnt, want_v2, err, errlen);
+			if (r < 0)
+				return r;
+		}
+		r = make_dir(parent, err, errlen, false);
+		if (r < 0)
+			return r;
+		if (h->v2 && any_v2) {
+			r = v2_enable(parent, want_v2, err, errlen);
+			if (r < 0)
+				return r;
+			any_v2 = false;
+		}
+		r = make_dir(dir, err, errlen, true);
+		if (r < 0) {
+			/* Not ours: the caller must not remove it. */
+			if (c == CG_MEMORY)
+				cg->memory[0] = 0;
+			cg->pids[0] = 0;
+			return r;
+		}
+	}
+
+	if (memory_max) {
+		snprintf(val, sizeof(val), "%" PRIu64, memory_max);
+		r = write_file(cg->memory, cg->memory_v2 ? "memory.max" : "memory.limit_in_bytes",
+			       val, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	if (pids_max) {
+		snprintf(val, sizeof(val), "%" PRIu64, pids_max);
+		r = write_file(cg->pids, "pids.max", val, err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Single-threaded callers (intercept-run). On failure nothing is left behind: pid is put back
+ * where it was and the directories made here are removed. */
+int ic_cgroup_create(const char *name, uint64_t memory_max, uint64_t pids_max, pid_t pid,
+		     struct ic_cgroup *ret, char *err, size_t errlen)
+{
+	struct ic_cgroup cg = { .memory_v2 = hiers[CG_MEMORY].v2 }, orig;
+	char val[32];
+	bool moved_mem = false;
+	int r;
+
+	if (err && errlen)
+		err[0] = 0;
+	if (!name[0] || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return cg_err(err, errlen, EINVAL, "invalid cgroup name '%s'", name);
+	if (!cg_ready) {
+		r = ic_cgroup_init();
+		if (r < 0)
+			return cg_err(err, errlen, r, "cannot discover cgroup mounts: %s",
+				      strerror(-r));
+	}
+	r = ic_cgroup_of_pid(pid, &orig);
+	if (r < 0)
+		return cg_err(err, errlen, r, "cannot read the cgroups of pid %d: %s", (int)pid,
+			      strerror(-r));
+
+	r = create_dirs(name, memory_max, pids_max, &cg, err, errlen);
+	if (r < 0)
+		goto fail;
+
+	snprintf(val, sizeof(val), "%d", (int)pid);
+	if (cg.memory[0]) {
+		r = write_file(cg.memory, "cgroup.procs", val, err, errlen);
+		if (r < 0)
+			goto fail;
+		moved_mem = true;
+	}
+	if (cg.pids[0] && strcmp(cg.pids, cg.memory) != 0) {
+		r = write_file(cg.pids, "cgroup.procs", val, err, errlen);
+		if (r < 0)
+			goto fail;
+	}
+	*ret = cg;
+	return 0;
+
+fail:
+	/* A pid in a cgroup keeps it busy; move it back before removing what we made. */
+	if (moved_mem && orig.memory[0])
+		(void)write_file(orig.memory, "cgroup.procs", val, NULL, 0);
+	rmdir_quiet(cg.memory);
+	if (strcmp(cg.pids, cg.memory) != 0)
+		rmdir_quiet(cg.pids);
+	return r;
+}
+
+/* Tasks that just exited may keep a cgroup busy for a moment (EBUSY); a bounded wait of about a
+ * second covers that without hanging a caller whose cgroup is really still in use. */
+static int rmdir_wait(const char *dir)
+{
+	struct timespec ts = { 0, CG_RMDIR_WAIT_NS };
+
+	for (int i = 0;; i++) {
+		if (rmdir(dir) == 0 || errno == ENOENT)
+			return 0;
+		if (errno != EBUSY || i + 1 >= CG_RMDIR_TRIES)
+			return -errno;
+		nanosleep(&ts, NULL);
+	}
+}
+
+int ic_cgroup_destroy(const struct ic_cgroup *cg)
+{
+	int r = 0, q;
+
+	if (!cg)
+		return 0;
+	if (cg->memory[0])
+		r = rmdir_wait(cg->memory);
+	if (cg->pids[0] && strcmp(cg->pids, cg->memory) != 0) {
+		q = rmdir_wait(cg->pids);
+		if (r == 0)
+			r = q;
+	}
+	return r;
+}

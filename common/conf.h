@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef IC_COMMON_CONF_H
+#define IC_COMMON_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define IC_CONF_DEFAULT_PATH "/etc/interceptd/interceptd.conf"
+#define IC_THREADS_AUTO 0
+#define IC_ACCEPTORS_MAX 64
+#define IC_WORKERS_MAX 1024
+#define IC_DEADLINE_MS_MAX 20000
+#define IC_POLICY_NAME_MAX 64
+#define IC_CONF_ERR_MAX 512
+
+/* What a request gets when we cannot serve it: past its deadline, a full queue, an internal error. */
+enum ic_failure_kind {
+	IC_FAILURE_CONTINUE = 0,
+	IC_FAILURE_ERRNO = 1,
+	_IC_FAILURE_MAX
+};
+
+struct ic_failure {
+	enum ic_failure_kind kind;
+	int err; /* positive errno when kind is IC_FAILURE_ERRNO */
+};
+
+struct ic_policy {
+	char name[IC_POLICY_NAME_MAX];
+	bool mknod;
+	bool setxattr;
+	bool sysinfo;
+	bool mount;
+	bool mount_shift;
+	bool bpf;
+	bool bpf_devices;
+	bool sched_setscheduler;
+	char *mount_allowed; /* comma list of fstypes, "" when none */
+	char *mount_fuse;    /* comma list of fstype=helper, "" when none */
+	unsigned sched_max_rt_priority;
+	unsigned sysinfo_cache_ms;
+	struct ic_failure failure;
+};
+
+struct ic_server_conf {
+	unsigned acceptors; /* IC_THREADS_AUTO or 1..64 */
+	unsigned workers;   /* IC_THREADS_AUTO or 1..1024 */
+	uint64_t queue_capacity;
+	unsigned deadline_ms;
+	char *oci_socket;
+	char *lxc_socket;
+	char *control_socket;
+	int log_level;  /* enum ic_log_level */
+	int log_target; /* enum ic_log_target */
+};
+
+/* An immutable snapshot once loaded: readers never see it change. */
+struct ic_conf {
+	char *path; /* NULL when built from defaults only */
+	struct ic_server_conf server;
+	struct ic_policy *policies;
+	size_t n_policies;
+};
+
+/* Load PATH (NULL: defaults only; a missing file is an error only if must_exist). On failure
+ * returns -errno and writes one line naming file, line and key into err. */
+int ic_conf_load(const char *path, bool must_exist, struct ic_conf **ret, char err[IC_CONF_ERR_MAX]);
+struct ic_conf *ic_conf_free(struct ic_conf *conf);
+const struct ic_policy *ic_conf_policy(const struct ic_conf *conf, const char *name);
+
+/* Set one policy key (the same keys as a [policy NAME] section). Used for container metadata. */
+int ic_policy_set(struct ic_policy *p, const char *key, const char *value, char err[IC_CONF_ERR_MAX]);
+/* Deep copy into dst (dst's strings are owned afterwards); free its strings with ic_policy_done. */
+int ic_policy_copy(struct ic_policy *dst, const struct ic_policy *src);
+void ic_policy_done(struct ic_policy *p);
+
+/* Whether key is live-changeable; every key documented in one place. */
+void ic_conf_dump_keys(FILE *f);
+unsigned ic_conf_effective_threads(unsigned configured, unsigned ncpu);
+
+#endif

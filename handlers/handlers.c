@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include "common/conf.h"
+#include "handlers/handlers.h"
+
+/* A missing entry means "not ours yet": the kernel decides. */
+static const ic_handler_fn handlers[_IC_SYS_MAX] = {
+	[IC_SYS_SYSINFO] = ic_handle_sysinfo,
+};
+
+bool ic_policy_intercepts(const struct ic_policy *p, enum ic_sys sys)
+{
+	switch (sys) {
+	case IC_SYS_MKNOD:
+	case IC_SYS_MKNODAT:
+		return p->mknod;
+	case IC_SYS_SETXATTR:
+	case IC_SYS_LSETXATTR:
+	case IC_SYS_FSETXATTR:
+		return p->setxattr;
+	case IC_SYS_MOUNT:
+		return p->mount;
+	case IC_SYS_BPF:
+		return p->bpf;
+	case IC_SYS_SCHED_SETSCHEDULER:
+		return p->sched_setscheduler;
+	case IC_SYS_SYSINFO:
+		return p->sysinfo;
+	case _IC_SYS_MAX:
+	case IC_SYS_UNKNOWN:
+		break;
+	}
+	return false;
+}
+
+enum ic_verdict ic_handle(struct ic_req *req, struct ic_resp *resp)
+{
+	resp->val = 0;
+	resp->error = 0;
+	if (req->sys < 0 || req->sys >= _IC_SYS_MAX || !handlers[req->sys] || !req->policy ||
+	    !ic_policy_intercepts(req->policy, req->sys))
+		return IC_VERDICT_CONTINUE;
+	return handlers[req->sys](req, resp);
+}

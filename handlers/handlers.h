@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef IC_HANDLERS_HANDLERS_H
+#define IC_HANDLERS_HANDLERS_H
+
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/sysinfo.h>
+#include <sys/types.h>
+
+#include "common/cgroup.h"
+#include "common/syscalls.h"
+
+struct ic_policy;
+
+/* What a handler decides; the core turns it into exactly one answer. */
+enum ic_verdict {
+	IC_VERDICT_RESPOND = 0,  /* answer resp->val / resp->error */
+	IC_VERDICT_CONTINUE = 1, /* let the kernel run the syscall (SECCOMP_USER_NOTIF_FLAG_CONTINUE) */
+	IC_VERDICT_FAILED = 2,   /* internal error: answered with the policy's failure answer */
+	IC_VERDICT_GONE = 3,     /* the notification is no longer valid: nothing to answer */
+	_IC_VERDICT_MAX
+};
+
+struct ic_resp {
+	int64_t val;
+	int error; /* positive errno, 0 for success */
+};
+
+/* The container as handlers see it. Owned by the registry; lives while a request holds it. */
+struct ic_container_info {
+	char id[256];
+	pid_t init_pid;
+	uint64_t init_start_ticks; /* of init_pid, to spot pid reuse and to compute uptime */
+	struct ic_cgroup cgroup;
+
+	/* sysinfo cache: the last answer computed for this container. */
+	pthread_mutex_t si_lock;
+	uint64_t si_stamp_ns;
+	bool si_valid;
+	struct sysinfo si;
+};
+
+struct ic_req {
+	const struct seccomp_notif *notif;
+	enum ic_sys sys;
+	enum ic_abi abi;
+	const struct ic_policy *policy;
+	struct ic_container_info *ct;
+	/* Re-checks the notification id with the kernel: 0 while valid, -ENOENT once it is not.
+	 * Handlers call it after reading target memory and right before any side effect. */
+	int (*still_valid)(struct ic_req *req);
+	void *core; /* the core's, for still_valid */
+};
+
+typedef enum ic_verdict (*ic_handler_fn)(struct ic_req *req, struct ic_resp *resp);
+
+/* Worker threads; never touches the listener fd or a socket. */
+enum ic_verdict ic_handle(struct ic_req *req, struct ic_resp *resp);
+bool ic_policy_intercepts(const struct ic_policy *p, enum ic_sys sys);
+
+enum ic_verdict ic_handle_sysinfo(struct ic_req *req, struct ic_resp *resp);
+
+/* The container's view of sysinfo for a caller of the given ABI, as bytes to write. Exposed for
+ * tests. Returns the size of the layout written into buf (112 native, 64 i386). */
+size_t ic_sysinfo_layout(const struct sysinfo *si, enum ic_abi abi, void *buf, size_t buflen);
+int ic_sysinfo_compute(struct ic_container_info *ct, struct sysinfo *si);
+
+#endif

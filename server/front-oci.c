@@ -1,0 +1,411 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/notify.h"
+#include "common/oci.h"
+#include "common/proc.h"
+#include "common/sock.h"
+#include "server/registry.h"
+#include "server/server.h"
+
+/* The OCI seccomp agent front end (runc, crun, intercept-run): one thread, its own epoll set.
+ * Each connection carries one JSON "container process state" and the listener fd. */
+
+#define OCI_CONN_MAX 1024
+#define OCI_CONN_TIMEOUT_MS 5000
+#define OCI_PEER_MAX 96
+
+struct oci_conn {
+	int fd;
+	char peer[OCI_PEER_MAX];
+	char *buf;
+	size_t len;
+	int fds[IC_OCI_FDS_MAX];
+	int n_fds;
+	bool got_data;
+	uint64_t deadline_ns;
+	struct oci_conn *next;
+};
+
+static struct {
+	int sock;
+	int epfd;
+	int evfd;
+	pthread_t thread;
+	bool started;
+	struct oci_conn *conns;
+	unsigned n_conns;
+} oci = { .sock = -1, .epfd = -1, .evfd = -1 };
+
+static void conn_close(struct oci_conn *c)
+{
+	struct oci_conn **pp;
+
+	for (pp = &oci.conns; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	oci.n_conns--;
+	epoll_ctl(oci.epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	for (int i = 0; i < c->n_fds; i++)
+		if (c->fds[i] >= 0)
+			close(c->fds[i]);
+	free(c->buf);
+	free(c);
+}
+
+static void refuse(struct oci_conn *c, const char *why)
+{
+	log_warn("oci: refused %s: %s", c->peer, why);
+	conn_close(c);
+}
+
+/* Metadata items are "key=value", separated by newlines or commas; others are ignored. */
+static bool metadata_next(char **cursor, char **key, char **value)
+{
+	for (;;) {
+		char *item = strsep(cursor, ",\n"), *eq;
+
+		if (!item)
+			return false;
+		eq = strchr(item, '=');
+		if (!eq)
+			continue;
+		*eq = 0;
+		*key = item + strspn(item, " \t");
+		*value = eq + 1 + strspn(eq + 1, " \t");
+		return true;
+	}
+}
+
+static bool is_policy_key(const char *k)
+{
+	return strncmp(k, "security.syscalls.", 18) == 0 || strcmp(k, "sysinfo.cache_ms") == 0 ||
+	       strcmp(k, "failure.answer") == 0 || strcmp(k, "sched.max_rt_priority") == 0;
+}
+
+/* The policy: "policy=NAME" in metadata, else the annotation, else "default"; policy keys in
+ * metadata override it for this container (*own). */
+static int choose_policy(const struct ic_conf *conf, const struct ic_oci_state *st, char *name,
+			 struct ic_policy **own, char *err, size_t errlen)
+{
+	_cleanup_free_ char *md = strdup(st->metadata ? st->metadata : "");
+	_cleanup_free_ char *md2 = strdup(st->metadata ? st->metadata : "");
+	const struct ic_policy *base;
+	char *cur, *k, *v, cerr[IC_CONF_ERR_MAX];
+
+	if (!md || !md2)
+		return -ENOMEM;
+	snprintf(name, IC_POLICY_NAME_MAX, "%s",
+		 st->policy_annotation && *st->policy_annotation ? st->policy_annotation : "default");
+	for (cur = md; metadata_next(&cur, &k, &v);)
+		if (strcmp(k, "policy") == 0) {
+			if (strlen(v) >= IC_POLICY_NAME_MAX) {
+				snprintf(err, errlen, "policy name too long in metadata");
+				return -EINVAL;
+			}
+			strcpy(name, v);
+		}
+	base = ic_conf_policy(conf, name);
+	if (!base) {
+		snprintf(err, errlen, "unknown policy '%s'", name);
+		return -ENOENT;
+	}
+	for (cur = md2; metadata_next(&cur, &k, &v);) {
+		if (!is_policy_key(k))
+			continue;
+		if (!*own) {
+			*own = calloc(1, sizeof(**own));
+			if (!*own || ic_policy_copy(*own, base) < 0) {
+				free(*own);
+				*own = NULL;
+				return -ENOMEM;
+			}
+		}
+		if (ic_policy_set(*own, k, v, cerr) < 0) {
+			snprintf(err, errlen, "metadata: %.400s", cerr);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static void policy_freep(struct ic_policy **p)
+{
+	if (*p) {
+		ic_policy_done(*p);
+		free(*p);
+	}
+}
+
+static void oci_register(struct oci_conn *c, const struct ic_oci_state *st)
+{
+	_cleanup_(policy_freep) struct ic_policy *own = NULL;
+	char policy[IC_POLICY_NAME_MAX], err[IC_CONF_ERR_MAX];
+	struct ic_container *ct;
+	struct ic_listener *l;
+	bool created;
+	int fd, r;
+
+	if (st->n_fds != c->n_fds)
+		return refuse(c, st->n_fds > c->n_fds ? "fewer fds than named in \"fds\""
+						      : "more fds than named in \"fds\"");
+	fd = c->fds[st->seccomp_fd_index];
+	r = ic_notif_check_fd(fd);
+	if (r < 0)
+		return refuse(c, "\"seccompFd\" is not a seccomp listener");
+
+	rcu_read_lock();
+	r = choose_policy(rcu_dereference(ic_srv.conf), st, policy, &own, err, sizeof(err));
+	rcu_read_unlock();
+	if (r < 0)
+		return refuse(c, r == -ENOMEM ? "out of memory" : err);
+
+	r = ic_registry_get(st->id, st->init_pid, policy, own, &ct, &created);
+	if (r < 0)
+		return refuse(c, "cannot register the container");
+	/* Answers wake the target on the answering CPU: no cross-CPU wake-up per call. */
+	r = ic_notif_set_sync_wakeup(fd);
+	if (r < 0 && r != -EINVAL && r != -ENOTTY)
+		log_debug_errno(r, "oci: SYNC_WAKE_UP: %s", strerror(-r));
+	l = ic_listener_new(fd, ct);
+	if (!l) {
+		ic_container_put(ct);
+		return refuse(c, "out of memory");
+	}
+	c->fds[st->seccomp_fd_index] = -1;
+	log_info("container %s: %s listener from %s (pid %d, init %d, status %s, policy %s%s)",
+		 st->id, created ? "new" : "another", c->peer, (int)st->pid, (int)st->init_pid,
+		 *st->status ? st->status : "?", policy, own ? " + metadata" : "");
+	ic_server_adopt(l);
+	/* The runtime never waits for an answer; we are done with this connection. */
+	conn_close(c);
+}
+
+/* Returns true when the connection is finished (closed). */
+static bool conn_try_parse(struct oci_conn *c, bool eof)
+{
+	struct ic_oci_state st;
+	char err[160];
+	int r;
+
+	r = ic_oci_parse(c->buf, c->len, &st, err, sizeof(err));
+	if (r == -EAGAIN) {
+		if (!eof)
+			return false;
+		refuse(c, c->len ? "truncated JSON (connection closed)" : "closed without a message");
+		return true;
+	}
+	if (r < 0) {
+		refuse(c, r == -ENOMEM ? "out of memory" : err);
+		return true;
+	}
+	oci_register(c, &st);
+	ic_oci_state_done(&st);
+	return true;
+}
+
+static void conn_read(struct oci_conn *c)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * IC_OCI_FDS_MAX)];
+	} control;
+	struct iovec iov = { .iov_base = c->buf + c->len, .iov_len = IC_OCI_MSG_MAX + 1 - c->len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+			     .msg_controllen = sizeof(control.buf) };
+	ssize_t n;
+
+	n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		refuse(c, strerror(errno));
+		return;
+	}
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		int k, *fds;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		fds = (int *)CMSG_DATA(cm);
+		for (int i = 0; i < k; i++) {
+			/* Keep them all so that they are closed on refusal. */
+			if (c->n_fds < IC_OCI_FDS_MAX && !c->got_data)
+				c->fds[c->n_fds++] = fds[i];
+			else {
+				close(fds[i]);
+				refuse(c, c->got_data ? "fds after the first message" : "too many fds");
+				for (int j = i + 1; j < k; j++)
+					close(fds[j]);
+				return;
+			}
+		}
+	}
+	if (mh.msg_flags & MSG_CTRUNC)
+		return refuse(c, "too many fds (control data truncated)");
+	if (n > 0)
+		c->got_data = true;
+	c->len += (size_t)n;
+	if (c->len > IC_OCI_MSG_MAX)
+		return refuse(c, "message larger than 64 KiB");
+	if (conn_try_parse(c, n == 0))
+		return;
+}
+
+static void conn_accept(void)
+{
+	for (;;) {
+		int fd = accept4(oci.sock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		struct epoll_event ev = { .events = EPOLLIN };
+		struct oci_conn *c;
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn_errno(errno, "oci: accept: %m");
+			return;
+		}
+		c = calloc(1, sizeof(*c));
+		if (c)
+			c->buf = malloc(IC_OCI_MSG_MAX + 1);
+		if (!c || !c->buf || oci.n_conns >= OCI_CONN_MAX) {
+			char peer[OCI_PEER_MAX];
+
+			ic_proc_peer_name(fd, peer, sizeof(peer));
+			log_warn("oci: refused %s: %s", peer, c && c->buf ? "too many pending connections" : "out of memory");
+			if (c)
+				free(c->buf);
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		ic_proc_peer_name(fd, c->peer, sizeof(c->peer));
+		c->deadline_ns = ic_now_ns() + OCI_CONN_TIMEOUT_MS * 1000000ULL;
+		ev.data.ptr = c;
+		if (epoll_ctl(oci.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			log_warn_errno(errno, "oci: epoll: %m");
+			free(c->buf);
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->next = oci.conns;
+		oci.conns = c;
+		oci.n_conns++;
+	}
+}
+
+static int next_timeout_ms(void)
+{
+	uint64_t now = ic_now_ns(), first = UINT64_MAX;
+
+	for (struct oci_conn *c = oci.conns; c; c = c->next)
+		if (c->deadline_ns < first)
+			first = c->deadline_ns;
+	if (first == UINT64_MAX)
+		return -1;
+	return first <= now ? 0 : (int)((first - now) / 1000000ULL) + 1;
+}
+
+static void expire(void)
+{
+	uint64_t now = ic_now_ns();
+	struct oci_conn *c = oci.conns, *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		if (c->deadline_ns <= now)
+			refuse(c, c->len ? "incomplete message after 5 s" : "silent for 5 s");
+	}
+}
+
+static void *oci_main(void *arg)
+{
+	struct epoll_event evs[32];
+
+	rcu_register_thread();
+	for (;;) {
+		int n = epoll_wait(oci.epfd, evs, 32, next_timeout_ms());
+		bool stop = false;
+
+		if (n < 0 && errno != EINTR) {
+			log_error_errno(errno, "oci: epoll_wait: %m");
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.ptr == &oci.sock)
+				conn_accept();
+			else if (evs[i].data.ptr == &oci.evfd)
+				stop = true;
+			else
+				conn_read(evs[i].data.ptr);
+		}
+		if (stop)
+			break;
+		expire();
+	}
+	while (oci.conns)
+		conn_close(oci.conns);
+	rcu_unregister_thread();
+	return NULL;
+}
+
+int ic_front_oci_start(const char *path)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int r;
+
+	/* The socket is how runtimes hand us root-equivalent fds; only root may connect. */
+	oci.sock = ic_sock_listen(path, SOCK_STREAM, 0600);
+	if (oci.sock < 0)
+		return log_error_errno(oci.sock, "oci: cannot listen on %s: %s", path, strerror(-oci.sock));
+	oci.epfd = epoll_create1(EPOLL_CLOEXEC);
+	oci.evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (oci.epfd < 0 || oci.evfd < 0)
+		return log_error_errno(errno, "oci: %m");
+	ev.data.ptr = &oci.sock;
+	if (epoll_ctl(oci.epfd, EPOLL_CTL_ADD, oci.sock, &ev) < 0)
+		return log_error_errno(errno, "oci: %m");
+	ev.data.ptr = &oci.evfd;
+	if (epoll_ctl(oci.epfd, EPOLL_CTL_ADD, oci.evfd, &ev) < 0)
+		return log_error_errno(errno, "oci: %m");
+	r = pthread_create(&oci.thread, NULL, oci_main, NULL);
+	if (r)
+		return log_error_errno(r, "oci: cannot start thread: %s", strerror(r));
+	oci.started = true;
+	log_info("oci: listening on %s", path);
+	return 0;
+}
+
+void ic_front_oci_stop(void)
+{
+	uint64_t one = 1;
+
+	if (oci.started) {
+		if (write(oci.evfd, &one, sizeof(one)) < 0)
+			log_warn_errno(errno, "oci: %m");
+		pthread_join(oci.thread, NULL);
+		oci.started = false;
+	}
+	if (oci.sock >= 0)
+		close(oci.sock);
+	if (oci.epfd >= 0)
+		close(oci.epfd);
+	if (oci.evfd >= 0)
+		close(oci.evfd);
+	oci.sock = oci.epfd = oci.evfd = -1;
+}

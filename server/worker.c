@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/notify.h"
+#include "common/proc.h"
+#include "handlers/handlers.h"
+#include "server/registry.h"
+#include "server/server.h"
+
+/* How long an idle worker sleeps before it looks at the other queues again, in case work landed
+ * on a queue whose wake went to a busy worker. */
+#define WORKER_IDLE_MS 20
+
+const struct ic_policy *ic_server_policy_of(const struct ic_conf *conf, const void *container)
+{
+	const struct ic_container *ct = container;
+
+	return ct->own_policy ? ct->own_policy : ic_conf_policy(conf, ct->policy_name);
+}
+
+static int req_still_valid(struct ic_req *hreq)
+{
+	struct ic_request *req = hreq->core;
+
+	return ic_notif_id_valid(req->listener->fd, req->notif.id);
+}
+
+/* Send the one answer of req. Returns the answer kind for the counters. */
+static enum ic_answer answer(struct ic_request *req, enum ic_verdict v, const struct ic_resp *r,
+			     const struct ic_policy *p)
+{
+	struct seccomp_notif_resp resp = { .id = req->notif.id };
+	enum ic_answer kind;
+	int ret;
+
+	switch (v) {
+	case IC_VERDICT_RESPOND:
+		resp.val = r->val;
+		resp.error = -r->error;
+		kind = r->error ? IC_ANSWER_ERRNO : IC_ANSWER_EMULATED;
+		break;
+	case IC_VERDICT_CONTINUE:
+		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+		kind = IC_ANSWER_CONTINUED;
+		break;
+	case IC_VERDICT_GONE:
+		return IC_ANSWER_DROPPED;
+	case IC_VERDICT_FAILED:
+	default:
+		if (p && p->failure.kind == IC_FAILURE_ERRNO)
+			resp.error = -p->failure.err;
+		else
+			resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+		kind = IC_ANSWER_FAILED;
+		break;
+	}
+	ret = ic_notif_send(req->listener->fd, &resp);
+	if (ret == -ENOENT)
+		return IC_ANSWER_DROPPED;
+	if (ret < 0) {
+		log_warn_errno(ret, "container %s: NOTIF_SEND: %s", req->listener->ct->info.id,
+			       strerror(-ret));
+		return IC_ANSWER_FAILED;
+	}
+	return kind;
+}
+
+static void account(struct ic_stats *st, struct ic_request *req, int sys, enum ic_answer kind)
+{
+	unsigned idx = sys >= 0 && sys < _IC_SYS_MAX ? (unsigned)sys : _IC_SYS_MAX;
+
+	IC_COUNTER_ADD(st->by_sys[idx], 1);
+	IC_COUNTER_ADD(st->answers[kind], 1);
+	ic_hist_add(&st->latency[idx], ic_now_ns() - req->t_recv_ns);
+}
+
+/* Caller holds rcu_read_lock. */
+void ic_request_fail(struct ic_stats *st, struct ic_request *req)
+{
+	struct ic_conf *conf = rcu_dereference(ic_srv.conf);
+	const struct ic_policy *p = ic_server_policy_of(conf, req->listener->ct);
+	int sys = ic_sys_lookup(req->notif.data.arch, req->notif.data.nr, NULL);
+
+	account(st, req, sys, answer(req, IC_VERDICT_FAILED, NULL, p));
+	ic_request_release(req);
+}
+
+/* Worker thread, under rcu_read_lock. */
+static void serve(struct ic_worker *w, struct ic_request *req)
+{
+	struct ic_conf *conf = rcu_dereference(ic_srv.conf);
+	struct ic_container *ct = req->listener->ct;
+	struct ic_req hreq = {
+		.notif = &req->notif,
+		.ct = &ct->info,
+		.policy = ic_server_policy_of(conf, ct),
+		.still_valid = req_still_valid,
+		.core = req,
+	};
+	struct ic_resp resp = { 0 };
+	enum ic_verdict v;
+
+	hreq.sys = ic_sys_lookup(req->notif.data.arch, req->notif.data.nr, &hreq.abi);
+	if (ic_now_ns() > req->deadline_ns) {
+		IC_COUNTER_ADD(w->stats.deadline_missed, 1);
+		v = IC_VERDICT_FAILED;
+	} else {
+		v = ic_handle(&hreq, &resp);
+	}
+	account(&w->stats, req, hreq.sys, answer(req, v, &resp, hreq.policy));
+	ic_request_release(req);
+}
+
+static struct ic_request *take(struct ic_topology *topo, unsigned home)
+{
+	struct cds_wfcq_node *node = ic_queue_pop(topo->queues[home % topo->n]);
+
+	/* Idle at home: steal, starting after our own queue so stealers spread out. */
+	for (unsigned i = 1; !node && i < topo->n; i++)
+		node = ic_queue_pop(topo->queues[(home + i) % topo->n]);
+	return node ? caa_container_of(node, struct ic_request, qnode) : NULL;
+}
+
+void *ic_worker_main(void *arg)
+{
+	struct ic_worker *w = arg;
+
+	rcu_register_thread();
+	for (;;) {
+		int stop = __atomic_load_n(&w->stop, __ATOMIC_ACQUIRE);
+		struct ic_topology *topo;
+		struct ic_request *req;
+		struct ic_queue *hq;
+		uint32_t seen;
+
+		if (stop == 1)
+			break;
+		rcu_read_lock();
+		topo = rcu_dereference(ic_srv.topo);
+		req = take(topo, w->home);
+		if (req) {
+			serve(w, req);
+			rcu_read_unlock();
+			continue;
+		}
+		if (stop == 2) {
+			rcu_read_unlock();
+			break;
+		}
+		hq = topo->queues[w->home % topo->n];
+		seen = ic_queue_sleep_prepare(hq);
+		req = take(topo, w->home);
+		rcu_read_unlock();
+		if (req) {
+			ic_queue_sleep_finish(hq);
+			rcu_read_lock();
+			serve(w, req);
+			rcu_read_unlock();
+			continue;
+		}
+		/* Queues live for the process, so sleeping outside the read section is safe. */
+		ic_queue_sleep(hq, seen, WORKER_IDLE_MS);
+		ic_queue_sleep_finish(hq);
+	}
+	rcu_unregister_thread();
+	return NULL;
+}

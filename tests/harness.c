@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/harness.h"
+
+const char *ic_test_bin(const char *name)
+{
+	/* A few rotating buffers: one format call may name several programs. */
+	static __thread char paths[8][512];
+	static __thread unsigned next;
+	char *path = paths[next++ % 8];
+
+	snprintf(path, sizeof(paths[0]), "%s/%s", IC_TOP_BUILDDIR, name);
+	return path;
+}
+
+static void write_conf(struct ic_test_daemon *d, const char *server_extra, const char *sections)
+{
+	char tmp[160];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", d->conf);
+	f = fopen(tmp, "we");
+	cr_assert(f, "cannot write %s", tmp);
+	fprintf(f, "[server]\noci.socket = %s\ncontrol.socket = %s\nlxc.socket = %s/lxc.sock\n"
+		   "log.level = debug\n%s\n%s\n",
+		d->oci, d->ctl, d->dir, server_extra ? server_extra : "",
+		sections ? sections : "[policy default]\nsecurity.syscalls.intercept.sysinfo = true\n");
+	fclose(f);
+	/* Atomic: a reload never sees half a file. */
+	cr_assert(rename(tmp, d->conf) == 0);
+}
+
+void ic_test_daemon_rewrite(struct ic_test_daemon *d, const char *server_extra, const char *sections)
+{
+	write_conf(d, server_extra, sections);
+}
+
+void ic_test_daemon_start(struct ic_test_daemon *d, const char *server_extra, const char *sections)
+{
+	char out[4096];
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/ic-test.XXXXXX");
+	cr_assert(mkdtemp(d->dir), "mkdtemp: %s", strerror(errno));
+	snprintf(d->conf, sizeof(d->conf), "%s/interceptd.conf", d->dir);
+	snprintf(d->oci, sizeof(d->oci), "%s/oci.sock", d->dir);
+	snprintf(d->ctl, sizeof(d->ctl), "%s/control.sock", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/interceptd.log", d->dir);
+	write_conf(d, server_extra, sections);
+
+	d->pid = fork();
+	cr_assert(d->pid >= 0);
+	if (d->pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+		if (fd < 0 || dup2(fd, 2) < 0 || dup2(fd, 1) < 0)
+			_exit(126);
+		execl(ic_test_bin("interceptd"), "interceptd", "-c", d->conf, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 100; i++) {
+		if (access(d->oci, F_OK) == 0 && ic_test_ctl(d, out, sizeof(out), "status") == 0)
+			return;
+		if (waitpid(d->pid, NULL, WNOHANG) == d->pid) {
+			d->pid = 0;
+			cr_assert_fail("interceptd exited at start; log %s", d->log);
+		}
+		usleep(50000);
+	}
+	cr_assert_fail("interceptd did not come up within 5 s");
+}
+
+int ic_test_daemon_stop(struct ic_test_daemon *d)
+{
+	int status = -1;
+	char cmd[128];
+
+	if (d->pid > 0) {
+		kill(d->pid, SIGTERM);
+		for (int i = 0; i < 200; i++) {
+			if (waitpid(d->pid, &status, WNOHANG) == d->pid)
+				break;
+			if (i == 199) {
+				kill(d->pid, SIGKILL);
+				waitpid(d->pid, &status, 0);
+			}
+			usleep(50000);
+		}
+		d->pid = 0;
+	}
+	/* A sanitizer build reports into the daemon's log: any report fails the test. */
+	cr_expect(!ic_test_log_has(d, "Sanitizer") && !ic_test_log_has(d, "runtime error:"),
+		  "sanitizer report in %s", d->log);
+	if (getenv("IC_TEST_KEEP") || ic_test_log_has(d, "Sanitizer")) {
+		fprintf(stderr, "kept %s\n", d->dir);
+	} else if (d->dir[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", d->dir);
+	}
+	return status;
+}
+
+int ic_test_sh(char *out, size_t outlen, int timeout_s, const char *fmt, ...)
+{
+	char cmd[8192];
+	int pipefd[2], status;
+	size_t len = 0;
+	struct timespec t0, t;
+	va_list ap;
+	pid_t pid;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	cr_assert(pipe2(pipefd, O_CLOEXEC) == 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		setpgid(0, 0);
+		dup2(pipefd[1], 1);
+		dup2(pipefd[1], 2);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	close(pipefd[1]);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
+		ssize_t n;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec >= timeout_s) {
+			kill(-pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			close(pipefd[0]);
+			if (out && outlen)
+				out[len < outlen ? len : outlen - 1] = 0;
+			return -1;
+		}
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		if (out && len + 1 < outlen)
+			n = read(pipefd[0], out + len, outlen - 1 - len);
+		else {
+			char sink[4096];
+
+			n = read(pipefd[0], sink, sizeof(sink));
+		}
+		if (n <= 0)
+			break;
+		if (out && len + 1 < outlen)
+			len += (size_t)n;
+	}
+	close(pipefd[0]);
+	if (out && outlen)
+		out[len] = 0;
+	/* The output closed; the process follows within the remaining time. */
+	for (;;) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec >= timeout_s) {
+			kill(-pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return -1;
+		}
+		usleep(10000);
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int ic_test_ctl(struct ic_test_daemon *d, char *out, size_t outlen, const char *cmd)
+{
+	return ic_test_sh(out, outlen, 15, "%s -s %s %s", ic_test_bin("interceptctl"), d->ctl, cmd);
+}
+
+long long ic_test_kv(const char *text, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (const char *p = text; (p = strstr(p, key)); p++)
+		if ((p == text || p[-1] == '\n' || p[-1] == ' ') && p[kl] == '=')
+			return strtoll(p + kl + 1, NULL, 10);
+	return -1;
+}
+
+long long ic_test_stat(struct ic_test_daemon *d, const char *path)
+{
+	static char out[1 << 16];
+	struct json_object *o, *v;
+	char buf[128], *save = NULL;
+	long long r = -1;
+
+	if (ic_test_ctl(d, out, sizeof(out), "stats --json") != 0)
+		return -1;
+	o = json_tokener_parse(out);
+	if (!o)
+		return -1;
+	snprintf(buf, sizeof(buf), "%s", path);
+	v = o;
+	for (char *k = strtok_r(buf, ".", &save); k && v; k = strtok_r(NULL, ".", &save))
+		if (!json_object_object_get_ex(v, k, &v))
+			v = NULL;
+	if (v)
+		r = json_object_get_int64(v);
+	json_object_put(o);
+	return r;
+}
+
+bool ic_test_log_has(struct ic_test_daemon *d, const char *s)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = fopen(d->log, "re");
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (getline(&buf, &len, f) > 0)
+		if (strstr(buf, s)) {
+			found = true;
+			break;
+		}
+	free(buf);
+	fclose(f);
+	return found;
+}
+
+bool ic_test_log_wait(struct ic_test_daemon *d, const char *s, int timeout_ms)
+{
+	for (int waited = 0; waited <= timeout_ms; waited += 50) {
+		if (ic_test_log_has(d, s))
+			return true;
+		usleep(50000);
+	}
+	return false;
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef IC_TESTS_HARNESS_H
+#define IC_TESTS_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* A real interceptd on temporary sockets, for integration tests. */
+struct ic_test_daemon {
+	pid_t pid;
+	char dir[64];
+	char conf[128];
+	char oci[128];
+	char ctl[128];
+	char log[128];
+};
+
+/* Path of a built program or test helper, e.g. ic_test_bin("interceptd"). */
+const char *ic_test_bin(const char *name);
+/* Write the config (sockets filled in, extra appended: more [server] keys, then sections) and
+ * start the daemon; waits until its control socket answers (bounded). */
+void ic_test_daemon_start(struct ic_test_daemon *d, const char *server_extra, const char *sections);
+/* Rewrite the config file (same sockets) without restarting. */
+void ic_test_daemon_rewrite(struct ic_test_daemon *d, const char *server_extra, const char *sections);
+/* SIGTERM, wait (bounded, SIGKILL after 10 s), remove the directory. Returns the exit status. */
+int ic_test_daemon_stop(struct ic_test_daemon *d);
+/* Run sh -c CMD with a timeout; stdout+stderr into out (NUL-terminated). Returns the exit code,
+ * 128+signal, or -1 on timeout (the process group is killed). */
+int ic_test_sh(char *out, size_t outlen, int timeout_s, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* interceptctl against d; returns its exit code, output in out. */
+int ic_test_ctl(struct ic_test_daemon *d, char *out, size_t outlen, const char *cmd);
+/* Value of "key=NUMBER" in text (first match), or -1. */
+long long ic_test_kv(const char *text, const char *key);
+/* A counter from `interceptctl stats --json`: "received", "answers.dropped", ... */
+long long ic_test_stat(struct ic_test_daemon *d, const char *path);
+/* Whether the daemon's log contains s. */
+bool ic_test_log_has(struct ic_test_daemon *d, const char *s);
+/* Wait (bounded by timeout_ms) until the log contains s. */
+bool ic_test_log_wait(struct ic_test_daemon *d, const char *s, int timeout_ms);
+
+#endif

@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysinfo.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/oci.h"
+#include "common/sock.h"
+#include "tests/harness.h"
+
+/* Integration: the daemon's core against hostile peers, dying targets, reloads and SIGTERM. */
+
+static struct ic_test_daemon d;
+static char out[1 << 16];
+
+static void teardown(void)
+{
+	ic_test_daemon_stop(&d);
+}
+
+TestSuite(daemon, .fini = teardown, .timeout = 120);
+
+static void start(const char *server_extra)
+{
+	ic_test_daemon_start(&d, server_extra, NULL);
+}
+
+/* A healthy container still gets its own sysinfo answer. */
+static void expect_served(void)
+{
+	int r = ic_test_sh(out, sizeof(out), 60, "%s -c %s -s %s --memory 64M -- %s", ic_test_bin("intercept-run"),
+			   d.conf, d.oci, ic_test_bin("tests/sysinfo-probe"));
+
+	cr_assert_eq(r, 0, "%s", out);
+	cr_expect_eq(ic_test_kv(out, "totalram"), 64LL << 20, "%s", out);
+}
+
+static int oci_connect(void)
+{
+	int fd = ic_sock_connect(d.oci, SOCK_STREAM);
+
+	cr_assert_geq(fd, 0, "connect %s: %s", d.oci, strerror(-fd));
+	return fd;
+}
+
+static void send_raw(const void *data, size_t len, const int *fds, int n_fds)
+{
+	int fd = oci_connect();
+
+	cr_assert_eq(ic_sock_send_fds(fd, data, len, fds, n_fds), 0);
+	close(fd);
+}
+
+Test(daemon, garbage_is_refused_and_others_are_served)
+{
+	start(NULL);
+	send_raw("hello, world", 12, NULL, 0);
+	cr_expect(ic_test_log_wait(&d, "oci: refused pid", 5000), "no refusal logged");
+	expect_served();
+}
+
+Test(daemon, truncated_json_is_refused)
+{
+	static const char msg[] = "{\"ociVersion\":\"1.0.2\",\"fds\":[\"seccompFd\"],\"pid\":1,\"state\":{\"id\":\"x";
+
+	start(NULL);
+	send_raw(msg, sizeof(msg) - 1, NULL, 0);
+	cr_expect(ic_test_log_wait(&d, "truncated JSON", 5000));
+	expect_served();
+}
+
+Test(daemon, ten_megabytes_are_refused)
+{
+	size_t len = 10 << 20;
+	char *big = malloc(len);
+	int fd;
+	size_t sent = 0;
+
+	cr_assert(big);
+	memset(big, '[', len);
+	start(NULL);
+	fd = oci_connect();
+	/* The daemon hangs up after 64 KiB; our sends then fail, which is the point. */
+	while (sent < len) {
+		ssize_t n = send(fd, big + sent, len - sent, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			break;
+		sent += (size_t)n;
+	}
+	close(fd);
+	free(big);
+	cr_expect(ic_test_log_wait(&d, "refused", 5000));
+	expect_served();
+}
+
+Test(daemon, silent_peer_is_refused_after_a_timeout_and_blocks_nobody)
+{
+	int fd;
+
+	start(NULL);
+	fd = oci_connect();
+	expect_served();
+	cr_expect(ic_test_log_wait(&d, "silent for 5 s", 8000), "silent peer not dropped");
+	close(fd);
+}
+
+Test(daemon, message_without_fd_is_refused)
+{
+	char *msg = ic_oci_format("nofd", getpid(), getpid(), "creating", NULL);
+
+	start(NULL);
+	send_raw(msg, strlen(msg), NULL, 0);
+	free(msg);
+	cr_expect(ic_test_log_wait(&d, "fewer fds than named", 5000));
+	expect_served();
+}
+
+Test(daemon, non_seccomp_fd_is_refused)
+{
+	char *msg = ic_oci_format("pipefd", getpid(), getpid(), "creating", NULL);
+	int p[2];
+
+	cr_assert(pipe(p) == 0);
+	start(NULL);
+	send_raw(msg, strlen(msg), &p[0], 1);
+	free(msg);
+	close(p[0]);
+	close(p[1]);
+	cr_expect(ic_test_log_wait(&d, "is not a seccomp listener", 5000));
+	expect_served();
+}
+
+Test(daemon, unknown_policy_is_refused)
+{
+	int r;
+
+	start(NULL);
+	/* intercept-run refuses first; the daemon must refuse a runtime that insists. */
+	r = ic_test_sh(out, sizeof(out), 30, "%s -c %s -s %s -p nosuch -- true", ic_test_bin("intercept-run"),
+		       d.conf, d.oci);
+	cr_expect_neq(r, 0);
+	cr_expect(strstr(out, "nosuch"), "%s", out);
+}
+
+/* A target with a sysinfo NOTIFY filter, registered by hand; it calls sysinfo when told. */
+struct target {
+	pid_t pid;
+	int ctl; /* our end of its socketpair */
+};
+
+static void target_spawn(struct target *t, const char *id)
+{
+	int sp[2];
+	char *msg;
+	int lfd = -1;
+	char c;
+
+	cr_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+	t->pid = fork();
+	cr_assert(t->pid >= 0);
+	if (t->pid == 0) {
+		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+		struct sysinfo si;
+		int fd;
+
+		close(sp[0]);
+		if (!ctx || seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(sysinfo), 0) < 0 ||
+		    seccomp_load(ctx) < 0)
+			_exit(10);
+		fd = seccomp_notify_fd(ctx);
+		if (fd < 0 || ic_sock_send_fds(sp[1], "L", 1, &fd, 1) < 0)
+			_exit(11);
+		close(fd);
+		if (read(sp[1], &c, 1) != 1)
+			_exit(12);
+		_exit(sysinfo(&si) == 0 ? 0 : 13);
+	}
+	close(sp[1]);
+	t->ctl = sp[0];
+	{
+		char buf[1];
+		char control[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = { buf, 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+				     .msg_controllen = sizeof(control) };
+		struct cmsghdr *cm;
+
+		cr_assert_eq(recvmsg(t->ctl, &mh, MSG_CMSG_CLOEXEC), 1);
+		cm = CMSG_FIRSTHDR(&mh);
+		cr_assert(cm && cm->cmsg_type == SCM_RIGHTS);
+		memcpy(&lfd, CMSG_DATA(cm), sizeof(int));
+	}
+	msg = ic_oci_format(id, t->pid, t->pid, "creating", NULL);
+	send_raw(msg, strlen(msg), &lfd, 1);
+	free(msg);
+	close(lfd);
+}
+
+static pid_t thread_named(pid_t pid, const char *name)
+{
+	char path[512], comm[32];
+	struct dirent *de;
+	DIR *dir;
+	pid_t tid = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	cr_assert(dir);
+	while (!tid && (de = readdir(dir))) {
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int)pid, de->d_name);
+		f = fopen(path, "re");
+		if (f && fgets(comm, sizeof(comm), f) && strncmp(comm, name, strlen(name)) == 0)
+			tid = (pid_t)atoi(de->d_name);
+		if (f)
+			fclose(f);
+	}
+	closedir(dir);
+	return tid;
+}
+
+static bool stat_reaches(const char *path, long long want, int timeout_ms)
+{
+	for (int waited = 0; waited <= timeout_ms; waited += 50) {
+		if (ic_test_stat(&d, path) >= want)
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+Test(daemon, target_killed_while_its_request_waits_is_counted_as_dropped)
+{
+	struct target t;
+	pid_t worker;
+	int status;
+
+	start("workers = 1\nacceptors = 1\n");
+	worker = thread_named(d.pid, "ic-worker-0");
+	cr_assert_gt(worker, 0, "no worker thread");
+	/* Stop the only worker: the request is received and queued, then waits. */
+	cr_assert_eq(ptrace(PTRACE_SEIZE, worker, 0, 0), 0, "PTRACE_SEIZE: %s", strerror(errno));
+	cr_assert_eq(ptrace(PTRACE_INTERRUPT, worker, 0, 0), 0);
+	cr_assert_eq(waitpid(worker, &status, __WALL), worker);
+
+	target_spawn(&t, "doomed");
+	cr_assert_eq(write(t.ctl, "g", 1), 1);
+	cr_expect(stat_reaches("received", 1, 5000), "request never received");
+	kill(t.pid, SIGKILL);
+	waitpid(t.pid, NULL, 0);
+	close(t.ctl);
+
+	cr_assert_eq(ptrace(PTRACE_DETACH, worker, 0, 0), 0);
+	cr_expect(stat_reaches("answers.dropped", 1, 5000), "the dead target's request was not dropped");
+	cr_expect_eq(ic_test_stat(&d, "answers.emulated"), 0);
+	expect_served();
+}
+
+Test(daemon, reload_changes_threads_without_failing_a_call)
+{
+	static const char *const steps[] = { "workers = 4\n", "workers = 2\n", "workers = 4\nacceptors = 1\n",
+					     "workers = 1\nacceptors = 2\n", "workers = 2\nacceptors = 2\n" };
+	char loop[1024];
+	pid_t pid;
+	int status;
+
+	start("workers = 2\nacceptors = 2\n");
+	snprintf(loop, sizeof(loop), "%s -c %s -s %s --memory 64M -- %s 0 4 %lld > %s/loop.out 2>&1",
+		 ic_test_bin("intercept-run"), d.conf, d.oci, ic_test_bin("tests/sysinfo-loop"), 64LL << 20, d.dir);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", loop, (char *)NULL);
+		_exit(127);
+	}
+	cr_expect(stat_reaches("received", 100, 10000), "the loop never got going");
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		ic_test_daemon_rewrite(&d, steps[i], NULL);
+		cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "reload"), 0, "%s", out);
+		usleep(300000);
+	}
+	cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "status --json"), 0);
+	cr_expect(strstr(out, "\"workers\":2") || strstr(out, "\"workers\": 2"), "%s", out);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	{
+		char path[256];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/loop.out", d.dir);
+		f = fopen(path, "re");
+		cr_assert(f);
+		out[fread(out, 1, sizeof(out) - 1, f)] = 0;
+		fclose(f);
+	}
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "loop failed: %s", out);
+	cr_expect_gt(ic_test_kv(out, "calls"), 100, "%s", out);
+	cr_expect_eq(ic_test_kv(out, "failures"), 0, "%s", out);
+	cr_expect_eq(ic_test_stat(&d, "answers.failed"), 0);
+	cr_expect_eq(ic_test_stat(&d, "answers.continued"), 0);
+}
+
+Test(daemon, bad_reload_keeps_the_running_configuration)
+{
+	start("workers = 2\n");
+	ic_test_daemon_rewrite(&d, "workers = lots\n", NULL);
+	cr_expect_neq(ic_test_ctl(&d, out, sizeof(out), "reload"), 0);
+	cr_expect(strstr(out, "workers"), "%s", out);
+	cr_expect(strstr(out, "interceptd.conf:6"), "error must name file and line: %s", out);
+	cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "status --json"), 0);
+	cr_expect(strstr(out, "\"workers\":2") || strstr(out, "\"workers\": 2"), "%s", out);
+	cr_expect(strstr(out, "\"reloads\":0") || strstr(out, "\"reloads\": 0"), "%s", out);
+	/* intercept-run reads the file too: give it a valid one again, without reloading. */
+	ic_test_daemon_rewrite(&d, "workers = 2\n", NULL);
+	expect_served();
+}
+
+Test(daemon, sighup_reloads)
+{
+	start("workers = 1\n");
+	ic_test_daemon_rewrite(&d, "workers = 3\n", NULL);
+	kill(d.pid, SIGHUP);
+	cr_expect(ic_test_log_wait(&d, "3 workers", 5000));
+}
+
+Test(daemon, sigterm_drains_and_exits_cleanly)
+{
+	int status;
+
+	start(NULL);
+	expect_served();
+	status = ic_test_daemon_stop(&d);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+}
+
+Test(daemon, control_socket_is_root_only)
+{
+	struct stat st;
+
+	start(NULL);
+	cr_assert_eq(stat(d.ctl, &st), 0);
+	cr_expect_eq(st.st_mode & 0777, 0600);
+	cr_assert_eq(stat(d.oci, &st), 0);
+	cr_expect_eq(st.st_mode & 0777, 0600);
+}
+
+Test(daemon, check_config_names_file_line_and_key)
+{
+	char path[] = "/tmp/ic-check-XXXXXX";
+	int fd = mkstemp(path), r;
+
+	cr_assert_geq(fd, 0);
+	cr_assert(write(fd, "[server]\nworkers = 2\nbogus.key = 1\n", 35) == 35);
+	close(fd);
+	r = ic_test_sh(out, sizeof(out), 10, "%s --check-config -c %s", ic_test_bin("interceptd"), path);
+	unlink(path);
+	cr_expect_neq(r, 0);
+	cr_expect(strstr(out, ":3:") && strstr(out, "bogus.key"), "%s", out);
+}
+
+Test(daemon, interceptctl_reports_stats_and_containers)
+{
+	start(NULL);
+	expect_served();
+	cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "stats"), 0);
+	cr_expect(strstr(out, "sysinfo") && strstr(out, "p99"), "%s", out);
+	cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "containers --json"), 0);
+	cr_expect(strstr(out, "["), "%s", out);
+	cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "metrics"), 0);
+	cr_expect(strstr(out, "interceptd_answers_total{kind=\"emulated\"}"), "%s", out);
+	cr_expect_neq(ic_test_ctl(&d, out, sizeof(out), "frobnicate"), 0);
+}

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/harness.h"
+
+/* Integration: real runtimes (Debian's runc and crun) hand their listeners to the daemon. */
+
+static struct ic_test_daemon d;
+static char out[1 << 16];
+static char bundle[256];
+static char id[64];
+
+static void setup(void)
+{
+	ic_test_daemon_start(&d, NULL, NULL);
+}
+
+static void teardown(void)
+{
+	/* Whatever a failed test left running. */
+	ic_test_sh(NULL, 0, 30, "runc delete -f %s; crun delete -f %s; true", id, id);
+	ic_test_daemon_stop(&d);
+}
+
+TestSuite(runtimes, .init = setup, .fini = teardown, .timeout = 180);
+
+/* crun 1.8 refuses hybrid cgroup hosts whose cgroup2 still owns a controller; it then runs in a
+ * mount namespace without the cgroup2 mount (the host is left as it is). */
+static const char *runtime_cmd(const char *rt)
+{
+	static char cmd[256];
+	char ctrl[256] = "";
+	FILE *f;
+
+	if (strcmp(rt, "crun") != 0)
+		return rt;
+	f = fopen("/sys/fs/cgroup/unified/cgroup.controllers", "re");
+	if (f) {
+		if (!fgets(ctrl, sizeof(ctrl), f))
+			ctrl[0] = 0;
+		fclose(f);
+	}
+	if (!ctrl[0] || ctrl[0] == '\n')
+		return "crun";
+	snprintf(cmd, sizeof(cmd),
+		 "unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified && exec crun \"$@\"' crun");
+	return cmd;
+}
+
+static void make_bundle(const char *rt, const char *args)
+{
+	char path[512];
+	FILE *f;
+	int r;
+
+	snprintf(id, sizeof(id), "ic-%s-%d", rt, (int)getpid());
+	snprintf(bundle, sizeof(bundle), "%s/bundle", d.dir);
+	r = ic_test_sh(out, sizeof(out), 30,
+		       "set -e; mkdir -p %s/rootfs/bin %s/rootfs/proc %s/rootfs/dev %s/rootfs/tmp; "
+		       "cp /bin/busybox %s/rootfs/bin/busybox; "
+		       "for a in sh free sleep cat; do ln -sf busybox %s/rootfs/bin/$a; done; "
+		       "cp %s %s/rootfs/bin/probe",
+		       bundle, bundle, bundle, bundle, bundle, bundle, ic_test_bin("tests/sysinfo-probe"), bundle);
+	cr_assert_eq(r, 0, "bundle: %s", out);
+	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	f = fopen(path, "we");
+	cr_assert(f);
+	fprintf(f,
+		"{\n"
+		"  \"ociVersion\": \"1.0.2-dev\",\n"
+		"  \"process\": { \"terminal\": false, \"user\": { \"uid\": 0, \"gid\": 0 },\n"
+		"    \"args\": [ %s ], \"env\": [ \"PATH=/bin\" ], \"cwd\": \"/\", \"noNewPrivileges\": true },\n"
+		"  \"root\": { \"path\": \"rootfs\", \"readonly\": false },\n"
+		"  \"hostname\": \"%s\",\n"
+		"  \"mounts\": [ { \"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\" } ],\n"
+		"  \"linux\": {\n"
+		"    \"namespaces\": [ { \"type\": \"pid\" }, { \"type\": \"ipc\" }, { \"type\": \"uts\" },\n"
+		"                    { \"type\": \"mount\" } ],\n"
+		"    \"resources\": { \"memory\": { \"limit\": 67108864 } },\n"
+		"    \"seccomp\": { \"defaultAction\": \"SCMP_ACT_ALLOW\",\n"
+		"      \"architectures\": [ \"SCMP_ARCH_X86_64\", \"SCMP_ARCH_X86\" ],\n"
+		"      \"listenerPath\": \"%s\", \"listenerMetadata\": \"policy=default\",\n"
+		"      \"syscalls\": [ { \"names\": [ \"sysinfo\" ], \"action\": \"SCMP_ACT_NOTIFY\" } ] }\n"
+		"  }\n"
+		"}\n",
+		args, rt, d.oci);
+	fclose(f);
+}
+
+static void runtime_sees_its_memory_limit(const char *rt)
+{
+	int r;
+
+	cr_assert_eq(ic_test_sh(NULL, 0, 10, "command -v %s", rt), 0, "%s is not installed", rt);
+	make_bundle(rt, "\"/bin/sh\", \"-c\", \"free; probe\"");
+	r = ic_test_sh(out, sizeof(out), 60, "cd %s && %s run %s </dev/null", bundle, runtime_cmd(rt), id);
+	cr_assert_eq(r, 0, "%s run failed: %s", rt, out);
+	cr_expect_eq(ic_test_kv(out, "totalram"), 64LL << 20, "%s", out);
+	/* busybox free prints KiB: total 65536. */
+	cr_expect(strstr(out, "65536"), "free did not show 64 MiB: %s", out);
+	cr_expect(ic_test_log_has(&d, id), "the daemon never saw %s", id);
+	cr_expect_geq(ic_test_stat(&d, "answers.emulated"), 2);
+}
+
+Test(runtimes, runc_container_sees_its_memory_limit)
+{
+	runtime_sees_its_memory_limit("runc");
+}
+
+Test(runtimes, crun_container_sees_its_memory_limit)
+{
+	runtime_sees_its_memory_limit("crun");
+}
+
+Test(runtimes, runc_exec_joins_the_same_container)
+{
+	int r;
+
+	make_bundle("runc", "\"/bin/sleep\", \"30\"");
+	r = ic_test_sh(out, sizeof(out), 60, "cd %s && runc run -d %s </dev/null >/dev/null 2>&1", bundle, id);
+	cr_assert_eq(r, 0, "runc run -d failed: %s", out);
+	r = ic_test_sh(out, sizeof(out), 60, "runc exec %s /bin/probe </dev/null", id);
+	cr_assert_eq(r, 0, "runc exec failed: %s", out);
+	cr_expect_eq(ic_test_kv(out, "totalram"), 64LL << 20, "%s", out);
+	cr_expect(ic_test_log_wait(&d, "another listener", 5000), "exec did not join the container");
+	cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "containers --json"), 0);
+	cr_expect(strstr(out, id), "%s", out);
+	ic_test_sh(NULL, 0, 30, "runc delete -f %s", id);
+}

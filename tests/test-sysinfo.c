@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include "tests/harness.h"
+
+/* Integration: the sysinfo handler through the real daemon, containers made by intercept-run. */
+
+static struct ic_test_daemon d;
+static char out[1 << 16];
+
+static void setup(void)
+{
+	ic_test_daemon_start(&d, NULL, NULL);
+}
+
+static void teardown(void)
+{
+	ic_test_daemon_stop(&d);
+}
+
+TestSuite(sysinfo, .init = setup, .fini = teardown, .timeout = 120);
+
+static int run_in_container(const char *opts, const char *cmd)
+{
+	return ic_test_sh(out, sizeof(out), 60, "%s -c %s -s %s %s -- %s", ic_test_bin("intercept-run"),
+			  d.conf, d.oci, opts, cmd);
+}
+
+static void check_memory_limit(const char *opts)
+{
+	int r = run_in_container(opts, ic_test_bin("tests/sysinfo-probe"));
+
+	cr_assert_eq(r, 0, "intercept-run failed (%d): %s", r, out);
+	cr_expect_eq(ic_test_kv(out, "totalram") * ic_test_kv(out, "mem_unit"), 64LL << 20, "%s", out);
+	cr_expect_leq(ic_test_kv(out, "freeram"), 64LL << 20, "%s", out);
+	cr_expect_eq(ic_test_kv(out, "sizeof"), (long long)sizeof(struct sysinfo));
+	cr_expect_geq(ic_test_stat(&d, "answers.emulated"), 1);
+}
+
+Test(sysinfo, memory_limit_is_the_containers_totalram)
+{
+	check_memory_limit("--memory 64M");
+}
+
+Test(sysinfo, memory_limit_is_the_containers_totalram_in_a_user_namespace)
+{
+	check_memory_limit("--userns --memory 64M");
+}
+
+Test(sysinfo, procs_is_the_containers_task_count)
+{
+	int r = run_in_container("--memory 64M",
+				 "/bin/sh -c 'sleep 5 & sleep 5 & exec " IC_TOP_BUILDDIR "/tests/sysinfo-probe'");
+
+	cr_assert_eq(r, 0, "%s", out);
+	/* Two sleeps and the probe itself. */
+	cr_expect_eq(ic_test_kv(out, "procs"), 3, "%s", out);
+}
+
+Test(sysinfo, uptime_is_the_containers_age)
+{
+	int r = run_in_container("--memory 64M",
+				 "/bin/sh -c 'sleep 2; exec " IC_TOP_BUILDDIR "/tests/sysinfo-probe'");
+	long long up = ic_test_kv(out, "uptime");
+	struct sysinfo host;
+
+	cr_assert_eq(r, 0, "%s", out);
+	sysinfo(&host);
+	cr_expect(up >= 1 && up <= 5, "uptime %lld, container age is about 2 s: %s", up, out);
+	cr_expect_lt(up, host.uptime);
+}
+
+Test(sysinfo, i386_caller_gets_the_32_bit_layout)
+{
+	int r;
+
+	cr_assert_eq(access(ic_test_bin("tests/sysinfo-probe32"), X_OK), 0,
+		     "tests/sysinfo-probe32 missing: gcc-multilib must be installed");
+	r = run_in_container("--memory 64M", ic_test_bin("tests/sysinfo-probe32"));
+	cr_assert_eq(r, 0, "%s", out);
+	cr_expect_eq(ic_test_kv(out, "sizeof"), 64, "%s", out);
+	cr_expect_eq(ic_test_kv(out, "totalram") * ic_test_kv(out, "mem_unit"), 64LL << 20, "%s", out);
+	cr_expect_gt(ic_test_kv(out, "procs"), 0, "%s", out);
+}
+
+Test(sysinfo, bad_pointer_gives_efault_like_the_kernel)
+{
+	char native[256];
+	int r;
+
+	r = ic_test_sh(native, sizeof(native), 10, "%s fault", ic_test_bin("tests/sysinfo-probe"));
+	cr_assert_eq(r, 0);
+	r = ic_test_sh(out, sizeof(out), 60, "%s -c %s -s %s --memory 64M -- %s fault",
+		       ic_test_bin("intercept-run"), d.conf, d.oci, ic_test_bin("tests/sysinfo-probe"));
+	cr_assert_eq(r, 0, "%s", out);
+	cr_expect_eq(ic_test_kv(out, "errno"), ic_test_kv(native, "errno"), "native %s, ours %s", native, out);
+	cr_expect_eq(ic_test_kv(out, "errno"), 14);
+	cr_expect_geq(ic_test_stat(&d, "answers.errno"), 1);
+}
+
+Test(sysinfo, no_memory_limit_gives_host_totalram)
+{
+	struct sysinfo host;
+	int r = run_in_container("", ic_test_bin("tests/sysinfo-probe"));
+
+	cr_assert_eq(r, 0, "%s", out);
+	sysinfo(&host);
+	cr_expect_eq(ic_test_kv(out, "totalram"), (long long)host.totalram, "%s", out);
+	cr_expect_geq(ic_test_stat(&d, "answers.emulated"), 1);
+}

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/conf.h"
+#include "common/macros.h"
+#include "common/sock.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: interceptctl [-s SOCKET] [-c CONFIG] status|stats|containers|reload|metrics [--json]\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *sock_path = NULL, *conf_path = NULL;
+	bool json = false;
+	char req[128], buf[65536];
+	_cleanup_close_ int fd = -EBADF;
+	int c, code = -1;
+	ssize_t n;
+
+	while ((c = getopt_long(argc, argv, "s:c:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			sock_path = optarg;
+			break;
+		case 'c':
+			conf_path = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	if (!sock_path) {
+		struct ic_conf *conf;
+		char err[IC_CONF_ERR_MAX];
+
+		if (ic_conf_load(conf_path ? conf_path : IC_CONF_DEFAULT_PATH, conf_path != NULL, &conf, err) < 0) {
+			fprintf(stderr, "interceptctl: %s\n", err);
+			return 2;
+		}
+		snprintf(buf, sizeof(buf), "%s", conf->server.control_socket);
+		sock_path = buf;
+		fd = ic_sock_connect(sock_path, SOCK_STREAM);
+		ic_conf_free(conf);
+	} else {
+		fd = ic_sock_connect(sock_path, SOCK_STREAM);
+	}
+	if (fd < 0) {
+		fprintf(stderr, "interceptctl: cannot connect to %s: %s (is interceptd running?)\n",
+			sock_path, strerror(-fd));
+		return 1;
+	}
+	snprintf(req, sizeof(req), "%s%s\n", argv[optind], json ? " --json" : "");
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+		fprintf(stderr, "interceptctl: %m\n");
+		return 1;
+	}
+	/* First byte: the daemon's verdict as a digit; the rest is for the user. */
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (poll(&p, 1, 10000) <= 0) {
+			fprintf(stderr, "interceptctl: no answer from %s\n", sock_path);
+			return 1;
+		}
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		if (code < 0) {
+			code = buf[0] - '0';
+			fwrite(buf + 1, 1, (size_t)n - 1, code == 0 ? stdout : stderr);
+		} else {
+			fwrite(buf, 1, (size_t)n, code == 0 ? stdout : stderr);
+		}
+	}
+	if (code < 0) {
+		fprintf(stderr, "interceptctl: the daemon closed the connection without an answer\n");
+		return 1;
+	}
+	return code;
+}
