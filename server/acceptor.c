@@ -28,7 +28,7 @@ static struct ic_request *request_get(struct ic_acceptor *a)
 		struct cds_lfs_head *head = __cds_lfs_pop_all(&a->returned);
 		struct cds_lfs_node *node, *next;
 
-		cds_lfs_for_each_safe(head, node, next) {
+		IC_LFS_FOR_EACH_SAFE(head, node, next) {
 			struct ic_request *r = caa_container_of(node, struct ic_request, fnode);
 
 			r->next_free = a->free_list;
@@ -71,7 +71,7 @@ static void adopt_inbox(struct ic_acceptor *a)
 	struct cds_lfs_head *head = __cds_lfs_pop_all(&a->inbox);
 	struct cds_lfs_node *node, *next;
 
-	cds_lfs_for_each_safe(head, node, next) {
+	IC_LFS_FOR_EACH_SAFE(head, node, next) {
 		struct ic_listener *l = caa_container_of(node, struct ic_listener, inbox);
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
 

@@ -19,6 +19,12 @@
 struct ic_listener;
 struct ic_acceptor;
 
+/* cds_lfs_for_each_safe for what __cds_lfs_pop_all returned, NULL (empty) included: liburcu's
+ * macro takes the address of a member of the NULL head. */
+#define IC_LFS_FOR_EACH_SAFE(head, node, next)                                          \
+	for ((node) = (head) ? &(head)->node : NULL; (node) && ((next) = (node)->next, 1); \
+	     (node) = (next))
+
 /* One notification on its way from an acceptor to a worker. Allocated from the acceptor's own
  * cache and given back to it through a lock-free stack, never through malloc per request. */
 struct ic_request {

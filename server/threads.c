@@ -344,7 +344,7 @@ static void drop_listeners(struct ic_acceptor *a)
 	struct cds_lfs_node *node, *next;
 
 	head = __cds_lfs_pop_all(&a->inbox);
-	cds_lfs_for_each_safe(head, node, next)
+	IC_LFS_FOR_EACH_SAFE(head, node, next)
 		ic_listener_put(caa_container_of(node, struct ic_listener, inbox));
 	cds_list_for_each_entry_safe(l, tmp, &a->listeners, link) {
 		cds_list_del(&l->link);
@@ -363,7 +363,7 @@ void ic_server_fini(void)
 			continue;
 		drop_listeners(a);
 		head = __cds_lfs_pop_all(&a->returned);
-		cds_lfs_for_each_safe(head, node, next)
+		IC_LFS_FOR_EACH_SAFE(head, node, next)
 			free(caa_container_of(node, struct ic_request, fnode));
 		while (a->free_list) {
 			struct ic_request *r = a->free_list;
