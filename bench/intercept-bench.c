@@ -48,10 +48,7 @@ static double pct(const uint64_t *sorted, long n, double q)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "label", required_argument, NULL, 'l' },
-		{ "warmup", required_argument, NULL, 'w' },
-		{}
-	};
+	    {"label", required_argument, NULL, 'l'}, {"warmup", required_argument, NULL, 'w'}, {}};
 	const char *label = "native";
 	long warmup = 1000, n;
 	uint64_t *lat, t_start, t_end;
@@ -70,12 +67,14 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 2) {
-		fprintf(stderr, "Usage: intercept-bench [--label L] [--warmup W] sysinfo|getppid N\n");
+		fprintf(stderr,
+			"Usage: intercept-bench [--label L] [--warmup W] sysinfo|getppid N\n");
 		return 2;
 	}
 	n = atol(argv[optind + 1]);
 	if (n <= 0 || n > 100000000 || call(argv[optind]) < 0) {
-		fprintf(stderr, "intercept-bench: bad syscall or count: %s\n", strerror(errno ? errno : EINVAL));
+		fprintf(stderr, "intercept-bench: bad syscall or count: %s\n",
+			strerror(errno ? errno : EINVAL));
 		return 2;
 	}
 	lat = malloc((size_t)n * sizeof(*lat));
@@ -97,7 +96,8 @@ int main(int argc, char **argv)
 	}
 	t_end = ic_now_ns();
 	qsort(lat, (size_t)n, sizeof(*lat), cmp_u64);
-	printf("SUMMARY label=%s syscall=%s n=%ld p50_us=%.3f p99_us=%.3f p999_us=%.3f calls_per_s=%.0f\n",
+	printf("SUMMARY label=%s syscall=%s n=%ld p50_us=%.3f p99_us=%.3f p999_us=%.3f "
+	       "calls_per_s=%.0f\n",
 	       label, argv[optind], n, pct(lat, n, 0.5), pct(lat, n, 0.99), pct(lat, n, 0.999),
 	       (double)n * 1e9 / (double)(t_end - t_start));
 	free(lat);

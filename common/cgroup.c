@@ -27,24 +27,20 @@
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
-#define CG_PARENT "interceptd"
+#define CG_PARENT     "interceptd"
 #define CG_MOUNTS_MAX 32
 /* v1 reports "no limit" as PAGE_COUNTER_MAX pages rounded down to a page (9223372036854771712
  * with 4 KiB pages, other values with other page sizes); nothing real comes near 4 EiB. */
-#define CG_V1_UNLIMITED (1ULL << 62)
-#define CG_STAT_BUF 8192
-#define CG_RMDIR_TRIES 20
+#define CG_V1_UNLIMITED	 (1ULL << 62)
+#define CG_STAT_BUF	 8192
+#define CG_RMDIR_TRIES	 20
 #define CG_RMDIR_WAIT_NS (50 * 1000 * 1000L)
 
-enum cg_ctl {
-	CG_MEMORY = 0,
-	CG_PIDS = 1,
-	_CG_CTL_MAX
-};
+enum cg_ctl { CG_MEMORY = 0, CG_PIDS = 1, _CG_CTL_MAX };
 
 static const char *const ctl_names[_CG_CTL_MAX] = {
-	[CG_MEMORY] = "memory",
-	[CG_PIDS] = "pids",
+    [CG_MEMORY] = "memory",
+    [CG_PIDS] = "pids",
 };
 
 /* Where a controller's hierarchy is mounted; root is the mount's root inside the hierarchy (not
@@ -412,7 +408,7 @@ static int read_stat(const char *dir, const char *const *keys, uint64_t *vals, s
 
 static int read_mem_v1(const char *dir, struct ic_cgroup_mem *m)
 {
-	static const char *const keys[] = { "total_cache", "total_shmem" };
+	static const char *const keys[] = {"total_cache", "total_shmem"};
 	uint64_t st[ARRAY_SIZE(keys)], sw_limit, sw_usage;
 	int r;
 
@@ -444,7 +440,7 @@ static int read_mem_v1(const char *dir, struct ic_cgroup_mem *m)
 
 static int read_mem_v2(const char *dir, struct ic_cgroup_mem *m)
 {
-	static const char *const keys[] = { "file", "shmem" };
+	static const char *const keys[] = {"file", "shmem"};
 	uint64_t st[ARRAY_SIZE(keys)];
 	int r;
 
@@ -483,7 +479,7 @@ int ic_cgroup_read_pids(const struct ic_cgroup *cg, uint64_t *current)
 }
 
 static int cg_err(char *err, size_t errlen, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static int cg_err(char *err, size_t errlen, int r, const char *fmt, ...)
 {
 	va_list ap;
@@ -554,8 +550,8 @@ static int v2_enable(const char *dir, const bool *want, char *err, size_t errlen
 	return 0;
 }
 
-static int join_path(char *dst, size_t len, const char *a, const char *b, const char *c,
-		     char *err, size_t errlen)
+static int join_path(char *dst, size_t len, const char *a, const char *b, const char *c, char *err,
+		     size_t errlen)
 {
 	int n = snprintf(dst, len, "%s/%s/%s", a, b, c);
 
@@ -575,7 +571,7 @@ static void rmdir_quiet(const char *dir)
 static int create_dirs(const char *name, uint64_t memory_max, uint64_t pids_max,
 		       struct ic_cgroup *cg, char *err, size_t errlen)
 {
-	bool want_v2[_CG_CTL_MAX] = { false };
+	bool want_v2[_CG_CTL_MAX] = {false};
 	bool any_v2 = false;
 	char val[32];
 	int r;
@@ -654,7 +650,7 @@ static int create_dirs(const char *name, uint64_t memory_max, uint64_t pids_max,
 int ic_cgroup_create(const char *name, uint64_t memory_max, uint64_t pids_max, pid_t pid,
 		     struct ic_cgroup *ret, char *err, size_t errlen)
 {
-	struct ic_cgroup cg = { .memory_v2 = hiers[CG_MEMORY].v2 }, orig;
+	struct ic_cgroup cg = {.memory_v2 = hiers[CG_MEMORY].v2}, orig;
 	char val[32];
 	bool moved_mem = false;
 	int r;
@@ -707,7 +703,7 @@ fail:
  * second covers that without hanging a caller whose cgroup is really still in use. */
 static int rmdir_wait(const char *dir)
 {
-	struct timespec ts = { 0, CG_RMDIR_WAIT_NS };
+	struct timespec ts = {0, CG_RMDIR_WAIT_NS};
 
 	for (int i = 0;; i++) {
 		if (rmdir(dir) == 0 || errno == ENOENT)

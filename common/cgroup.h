@@ -10,9 +10,9 @@
 
 /* Where one process's memory and pids accounting lives, v1 or v2. */
 struct ic_cgroup {
-	bool memory_v2;                   /* memory dir is a cgroup2 directory */
-	char memory[IC_CGROUP_PATH_MAX];  /* absolute directory, "" when unknown */
-	char pids[IC_CGROUP_PATH_MAX];    /* absolute directory, "" when unknown */
+	bool memory_v2;			 /* memory dir is a cgroup2 directory */
+	char memory[IC_CGROUP_PATH_MAX]; /* absolute directory, "" when unknown */
+	char pids[IC_CGROUP_PATH_MAX];	 /* absolute directory, "" when unknown */
 };
 
 /* Memory figures of a cgroup in bytes; limit/swap_limit UINT64_MAX when unlimited, swap fields

@@ -42,60 +42,61 @@ struct ic_conf_key {
 #define POL(f) offsetof(struct ic_policy, f)
 
 static const struct ic_conf_key server_keys[] = {
-	{ "acceptors", IC_CT_THREADS, "auto", 1, IC_ACCEPTORS_MAX, SRV(acceptors), true,
-	  "acceptor threads (auto: one per CPU, pinned beside that CPU's worker)" },
-	{ "workers", IC_CT_THREADS, "auto", 1, IC_WORKERS_MAX, SRV(workers), true,
-	  "worker threads (auto: one per CPU)" },
-	{ "queue.capacity", IC_CT_U64, "65536", 1, 1u << 24, SRV(queue_capacity), true,
-	  "requests queued per CPU; beyond it the policy's failure answer" },
-	{ "request.deadline_ms", IC_CT_UINT, "5000", 1, IC_DEADLINE_MS_MAX, SRV(deadline_ms), true,
-	  "a request not answered by then gets the policy's failure answer" },
-	{ "oci.socket", IC_CT_PATH, "/run/interceptd/oci.sock", 0, 0, SRV(oci_socket), false,
-	  "OCI seccomp agent socket (runc, crun, intercept-run)" },
-	{ "lxc.socket", IC_CT_PATH, "/run/interceptd/lxc.sock", 0, 0, SRV(lxc_socket), false,
-	  "LXC seccomp proxy socket" },
-	{ "control.socket", IC_CT_PATH, "/run/interceptd/control.sock", 0, 0, SRV(control_socket),
-	  false, "interceptctl socket (mode 0600)" },
-	{ "log.level", IC_CT_LOGLEVEL, "info", 0, 0, SRV(log_level), true, "error|warn|info|debug" },
-	{ "log.target", IC_CT_LOGTARGET, "stderr", 0, 0, SRV(log_target), true, "stderr|syslog" },
+    {"acceptors", IC_CT_THREADS, "auto", 1, IC_ACCEPTORS_MAX, SRV(acceptors), true,
+     "acceptor threads (auto: one per CPU, pinned beside that CPU's worker)"},
+    {"workers", IC_CT_THREADS, "auto", 1, IC_WORKERS_MAX, SRV(workers), true,
+     "worker threads (auto: one per CPU)"},
+    {"queue.capacity", IC_CT_U64, "65536", 1, 1u << 24, SRV(queue_capacity), true,
+     "requests queued per CPU; beyond it the policy's failure answer"},
+    {"request.deadline_ms", IC_CT_UINT, "5000", 1, IC_DEADLINE_MS_MAX, SRV(deadline_ms), true,
+     "a request not answered by then gets the policy's failure answer"},
+    {"oci.socket", IC_CT_PATH, "/run/interceptd/oci.sock", 0, 0, SRV(oci_socket), false,
+     "OCI seccomp agent socket (runc, crun, intercept-run)"},
+    {"lxc.socket", IC_CT_PATH, "/run/interceptd/lxc.sock", 0, 0, SRV(lxc_socket), false,
+     "LXC seccomp proxy socket"},
+    {"control.socket", IC_CT_PATH, "/run/interceptd/control.sock", 0, 0, SRV(control_socket), false,
+     "interceptctl socket (mode 0600)"},
+    {"log.level", IC_CT_LOGLEVEL, "info", 0, 0, SRV(log_level), true, "error|warn|info|debug"},
+    {"log.target", IC_CT_LOGTARGET, "stderr", 0, 0, SRV(log_target), true, "stderr|syslog"},
 };
 
 static const struct ic_conf_key policy_keys[] = {
-	{ "security.syscalls.intercept.mknod", IC_CT_BOOL, "false", 0, 0, POL(mknod), true,
-	  "mknod, mknodat of the safe character devices" },
-	{ "security.syscalls.intercept.setxattr", IC_CT_BOOL, "false", 0, 0, POL(setxattr), true,
-	  "trusted.overlay.opaque" },
-	{ "security.syscalls.intercept.sysinfo", IC_CT_BOOL, "false", 0, 0, POL(sysinfo), true,
-	  "sysinfo from the container's cgroups" },
-	{ "security.syscalls.intercept.mount", IC_CT_BOOL, "false", 0, 0, POL(mount), true, "mount" },
-	{ "security.syscalls.intercept.mount.allowed", IC_CT_FSLIST, "", 0, 0, POL(mount_allowed),
-	  true, "filesystem types mounted with host privilege" },
-	{ "security.syscalls.intercept.mount.fuse", IC_CT_FUSEMAP, "", 0, 0, POL(mount_fuse), true,
-	  "fstype=fusehelper pairs" },
-	{ "security.syscalls.intercept.mount.shift", IC_CT_BOOL, "false", 0, 0, POL(mount_shift), true,
-	  "idmapped mounts" },
-	{ "security.syscalls.intercept.bpf", IC_CT_BOOL, "false", 0, 0, POL(bpf), true, "bpf" },
-	{ "security.syscalls.intercept.bpf.devices", IC_CT_BOOL, "false", 0, 0, POL(bpf_devices), true,
-	  "device cgroup programs" },
-	{ "security.syscalls.intercept.sched_setscheduler", IC_CT_BOOL, "false", 0, 0,
-	  POL(sched_setscheduler), true, "sched_setscheduler" },
-	{ "sched.max_rt_priority", IC_CT_UINT, "0", 0, 99, POL(sched_max_rt_priority), true,
-	  "highest real-time priority granted (0: none)" },
-	{ "sysinfo.cache_ms", IC_CT_UINT, "200", 0, 10000, POL(sysinfo_cache_ms), true,
-	  "how long one container's sysinfo answer is reused" },
-	{ "failure.answer", IC_CT_FAILURE, "continue", 0, 0, POL(failure), true,
-	  "answer past the deadline or on a full queue: continue or an errno name (EPERM...)" },
+    {"security.syscalls.intercept.mknod", IC_CT_BOOL, "false", 0, 0, POL(mknod), true,
+     "mknod, mknodat of the safe character devices"},
+    {"security.syscalls.intercept.setxattr", IC_CT_BOOL, "false", 0, 0, POL(setxattr), true,
+     "trusted.overlay.opaque"},
+    {"security.syscalls.intercept.sysinfo", IC_CT_BOOL, "false", 0, 0, POL(sysinfo), true,
+     "sysinfo from the container's cgroups"},
+    {"security.syscalls.intercept.mount", IC_CT_BOOL, "false", 0, 0, POL(mount), true, "mount"},
+    {"security.syscalls.intercept.mount.allowed", IC_CT_FSLIST, "", 0, 0, POL(mount_allowed), true,
+     "filesystem types mounted with host privilege"},
+    {"security.syscalls.intercept.mount.fuse", IC_CT_FUSEMAP, "", 0, 0, POL(mount_fuse), true,
+     "fstype=fusehelper pairs"},
+    {"security.syscalls.intercept.mount.shift", IC_CT_BOOL, "false", 0, 0, POL(mount_shift), true,
+     "idmapped mounts"},
+    {"security.syscalls.intercept.bpf", IC_CT_BOOL, "false", 0, 0, POL(bpf), true, "bpf"},
+    {"security.syscalls.intercept.bpf.devices", IC_CT_BOOL, "false", 0, 0, POL(bpf_devices), true,
+     "device cgroup programs"},
+    {"security.syscalls.intercept.sched_setscheduler", IC_CT_BOOL, "false", 0, 0,
+     POL(sched_setscheduler), true, "sched_setscheduler"},
+    {"sched.max_rt_priority", IC_CT_UINT, "0", 0, 99, POL(sched_max_rt_priority), true,
+     "highest real-time priority granted (0: none)"},
+    {"sysinfo.cache_ms", IC_CT_UINT, "200", 0, 10000, POL(sysinfo_cache_ms), true,
+     "how long one container's sysinfo answer is reused"},
+    {"failure.answer", IC_CT_FAILURE, "continue", 0, 0, POL(failure), true,
+     "answer past the deadline or on a full queue: continue or an errno name (EPERM...)"},
 };
 
 static const struct {
 	const char *name;
 	int err;
 } failure_errnos[] = {
-	{ "EPERM", EPERM }, { "EACCES", EACCES }, { "ENOSYS", ENOSYS }, { "EAGAIN", EAGAIN },
-	{ "EBUSY", EBUSY }, { "EINVAL", EINVAL }, { "ENOMEM", ENOMEM }, { "EINTR", EINTR },
+    {"EPERM", EPERM}, {"EACCES", EACCES}, {"ENOSYS", ENOSYS}, {"EAGAIN", EAGAIN},
+    {"EBUSY", EBUSY}, {"EINVAL", EINVAL}, {"ENOMEM", ENOMEM}, {"EINTR", EINTR},
 };
 
-static int conf_err(char *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int conf_err(char *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int conf_err(char *err, int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -132,7 +133,8 @@ static int check_list(const char *v, bool pairs)
 		if (pairs) {
 			const char *eq = memchr(a, '=', b - a);
 
-			if (!eq || !fstype_name_ok(a, eq - a) || !fstype_name_ok(eq + 1, b - eq - 1))
+			if (!eq || !fstype_name_ok(a, eq - a) ||
+			    !fstype_name_ok(eq + 1, b - eq - 1))
 				return -EINVAL;
 		} else if (!fstype_name_ok(a, b - a)) {
 			return -EINVAL;
@@ -222,12 +224,12 @@ static int set_value(const struct ic_conf_key *k, void *base, const char *v)
 		struct ic_failure *f = (struct ic_failure *)field;
 
 		if (strcasecmp(v, "continue") == 0) {
-			*f = (struct ic_failure){ .kind = IC_FAILURE_CONTINUE };
+			*f = (struct ic_failure){.kind = IC_FAILURE_CONTINUE};
 			return 0;
 		}
 		for (size_t i = 0; i < ARRAY_SIZE(failure_errnos); i++)
 			if (strcasecmp(v, failure_errnos[i].name) == 0) {
-				*f = (struct ic_failure){ IC_FAILURE_ERRNO, failure_errnos[i].err };
+				*f = (struct ic_failure){IC_FAILURE_ERRNO, failure_errnos[i].err};
 				return 0;
 			}
 		return -EINVAL;
@@ -238,7 +240,8 @@ static int set_value(const struct ic_conf_key *k, void *base, const char *v)
 	return -EINVAL;
 }
 
-static const struct ic_conf_key *find_key(const struct ic_conf_key *keys, size_t n, const char *name)
+static const struct ic_conf_key *find_key(const struct ic_conf_key *keys, size_t n,
+					  const char *name)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(keys[i].name, name) == 0)
@@ -283,7 +286,8 @@ static const char *value_problem(int r)
 	return r == -ERANGE ? "out of range" : r == -ENOMEM ? "out of memory" : "invalid value";
 }
 
-int ic_policy_set(struct ic_policy *p, const char *key, const char *value, char err[IC_CONF_ERR_MAX])
+int ic_policy_set(struct ic_policy *p, const char *key, const char *value,
+		  char err[IC_CONF_ERR_MAX])
 {
 	const struct ic_conf_key *k = find_key(policy_keys, ARRAY_SIZE(policy_keys), key);
 	int r;
@@ -292,7 +296,8 @@ int ic_policy_set(struct ic_policy *p, const char *key, const char *value, char 
 		return conf_err(err, EINVAL, "unknown policy key '%s'", key);
 	r = set_value(k, p, value);
 	if (r < 0)
-		return conf_err(err, r, "%s for policy key '%s': '%s'", value_problem(r), key, value);
+		return conf_err(err, r, "%s for policy key '%s': '%s'", value_problem(r), key,
+				value);
 	return 0;
 }
 
@@ -300,9 +305,9 @@ struct conf_parse {
 	struct ic_conf *conf;
 	const char *path;
 	FILE *f;
-	int line;           /* line the reader handed to inih last */
+	int line; /* line the reader handed to inih last */
 	int section_line;
-	struct ic_policy *cur;   /* policy of the current section, NULL in [server] */
+	struct ic_policy *cur; /* policy of the current section, NULL in [server] */
 	bool in_server;
 	bool server_seen;
 	uint64_t seen_keys[(ARRAY_SIZE(policy_keys) + 63) / 64 + 1];
@@ -319,8 +324,8 @@ static int section_begin(struct conf_parse *cp, char *name)
 
 	if (strcmp(name, "server") == 0) {
 		if (cp->server_seen)
-			return conf_err(cp->err, EINVAL, "%s:%d: duplicate section [server]", cp->path,
-					cp->line);
+			return conf_err(cp->err, EINVAL, "%s:%d: duplicate section [server]",
+					cp->path, cp->line);
 		cp->server_seen = true;
 		cp->in_server = true;
 		return 0;
@@ -364,7 +369,7 @@ static char *conf_reader(char *str, int num, void *stream)
 		return NULL;
 	cp->line++;
 	/* inih skips a UTF-8 byte-order mark on its own, but our line checks see it first. */
-	if (cp->line == 1 && memcmp(str, "\xef\xbb\xbf", 3) == 0)
+	if (cp->line == 1 && strncmp(str, "\xef\xbb\xbf", 3) == 0)
 		memmove(str, str + 3, strlen(str + 3) + 1);
 	if (!strchr(str, '\n') && !feof(cp->f)) {
 		cp->r = conf_err(cp->err, EINVAL, "%s:%d: line too long", cp->path, cp->line);
@@ -386,7 +391,8 @@ static char *conf_reader(char *str, int num, void *stream)
 		if (cp->r < 0)
 			return NULL;
 	} else if (*s && *s != ';' && *s != '#' && !strchr(s, '=')) {
-		cp->r = conf_err(cp->err, EINVAL, "%s:%d: expected 'key = value'", cp->path, cp->line);
+		cp->r =
+		    conf_err(cp->err, EINVAL, "%s:%d: expected 'key = value'", cp->path, cp->line);
 		return NULL;
 	}
 	return str;
@@ -410,8 +416,8 @@ static int conf_handler(void *user, const char *section, const char *name, const
 	}
 	k = find_key(keys, n, name);
 	if (!k) {
-		cp->r = conf_err(cp->err, EINVAL, "%s:%d: unknown key '%s' in [%s]", cp->path, cp->line,
-				 name, section);
+		cp->r = conf_err(cp->err, EINVAL, "%s:%d: unknown key '%s' in [%s]", cp->path,
+				 cp->line, name, section);
 		return 0;
 	}
 	idx = k - keys;
@@ -485,7 +491,7 @@ int ic_conf_load(const char *path, bool must_exist, struct ic_conf **ret, char e
 		return conf_err(err, ENOMEM, "out of memory");
 
 	if (path) {
-		struct conf_parse cp = { .conf = conf, .path = path, .err = err };
+		struct conf_parse cp = {.conf = conf, .path = path, .err = err};
 
 		conf->path = strdup(path);
 		if (!conf->path)
@@ -493,20 +499,22 @@ int ic_conf_load(const char *path, bool must_exist, struct ic_conf **ret, char e
 		cp.f = fopen(path, "re");
 		if (!cp.f) {
 			if (errno != ENOENT || must_exist)
-				return conf_err(err, errno, "%s: cannot open: %s", path, strerror(errno));
+				return conf_err(err, errno, "%s: cannot open: %s", path,
+						strerror(errno));
 		} else {
 			ini_allow_multiline = false;
 			ini_allow_inline_comments = true;
 			ini_stop_on_first_error = true;
 			r = ini_parse_stream(conf_reader, &cp, conf_handler, &cp);
 			if (cp.r == 0 && ferror(cp.f))
-				cp.r = conf_err(err, errno ? errno : EIO, "%s: cannot read: %s", path,
-						strerror(errno ? errno : EIO));
+				cp.r = conf_err(err, errno ? errno : EIO, "%s: cannot read: %s",
+						path, strerror(errno ? errno : EIO));
 			fclose(cp.f);
 			if (cp.r < 0)
 				return cp.r;
 			if (r != 0)
-				return conf_err(err, EINVAL, "%s:%d: syntax error", path, r > 0 ? r : cp.line);
+				return conf_err(err, EINVAL, "%s:%d: syntax error", path,
+						r > 0 ? r : cp.line);
 		}
 	}
 	r = add_default_policy(conf);

@@ -8,19 +8,16 @@
 #include <stdio.h>
 
 #define IC_CONF_DEFAULT_PATH "/etc/interceptd/interceptd.conf"
-#define IC_THREADS_AUTO 0
-#define IC_ACCEPTORS_MAX 64
-#define IC_WORKERS_MAX 1024
-#define IC_DEADLINE_MS_MAX 20000
-#define IC_POLICY_NAME_MAX 64
-#define IC_CONF_ERR_MAX 512
+#define IC_THREADS_AUTO	     0
+#define IC_ACCEPTORS_MAX     64
+#define IC_WORKERS_MAX	     1024
+#define IC_DEADLINE_MS_MAX   20000
+#define IC_POLICY_NAME_MAX   64
+#define IC_CONF_ERR_MAX	     512
 
-/* What a request gets when we cannot serve it: past its deadline, a full queue, an internal error. */
-enum ic_failure_kind {
-	IC_FAILURE_CONTINUE = 0,
-	IC_FAILURE_ERRNO = 1,
-	_IC_FAILURE_MAX
-};
+/* What a request gets when we cannot serve it: past its deadline, a full queue, an internal error.
+ */
+enum ic_failure_kind { IC_FAILURE_CONTINUE = 0, IC_FAILURE_ERRNO = 1, _IC_FAILURE_MAX };
 
 struct ic_failure {
 	enum ic_failure_kind kind;
@@ -52,7 +49,7 @@ struct ic_server_conf {
 	char *oci_socket;
 	char *lxc_socket;
 	char *control_socket;
-	int log_level;  /* enum ic_log_level */
+	int log_level;	/* enum ic_log_level */
 	int log_target; /* enum ic_log_target */
 };
 
@@ -66,12 +63,14 @@ struct ic_conf {
 
 /* Load PATH (NULL: defaults only; a missing file is an error only if must_exist). On failure
  * returns -errno and writes one line naming file, line and key into err. */
-int ic_conf_load(const char *path, bool must_exist, struct ic_conf **ret, char err[IC_CONF_ERR_MAX]);
+int ic_conf_load(const char *path, bool must_exist, struct ic_conf **ret,
+		 char err[IC_CONF_ERR_MAX]);
 struct ic_conf *ic_conf_free(struct ic_conf *conf);
 const struct ic_policy *ic_conf_policy(const struct ic_conf *conf, const char *name);
 
 /* Set one policy key (the same keys as a [policy NAME] section). Used for container metadata. */
-int ic_policy_set(struct ic_policy *p, const char *key, const char *value, char err[IC_CONF_ERR_MAX]);
+int ic_policy_set(struct ic_policy *p, const char *key, const char *value,
+		  char err[IC_CONF_ERR_MAX]);
 /* Deep copy into dst (dst's strings are owned afterwards); free its strings with ic_policy_done. */
 int ic_policy_copy(struct ic_policy *dst, const struct ic_policy *src);
 void ic_policy_done(struct ic_policy *p);

@@ -20,21 +20,21 @@
 /* mount(2) calls that only change propagation, or bind, move or remount, are never ours to
  * serve: leave them to the kernel without a round trip. LXD's mask (reference §4.3) forgot
  * MS_PRIVATE and MS_SLAVE; the upper half is there because no valid flag lives in it. */
-#define MOUNT_SKIP_MASK                                                                        \
-	(0xffffffff00000000ULL | MS_REMOUNT | MS_BIND | MS_MOVE | MS_SHARED | MS_PRIVATE |     \
+#define MOUNT_SKIP_MASK                                                                            \
+	(0xffffffff00000000ULL | MS_REMOUNT | MS_BIND | MS_MOVE | MS_SHARED | MS_PRIVATE |         \
 	 MS_SLAVE | MS_UNBINDABLE)
 /* The kernel reads bpf's cmd as an int: compare the low half only, so that junk in the upper
  * half of the register cannot slip a PROG_LOAD past the notification. */
-#define INT_MASK 0xffffffffULL
-#define BPF_CMD_PROG_LOAD 5
+#define INT_MASK	    0xffffffffULL
+#define BPF_CMD_PROG_LOAD   5
 #define BPF_CMD_PROG_ATTACH 8
 #define BPF_CMD_PROG_DETACH 9
-#define RULE_NAMES_MAX 3
+#define RULE_NAMES_MAX	    3
 
 struct filter_arg {
 	unsigned index;
 	enum scmp_compare op; /* SCMP_CMP_EQ or SCMP_CMP_MASKED_EQ */
-	uint64_t mask;        /* SCMP_CMP_MASKED_EQ only */
+	uint64_t mask;	      /* SCMP_CMP_MASKED_EQ only */
 	uint64_t datum;
 };
 
@@ -48,27 +48,33 @@ struct filter_rule {
 };
 
 #define POLICY_FLAG(f) offsetof(struct ic_policy, f)
-#define MASKED(i, m, d) { .index = (i), .op = SCMP_CMP_MASKED_EQ, .mask = (m), .datum = (d) }
-#define EQ(i, d) { .index = (i), .op = SCMP_CMP_EQ, .datum = (d) }
+#define MASKED(i, m, d)                                                                            \
+	{                                                                                          \
+		.index = (i), .op = SCMP_CMP_MASKED_EQ, .mask = (m), .datum = (d)                  \
+	}
+#define EQ(i, d)                                                                                   \
+	{                                                                                          \
+		.index = (i), .op = SCMP_CMP_EQ, .datum = (d)                                      \
+	}
 
 static const struct filter_rule rules[] = {
-	/* Only device nodes: FIFOs, sockets and regular files never need us. */
-	{ POLICY_FLAG(mknod), { "mknod" }, true, MASKED(1, S_IFMT, S_IFCHR) },
-	{ POLICY_FLAG(mknod), { "mknod" }, true, MASKED(1, S_IFMT, S_IFBLK) },
-	{ POLICY_FLAG(mknod), { "mknodat" }, true, MASKED(2, S_IFMT, S_IFCHR) },
-	{ POLICY_FLAG(mknod), { "mknodat" }, true, MASKED(2, S_IFMT, S_IFBLK) },
-	/* The only attribute we set is trusted.overlay.opaque = "y": one byte. */
-	{ POLICY_FLAG(setxattr), { "setxattr", "lsetxattr", "fsetxattr" }, true, EQ(3, 1) },
-	{ POLICY_FLAG(sysinfo), { "sysinfo" }, false },
-	{ POLICY_FLAG(mount), { "mount" }, true, MASKED(3, MOUNT_SKIP_MASK, 0) },
-	{ POLICY_FLAG(bpf), { "bpf" }, true, MASKED(0, INT_MASK, BPF_CMD_PROG_LOAD) },
-	{ POLICY_FLAG(bpf), { "bpf" }, true, MASKED(0, INT_MASK, BPF_CMD_PROG_ATTACH) },
-	{ POLICY_FLAG(bpf), { "bpf" }, true, MASKED(0, INT_MASK, BPF_CMD_PROG_DETACH) },
-	{ POLICY_FLAG(sched_setscheduler), { "sched_setscheduler" }, false },
+    /* Only device nodes: FIFOs, sockets and regular files never need us. */
+    {POLICY_FLAG(mknod), {"mknod"}, true, MASKED(1, S_IFMT, S_IFCHR)},
+    {POLICY_FLAG(mknod), {"mknod"}, true, MASKED(1, S_IFMT, S_IFBLK)},
+    {POLICY_FLAG(mknod), {"mknodat"}, true, MASKED(2, S_IFMT, S_IFCHR)},
+    {POLICY_FLAG(mknod), {"mknodat"}, true, MASKED(2, S_IFMT, S_IFBLK)},
+    /* The only attribute we set is trusted.overlay.opaque = "y": one byte. */
+    {POLICY_FLAG(setxattr), {"setxattr", "lsetxattr", "fsetxattr"}, true, EQ(3, 1)},
+    {POLICY_FLAG(sysinfo), {"sysinfo"}, false},
+    {POLICY_FLAG(mount), {"mount"}, true, MASKED(3, MOUNT_SKIP_MASK, 0)},
+    {POLICY_FLAG(bpf), {"bpf"}, true, MASKED(0, INT_MASK, BPF_CMD_PROG_LOAD)},
+    {POLICY_FLAG(bpf), {"bpf"}, true, MASKED(0, INT_MASK, BPF_CMD_PROG_ATTACH)},
+    {POLICY_FLAG(bpf), {"bpf"}, true, MASKED(0, INT_MASK, BPF_CMD_PROG_DETACH)},
+    {POLICY_FLAG(sched_setscheduler), {"sched_setscheduler"}, false},
 };
 
-static const uint32_t arches[] = { SCMP_ARCH_X86_64, SCMP_ARCH_X86 };
-static const char *const arch_names[] = { "SCMP_ARCH_X86_64", "SCMP_ARCH_X86" };
+static const uint32_t arches[] = {SCMP_ARCH_X86_64, SCMP_ARCH_X86};
+static const char *const arch_names[] = {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86"};
 
 static bool rule_on(const struct filter_rule *r, const struct ic_policy *p)
 {
@@ -109,9 +115,9 @@ static int add_rule(scmp_filter_ctx ctx, const struct filter_rule *r, const char
 	if (!r->has_arg)
 		return seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, nr, 0);
 	/* libseccomp's MASKED_EQ takes the mask first and the datum second. */
-	cmp = r->arg.op == SCMP_CMP_MASKED_EQ ?
-		      (struct scmp_arg_cmp){ r->arg.index, r->arg.op, r->arg.mask, r->arg.datum } :
-		      (struct scmp_arg_cmp){ r->arg.index, r->arg.op, r->arg.datum, 0 };
+	cmp = r->arg.op == SCMP_CMP_MASKED_EQ
+		  ? (struct scmp_arg_cmp){r->arg.index, r->arg.op, r->arg.mask, r->arg.datum}
+		  : (struct scmp_arg_cmp){r->arg.index, r->arg.op, r->arg.datum, 0};
 	return seccomp_rule_add_array(ctx, SCMP_ACT_NOTIFY, nr, 1, &cmp);
 }
 
@@ -272,9 +278,9 @@ int ic_filter_print_oci(const struct ic_policy *p, const char *socket, FILE *out
 	for (size_t i = 0; i < ARRAY_SIZE(rules); i++)
 		if (rule_on(&rules[i], p) && jadd(sys, NULL, oci_rule(&rules[i])) < 0)
 			return -ENOMEM;
-	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-							    JSON_C_TO_STRING_SPACED |
-							    JSON_C_TO_STRING_NOSLASHESCAPE);
+	text =
+	    json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+						     JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!text)
 		return -ENOMEM;
 	if (fprintf(out, "%s\n", text) < 0 || fflush(out) == EOF)

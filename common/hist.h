@@ -6,7 +6,7 @@
 
 /* A log-bucketed latency histogram in ns: 8 sub-buckets per power of two (<= 12.5 % error).
  * One writer (its thread) with relaxed stores; readers merge copies. */
-#define IC_HIST_SUB 8
+#define IC_HIST_SUB	8
 #define IC_HIST_BUCKETS (64 * IC_HIST_SUB)
 
 struct ic_hist {

@@ -14,10 +14,10 @@ static int log_level = IC_LOG_INFO;
 static int log_target = IC_LOG_STDERR;
 
 static const char *const level_names[_IC_LOG_MAX] = {
-	[IC_LOG_ERROR] = "error",
-	[IC_LOG_WARN] = "warn",
-	[IC_LOG_INFO] = "info",
-	[IC_LOG_DEBUG] = "debug",
+    [IC_LOG_ERROR] = "error",
+    [IC_LOG_WARN] = "warn",
+    [IC_LOG_INFO] = "info",
+    [IC_LOG_DEBUG] = "debug",
 };
 
 void ic_log_set_level(enum ic_log_level level)
@@ -52,7 +52,7 @@ int ic_log_level_from_string(const char *s)
 
 int ic_log_internal(enum ic_log_level level, int err, const char *fmt, ...)
 {
-	static const int syslog_prio[_IC_LOG_MAX] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	static const int syslog_prio[_IC_LOG_MAX] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
 	char msg[1024];
 	va_list ap;
 	int saved = errno;
@@ -72,7 +72,8 @@ int ic_log_internal(enum ic_log_level level, int err, const char *fmt, ...)
 		gmtime_r(&ts.tv_sec, &tm);
 		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 		/* One fprintf per line: stdio locks the stream, so lines from threads never mix. */
-		fprintf(stderr, "%s.%03ldZ %-5s %s\n", stamp, ts.tv_nsec / 1000000, level_names[level], msg);
+		fprintf(stderr, "%s.%03ldZ %-5s %s\n", stamp, ts.tv_nsec / 1000000,
+			level_names[level], msg);
 	}
 	errno = saved;
 	return -abs(err);

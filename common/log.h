@@ -12,11 +12,7 @@ enum ic_log_level {
 	_IC_LOG_MAX
 };
 
-enum ic_log_target {
-	IC_LOG_STDERR = 0,
-	IC_LOG_SYSLOG = 1,
-	_IC_LOG_TARGET_MAX
-};
+enum ic_log_target { IC_LOG_STDERR = 0, IC_LOG_SYSLOG = 1, _IC_LOG_TARGET_MAX };
 
 /* Any thread; the level and target are read atomically, so a reload may change them. */
 void ic_log_set_level(enum ic_log_level level);
@@ -27,21 +23,21 @@ int ic_log_level_from_string(const char *s);
 
 /* Returns -abs(err) so a caller can log and return in one statement; err may be 0. */
 int ic_log_internal(enum ic_log_level level, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #define IC_LOG_ENABLED(level) ((level) <= ic_log_get_level())
-#define ic_log_full_errno(level, err, ...)                                                \
-	({                                                                                \
-		int _e_ = (err);                                                          \
-		IC_LOG_ENABLED(level) ? ic_log_internal(level, _e_, __VA_ARGS__) : -abs(_e_); \
+#define ic_log_full_errno(level, err, ...)                                                         \
+	({                                                                                         \
+		int _e_ = (err);                                                                   \
+		IC_LOG_ENABLED(level) ? ic_log_internal(level, _e_, __VA_ARGS__) : -abs(_e_);      \
 	})
 #define log_error_errno(err, ...) ic_log_full_errno(IC_LOG_ERROR, err, __VA_ARGS__)
-#define log_warn_errno(err, ...) ic_log_full_errno(IC_LOG_WARN, err, __VA_ARGS__)
-#define log_info_errno(err, ...) ic_log_full_errno(IC_LOG_INFO, err, __VA_ARGS__)
+#define log_warn_errno(err, ...)  ic_log_full_errno(IC_LOG_WARN, err, __VA_ARGS__)
+#define log_info_errno(err, ...)  ic_log_full_errno(IC_LOG_INFO, err, __VA_ARGS__)
 #define log_debug_errno(err, ...) ic_log_full_errno(IC_LOG_DEBUG, err, __VA_ARGS__)
-#define log_error(...) ((void)ic_log_full_errno(IC_LOG_ERROR, 0, __VA_ARGS__))
-#define log_warn(...) ((void)ic_log_full_errno(IC_LOG_WARN, 0, __VA_ARGS__))
-#define log_info(...) ((void)ic_log_full_errno(IC_LOG_INFO, 0, __VA_ARGS__))
-#define log_debug(...) ((void)ic_log_full_errno(IC_LOG_DEBUG, 0, __VA_ARGS__))
+#define log_error(...)		  ((void)ic_log_full_errno(IC_LOG_ERROR, 0, __VA_ARGS__))
+#define log_warn(...)		  ((void)ic_log_full_errno(IC_LOG_WARN, 0, __VA_ARGS__))
+#define log_info(...)		  ((void)ic_log_full_errno(IC_LOG_INFO, 0, __VA_ARGS__))
+#define log_debug(...)		  ((void)ic_log_full_errno(IC_LOG_DEBUG, 0, __VA_ARGS__))
 
 #endif

@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define LIKELY(x) __builtin_expect(!!(x), 1)
-#define UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define IC_CACHELINE 64
+#define ARRAY_SIZE(a)	     (sizeof(a) / sizeof((a)[0]))
+#define LIKELY(x)	     __builtin_expect(!!(x), 1)
+#define UNLIKELY(x)	     __builtin_expect(!!(x), 0)
+#define IC_CACHELINE	     64
 #define IC_ALIGNED_CACHELINE __attribute__((aligned(IC_CACHELINE)))
-#define IC_MIN(a, b) ((a) < (b) ? (a) : (b))
-#define IC_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define IC_MIN(a, b)	     ((a) < (b) ? (a) : (b))
+#define IC_MAX(a, b)	     ((a) > (b) ? (a) : (b))
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
 
@@ -31,24 +31,25 @@ static inline void ic_freep(void *p)
 }
 
 #define _cleanup_close_ _cleanup_(ic_closep)
-#define _cleanup_free_ _cleanup_(ic_freep)
+#define _cleanup_free_	_cleanup_(ic_freep)
 
 /* Hand ownership over: the cleanup attribute of the source then does nothing. */
-#define TAKE_FD(fd)                         \
-	({                                  \
-		int _fd_ = (fd);            \
-		(fd) = -EBADF;              \
-		_fd_;                       \
+#define TAKE_FD(fd)                                                                                \
+	({                                                                                         \
+		int _fd_ = (fd);                                                                   \
+		(fd) = -EBADF;                                                                     \
+		_fd_;                                                                              \
 	})
-#define TAKE_PTR(p)                         \
-	({                                  \
-		__typeof__(p) _p_ = (p);    \
-		(p) = NULL;                 \
-		_p_;                        \
+#define TAKE_PTR(p)                                                                                \
+	({                                                                                         \
+		__typeof__(p) _p_ = (p);                                                           \
+		(p) = NULL;                                                                        \
+		_p_;                                                                               \
 	})
 
 /* Plain per-thread counters: the owner writes, any thread may read a torn-free value. */
-#define IC_COUNTER_ADD(c, n) __atomic_store_n(&(c), __atomic_load_n(&(c), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
+#define IC_COUNTER_ADD(c, n)                                                                       \
+	__atomic_store_n(&(c), __atomic_load_n(&(c), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
 #define IC_COUNTER_READ(c) __atomic_load_n(&(c), __ATOMIC_RELAXED)
 
 #endif

@@ -15,7 +15,8 @@
 
 #define OCI_POLICY_ANNOTATION "org.interceptd.policy"
 
-static int oci_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int oci_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int oci_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -111,7 +112,8 @@ int ic_oci_parse(const char *buf, size_t len, struct ic_oci_state *st, char *err
 		return -EAGAIN;
 	if (jerr != json_tokener_success)
 		return oci_err(err, errlen, "bad JSON at byte %zu: %s",
-			       (size_t)json_tokener_get_parse_end(tok), json_tokener_error_desc(jerr));
+			       (size_t)json_tokener_get_parse_end(tok),
+			       json_tokener_error_desc(jerr));
 	used = json_tokener_get_parse_end(tok);
 	for (; used < len; used++)
 		if (!strchr(" \t\r\n", buf[used]))
@@ -124,7 +126,8 @@ int ic_oci_parse(const char *buf, size_t len, struct ic_oci_state *st, char *err
 		return oci_err(err, errlen, "no \"state\" object");
 	if (copy_str(state, "id", st->id, sizeof(st->id), true) < 0 || !id_ok(st->id))
 		return oci_err(err, errlen, "missing or bad \"state.id\"");
-	if ((json_object_object_get_ex(state, "status", &v) && !json_object_is_type(v, json_type_string)) ||
+	if ((json_object_object_get_ex(state, "status", &v) &&
+	     !json_object_is_type(v, json_type_string)) ||
 	    copy_str(state, "status", st->status, sizeof(st->status), false) < 0)
 		return oci_err(err, errlen, "bad \"state.status\"");
 	if (get_pid(state, "pid", &st->init_pid) < 0)
@@ -152,7 +155,8 @@ int ic_oci_parse(const char *buf, size_t len, struct ic_oci_state *st, char *err
 	if (st->seccomp_fd_index < 0)
 		return oci_err(err, errlen, "no \"seccompFd\" in \"fds\"");
 
-	if (json_object_object_get_ex(root, "metadata", &v) && !json_object_is_type(v, json_type_string))
+	if (json_object_object_get_ex(root, "metadata", &v) &&
+	    !json_object_is_type(v, json_type_string))
 		return oci_err(err, errlen, "\"metadata\" is not a string");
 	v = get(root, "metadata", json_type_string);
 	if (v && memchr(json_object_get_string(v), 0, (size_t)json_object_get_string_len(v)))

@@ -6,18 +6,18 @@
 #include <sys/types.h>
 
 #define IC_OCI_MSG_MAX (64 * 1024)
-#define IC_OCI_ID_MAX 256
+#define IC_OCI_ID_MAX  256
 #define IC_OCI_FDS_MAX 8
 
 /* The "container process state" runc and crun send with the listener. */
 struct ic_oci_state {
-	char id[IC_OCI_ID_MAX];  /* state.id */
-	char status[32];         /* state.status: creating, running, ... */
-	pid_t pid;               /* the process the listener belongs to (host pid) */
-	pid_t init_pid;          /* state.pid: the container's init (host pid) */
-	int n_fds;               /* entries in the fds array */
-	int seccomp_fd_index;    /* index of "seccompFd" in fds, -1 when absent */
-	char *metadata;          /* NULL when absent */
+	char id[IC_OCI_ID_MAX];	 /* state.id */
+	char status[32];	 /* state.status: creating, running, ... */
+	pid_t pid;		 /* the process the listener belongs to (host pid) */
+	pid_t init_pid;		 /* state.pid: the container's init (host pid) */
+	int n_fds;		 /* entries in the fds array */
+	int seccomp_fd_index;	 /* index of "seccompFd" in fds, -1 when absent */
+	char *metadata;		 /* NULL when absent */
 	char *policy_annotation; /* state.annotations["org.interceptd.policy"], NULL when absent */
 };
 

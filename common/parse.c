@@ -62,8 +62,8 @@ int ic_parse_int(const char *s, int min, int max, int *ret)
 
 int ic_parse_bool(const char *s, bool *ret)
 {
-	static const char *const yes[] = { "true", "yes", "on", "1" };
-	static const char *const no[] = { "false", "no", "off", "0" };
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
 
 	if (!s)
 		return -EINVAL;

@@ -70,8 +70,8 @@ int ic_sock_send_fds(int sock, const void *data, size_t len, const int *fds, int
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int) * 16)];
 	} control;
-	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	ssize_t n;
 
 	if (n_fds < 0 || n_fds > 16)

@@ -9,25 +9,25 @@
 #include "common/syscalls.h"
 
 static const char *const sys_names[_IC_SYS_MAX] = {
-	[IC_SYS_MKNOD] = "mknod",
-	[IC_SYS_MKNODAT] = "mknodat",
-	[IC_SYS_SETXATTR] = "setxattr",
-	[IC_SYS_LSETXATTR] = "lsetxattr",
-	[IC_SYS_FSETXATTR] = "fsetxattr",
-	[IC_SYS_MOUNT] = "mount",
-	[IC_SYS_BPF] = "bpf",
-	[IC_SYS_SCHED_SETSCHEDULER] = "sched_setscheduler",
-	[IC_SYS_SYSINFO] = "sysinfo",
+    [IC_SYS_MKNOD] = "mknod",
+    [IC_SYS_MKNODAT] = "mknodat",
+    [IC_SYS_SETXATTR] = "setxattr",
+    [IC_SYS_LSETXATTR] = "lsetxattr",
+    [IC_SYS_FSETXATTR] = "fsetxattr",
+    [IC_SYS_MOUNT] = "mount",
+    [IC_SYS_BPF] = "bpf",
+    [IC_SYS_SCHED_SETSCHEDULER] = "sched_setscheduler",
+    [IC_SYS_SYSINFO] = "sysinfo",
 };
 
 static const uint32_t abi_arch[_IC_ABI_MAX] = {
-	[IC_ABI_NATIVE] = AUDIT_ARCH_X86_64,
-	[IC_ABI_COMPAT] = AUDIT_ARCH_I386,
+    [IC_ABI_NATIVE] = AUDIT_ARCH_X86_64,
+    [IC_ABI_COMPAT] = AUDIT_ARCH_I386,
 };
 
 static const uint32_t abi_scmp[_IC_ABI_MAX] = {
-	[IC_ABI_NATIVE] = SCMP_ARCH_X86_64,
-	[IC_ABI_COMPAT] = SCMP_ARCH_X86,
+    [IC_ABI_NATIVE] = SCMP_ARCH_X86_64,
+    [IC_ABI_COMPAT] = SCMP_ARCH_X86,
 };
 
 /* Largest syscall number we resolve to, per ABI; written once by ic_sys_init. */

@@ -2,6 +2,7 @@
 #ifndef IC_HANDLERS_HANDLERS_H
 #define IC_HANDLERS_HANDLERS_H
 
+#include <errno.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -16,10 +17,11 @@ struct ic_policy;
 
 /* What a handler decides; the core turns it into exactly one answer. */
 enum ic_verdict {
-	IC_VERDICT_RESPOND = 0,  /* answer resp->val / resp->error */
-	IC_VERDICT_CONTINUE = 1, /* let the kernel run the syscall (SECCOMP_USER_NOTIF_FLAG_CONTINUE) */
-	IC_VERDICT_FAILED = 2,   /* internal error: answered with the policy's failure answer */
-	IC_VERDICT_GONE = 3,     /* the notification is no longer valid: nothing to answer */
+	IC_VERDICT_RESPOND = 0, /* answer resp->val / resp->error */
+	IC_VERDICT_CONTINUE =
+	    1, /* let the kernel run the syscall (SECCOMP_USER_NOTIF_FLAG_CONTINUE) */
+	IC_VERDICT_FAILED = 2, /* internal error: answered with the policy's failure answer */
+	IC_VERDICT_GONE = 3,   /* the notification is no longer valid: nothing to answer */
 	_IC_VERDICT_MAX
 };
 
@@ -48,13 +50,22 @@ struct ic_req {
 	enum ic_abi abi;
 	const struct ic_policy *policy;
 	struct ic_container_info *ct;
-	/* Re-checks the notification id with the kernel: 0 while valid, -ENOENT once it is not.
-	 * Handlers call it after reading target memory and right before any side effect. */
+	/* Re-checks the notification id with the kernel and the request's deadline: 0 while the
+	 * request may still be acted on, -ENOENT once the target is gone, -ETIMEDOUT past the
+	 * deadline. Handlers call it after reading target memory and right before any side effect,
+	 * and return ic_verdict_of(r) when it fails. */
 	int (*still_valid)(struct ic_req *req);
 	void *core; /* the core's, for still_valid */
 };
 
 typedef enum ic_verdict (*ic_handler_fn)(struct ic_req *req, struct ic_resp *resp);
+
+/* The verdict for a failed still_valid: nothing to answer for a gone target; the failure answer
+ * (and no side effect) past the deadline. */
+static inline enum ic_verdict ic_verdict_of(int still_valid_error)
+{
+	return still_valid_error == -ENOENT ? IC_VERDICT_GONE : IC_VERDICT_FAILED;
+}
 
 /* Worker threads; never touches the listener fd or a socket. */
 enum ic_verdict ic_handle(struct ic_req *req, struct ic_resp *resp);

@@ -82,9 +82,9 @@ static long container_uptime(const struct ic_container_info *ct, long host_uptim
 
 size_t ic_sysinfo_layout(const struct sysinfo *si, enum ic_abi abi, void *buf, size_t buflen)
 {
-	struct ic_sysinfo32 s32 = { 0 };
-	uint64_t v[8] = { si->totalram, si->freeram, si->sharedram, si->bufferram,
-			  si->totalswap, si->freeswap, si->totalhigh, si->freehigh };
+	struct ic_sysinfo32 s32 = {0};
+	uint64_t v[8] = {si->totalram,	si->freeram,  si->sharedram, si->bufferram,
+			 si->totalswap, si->freeswap, si->totalhigh, si->freehigh};
 	unsigned shift = 0;
 	uint32_t unit = si->mem_unit;
 
@@ -138,7 +138,8 @@ enum ic_verdict ic_handle_sysinfo(struct ic_req *req, struct ic_resp *resp)
 		r = ic_sysinfo_compute(ct, &si);
 		if (r < 0) {
 			pthread_mutex_unlock(&ct->si_lock);
-			log_warn_errno(r, "sysinfo for container %s failed: %s", ct->id, strerror(-r));
+			log_warn_errno(r, "sysinfo for container %s failed: %s", ct->id,
+				       strerror(-r));
 			return IC_VERDICT_FAILED;
 		}
 		ct->si = si;
@@ -150,18 +151,20 @@ enum ic_verdict ic_handle_sysinfo(struct ic_req *req, struct ic_resp *resp)
 	si.uptime = container_uptime(ct, si.uptime);
 	len = ic_sysinfo_layout(&si, req->abi, out, sizeof(out));
 
-	/* Writing into the target is our side effect: never into a recycled pid. */
-	if (req->still_valid(req) < 0)
-		return IC_VERDICT_GONE;
+	/* Writing into the target is our side effect: never into a recycled pid, never late. */
+	r = req->still_valid(req);
+	if (r < 0)
+		return ic_verdict_of(r);
 	r = ic_mem_write((pid_t)req->notif->pid, req->notif->data.args[0], out, len);
 	if (r == -EFAULT) {
 		resp->error = EFAULT;
 		return IC_VERDICT_RESPOND;
 	}
 	if (r < 0) {
-		if (req->still_valid(req) < 0)
+		if (req->still_valid(req) == -ENOENT)
 			return IC_VERDICT_GONE;
-		log_warn_errno(r, "sysinfo: cannot write to pid %u: %s", req->notif->pid, strerror(-r));
+		log_warn_errno(r, "sysinfo: cannot write to pid %u: %s", req->notif->pid,
+			       strerror(-r));
 		return IC_VERDICT_FAILED;
 	}
 	return IC_VERDICT_RESPOND;

@@ -16,7 +16,7 @@
 #include "server/registry.h"
 #include "server/server.h"
 
-#define ACCEPTOR_BATCH 64
+#define ACCEPTOR_BATCH	   64
 #define ACCEPTOR_CACHE_MAX 4096
 
 /* Acceptor thread only. Requests come from our own list, refilled from what workers gave back. */
@@ -28,7 +28,8 @@ static struct ic_request *request_get(struct ic_acceptor *a)
 		struct cds_lfs_head *head = __cds_lfs_pop_all(&a->returned);
 		struct cds_lfs_node *node, *next;
 
-		IC_LFS_FOR_EACH_SAFE(head, node, next) {
+		IC_LFS_FOR_EACH_SAFE(head, node, next)
+		{
 			struct ic_request *r = caa_container_of(node, struct ic_request, fnode);
 
 			r->next_free = a->free_list;
@@ -71,14 +72,15 @@ static void adopt_inbox(struct ic_acceptor *a)
 	struct cds_lfs_head *head = __cds_lfs_pop_all(&a->inbox);
 	struct cds_lfs_node *node, *next;
 
-	IC_LFS_FOR_EACH_SAFE(head, node, next) {
+	IC_LFS_FOR_EACH_SAFE(head, node, next)
+	{
 		struct ic_listener *l = caa_container_of(node, struct ic_listener, inbox);
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
 
 		l->owner = a;
 		if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, l->fd, &ev) < 0) {
-			log_error_errno(errno, "acceptor %u: cannot watch listener of %s: %m", a->idx,
-					l->ct->info.id);
+			log_error_errno(errno, "acceptor %u: cannot watch listener of %s: %m",
+					a->idx, l->ct->info.id);
 			__atomic_sub_fetch(&a->n_listeners, 1, __ATOMIC_RELAXED);
 			ic_listener_put(l);
 			continue;
@@ -101,12 +103,13 @@ static void hand_over_all(struct ic_acceptor *a)
 	struct ic_listener *l, *tmp;
 
 	adopt_inbox(a);
-	cds_list_for_each_entry_safe(l, tmp, &a->listeners, link) {
+	cds_list_for_each_entry_safe (l, tmp, &a->listeners, link) {
 		unsigned n = __atomic_load_n(&ic_srv.n_acceptors, __ATOMIC_ACQUIRE), best = 0;
 		int best_load = INT32_MAX;
 
 		for (unsigned i = 0; i < n && i < IC_ACCEPTORS_MAX; i++) {
-			int load = __atomic_load_n(&ic_srv.acceptors[i].n_listeners, __ATOMIC_RELAXED);
+			int load =
+			    __atomic_load_n(&ic_srv.acceptors[i].n_listeners, __ATOMIC_RELAXED);
 
 			if (i != a->idx && load < best_load) {
 				best = i;
@@ -145,7 +148,8 @@ static int accept_one(struct ic_acceptor *a, struct ic_listener *l, struct ic_to
 		if (r == -ENOENT)
 			IC_COUNTER_ADD(a->stats.recv_gone, 1);
 		else
-			log_warn_errno(r, "container %s: NOTIF_RECV: %s", l->ct->info.id, strerror(-r));
+			log_warn_errno(r, "container %s: NOTIF_RECV: %s", l->ct->info.id,
+				       strerror(-r));
 		return -1;
 	}
 	IC_COUNTER_ADD(a->stats.received, 1);

@@ -20,7 +20,7 @@
 /* The control socket: one request line per connection ("stats --json\n"), one reply, close.
  * Served by one thread, one client at a time, each bounded by a 2 s timeout. */
 
-#define CTL_LINE_MAX 256
+#define CTL_LINE_MAX   256
 #define CTL_TIMEOUT_MS 2000
 
 static struct {
@@ -28,7 +28,7 @@ static struct {
 	int stop_pipe[2];
 	pthread_t thread;
 	bool started;
-} ctl = { .sock = -1, .stop_pipe = { -1, -1 } };
+} ctl = {.sock = -1, .stop_pipe = {-1, -1}};
 
 static struct json_object *json_u64(uint64_t v)
 {
@@ -40,12 +40,13 @@ static struct json_object *stats_json(void)
 	struct ic_stats *st = calloc(1, sizeof(*st));
 	struct json_object *o = json_object_new_object(), *sys = json_object_new_object();
 	struct json_object *ans = json_object_new_object(), *queues = json_object_new_array();
-	struct ic_hist all = { 0 };
+	struct ic_hist all = {0};
 
 	if (!st)
 		return o;
 	ic_server_stats(st);
-	json_object_object_add(o, "uptime_s", json_u64((ic_now_ns() - ic_srv.started_ns) / 1000000000ULL));
+	json_object_object_add(o, "uptime_s",
+			       json_u64((ic_now_ns() - ic_srv.started_ns) / 1000000000ULL));
 	json_object_object_add(o, "received", json_u64(st->received));
 	json_object_object_add(o, "recv_gone", json_u64(st->recv_gone));
 	json_object_object_add(o, "queue_full", json_u64(st->queue_full));
@@ -61,9 +62,12 @@ static struct json_object *stats_json(void)
 			continue;
 		s = json_object_new_object();
 		json_object_object_add(s, "count", json_u64(st->by_sys[i]));
-		json_object_object_add(s, "p50_ns", json_u64(ic_hist_quantile(&st->latency[i], 0.50)));
-		json_object_object_add(s, "p99_ns", json_u64(ic_hist_quantile(&st->latency[i], 0.99)));
-		json_object_object_add(s, "p999_ns", json_u64(ic_hist_quantile(&st->latency[i], 0.999)));
+		json_object_object_add(s, "p50_ns",
+				       json_u64(ic_hist_quantile(&st->latency[i], 0.50)));
+		json_object_object_add(s, "p99_ns",
+				       json_u64(ic_hist_quantile(&st->latency[i], 0.99)));
+		json_object_object_add(s, "p999_ns",
+				       json_u64(ic_hist_quantile(&st->latency[i], 0.999)));
 		json_object_object_add(sys, i < _IC_SYS_MAX ? ic_sys_name(i) : "other", s);
 	}
 	json_object_object_add(o, "syscalls", sys);
@@ -74,7 +78,9 @@ static struct json_object *stats_json(void)
 		struct json_object *qo = json_object_new_object();
 
 		json_object_object_add(qo, "depth", json_u64(ic_queue_depth(&ic_srv.queues[q])));
-		json_object_object_add(qo, "full", json_u64(__atomic_load_n(&ic_srv.queues[q].full, __ATOMIC_RELAXED)));
+		json_object_object_add(
+		    qo, "full",
+		    json_u64(__atomic_load_n(&ic_srv.queues[q].full, __ATOMIC_RELAXED)));
 		json_object_array_add(queues, qo);
 	}
 	json_object_object_add(o, "queues", queues);
@@ -88,11 +94,16 @@ static void add_container(struct ic_container *ct, void *data)
 
 	json_object_object_add(c, "id", json_object_new_string(ct->info.id));
 	json_object_object_add(c, "policy", json_object_new_string(ct->policy_name));
-	json_object_object_add(c, "metadata_policy", json_object_new_boolean(ct->own_policy != NULL));
+	json_object_object_add(c, "metadata_policy",
+			       json_object_new_boolean(ct->own_policy != NULL));
 	json_object_object_add(c, "init_pid", json_object_new_int(ct->info.init_pid));
-	json_object_object_add(c, "listeners", json_object_new_int(__atomic_load_n(&ct->n_listeners, __ATOMIC_RELAXED)));
-	json_object_object_add(c, "requests", json_u64(__atomic_load_n(&ct->requests, __ATOMIC_RELAXED)));
-	json_object_object_add(c, "age_s", json_u64((ic_now_ns() - ct->created_ns) / 1000000000ULL));
+	json_object_object_add(
+	    c, "listeners",
+	    json_object_new_int(__atomic_load_n(&ct->n_listeners, __ATOMIC_RELAXED)));
+	json_object_object_add(c, "requests",
+			       json_u64(__atomic_load_n(&ct->requests, __ATOMIC_RELAXED)));
+	json_object_object_add(c, "age_s",
+			       json_u64((ic_now_ns() - ct->created_ns) / 1000000000ULL));
 	json_object_object_add(c, "memory_cgroup", json_object_new_string(ct->info.cgroup.memory));
 	json_object_array_add(arr, c);
 }
@@ -114,16 +125,24 @@ static struct json_object *status_json(void)
 
 	json_object_object_add(o, "version", json_object_new_string(PACKAGE_VERSION));
 	json_object_object_add(o, "pid", json_object_new_int(getpid()));
-	json_object_object_add(o, "uptime_s", json_u64((ic_now_ns() - ic_srv.started_ns) / 1000000000ULL));
+	json_object_object_add(o, "uptime_s",
+			       json_u64((ic_now_ns() - ic_srv.started_ns) / 1000000000ULL));
 	json_object_object_add(o, "cpus", json_object_new_int((int)ic_srv.ncpu));
-	json_object_object_add(o, "acceptors", json_object_new_int((int)__atomic_load_n(&ic_srv.n_acceptors, __ATOMIC_RELAXED)));
-	json_object_object_add(o, "workers", json_object_new_int((int)__atomic_load_n(&ic_srv.n_workers, __ATOMIC_RELAXED)));
+	json_object_object_add(
+	    o, "acceptors",
+	    json_object_new_int((int)__atomic_load_n(&ic_srv.n_acceptors, __ATOMIC_RELAXED)));
+	json_object_object_add(
+	    o, "workers",
+	    json_object_new_int((int)__atomic_load_n(&ic_srv.n_workers, __ATOMIC_RELAXED)));
 	json_object_object_add(o, "containers", json_u64(ic_registry_count()));
-	json_object_object_add(o, "reloads", json_u64(__atomic_load_n(&ic_srv.reloads, __ATOMIC_RELAXED)));
+	json_object_object_add(o, "reloads",
+			       json_u64(__atomic_load_n(&ic_srv.reloads, __ATOMIC_RELAXED)));
 	rcu_read_lock();
 	conf = rcu_dereference(ic_srv.conf);
-	json_object_object_add(o, "config", json_object_new_string(conf->path ? conf->path : "(defaults)"));
-	json_object_object_add(o, "deadline_ms", json_object_new_int((int)conf->server.deadline_ms));
+	json_object_object_add(o, "config",
+			       json_object_new_string(conf->path ? conf->path : "(defaults)"));
+	json_object_object_add(o, "deadline_ms",
+			       json_object_new_int((int)conf->server.deadline_ms));
 	json_object_object_add(o, "queue_capacity", json_u64(conf->server.queue_capacity));
 	rcu_read_unlock();
 	return o;
@@ -137,48 +156,59 @@ static void prometheus(FILE *f)
 	fprintf(f, "interceptd_requests_received_total %lld\n",
 		(long long)json_object_get_int64(json_object_object_get(s, "received")));
 	fprintf(f, "# TYPE interceptd_answers_total counter\n");
-	json_object_object_foreach(json_object_object_get(s, "answers"), k, a)
-		fprintf(f, "interceptd_answers_total{kind=\"%s\"} %lld\n", k, (long long)json_object_get_int64(a));
+	json_object_object_foreach (json_object_object_get(s, "answers"), k, a)
+		fprintf(f, "interceptd_answers_total{kind=\"%s\"} %lld\n", k,
+			(long long)json_object_get_int64(a));
 	fprintf(f, "# TYPE interceptd_syscall_latency_seconds summary\n");
-	json_object_object_foreach(json_object_object_get(s, "syscalls"), name, o) {
-		static const char *const qs[] = { "p50_ns", "p99_ns", "p999_ns" };
-		static const char *const ql[] = { "0.5", "0.99", "0.999" };
+	json_object_object_foreach (json_object_object_get(s, "syscalls"), name, o) {
+		static const char *const qs[] = {"p50_ns", "p99_ns", "p999_ns"};
+		static const char *const ql[] = {"0.5", "0.99", "0.999"};
 
 		for (int i = 0; i < 3; i++)
-			fprintf(f, "interceptd_syscall_latency_seconds{syscall=\"%s\",quantile=\"%s\"} %.9f\n", name,
-				ql[i], (double)json_object_get_int64(json_object_object_get(o, qs[i])) / 1e9);
+			fprintf(f,
+				"interceptd_syscall_latency_seconds{syscall=\"%s\",quantile=\"%s\"}"
+				" %.9f\n",
+				name, ql[i],
+				(double)json_object_get_int64(json_object_object_get(o, qs[i])) /
+				    1e9);
 		fprintf(f, "interceptd_syscall_latency_seconds_count{syscall=\"%s\"} %lld\n", name,
 			(long long)json_object_get_int64(json_object_object_get(o, "count")));
 	}
-	fprintf(f, "# TYPE interceptd_containers gauge\ninterceptd_containers %lu\n", ic_registry_count());
+	fprintf(f, "# TYPE interceptd_containers gauge\ninterceptd_containers %lu\n",
+		ic_registry_count());
 	v = json_object_object_get(s, "queues");
 	fprintf(f, "# TYPE interceptd_queue_depth gauge\n");
 	for (size_t i = 0; i < json_object_array_length(v); i++)
 		fprintf(f, "interceptd_queue_depth{cpu=\"%zu\"} %lld\n", i,
-			(long long)json_object_get_int64(json_object_object_get(json_object_array_get_idx(v, i), "depth")));
+			(long long)json_object_get_int64(
+			    json_object_object_get(json_object_array_get_idx(v, i), "depth")));
 	json_object_put(s);
 }
 
 static void print_us(FILE *f, struct json_object *o, const char *key)
 {
-	fprintf(f, " %9.1f", (double)json_object_get_int64(json_object_object_get(o, key)) / 1000.0);
+	fprintf(f, " %9.1f",
+		(double)json_object_get_int64(json_object_object_get(o, key)) / 1000.0);
 }
 
 static void stats_text(FILE *f)
 {
 	struct json_object *s = stats_json(), *q;
 
-	fprintf(f, "received %lld, target gone at receive %lld, queue full %lld, past deadline %lld\n",
+	fprintf(f,
+		"received %lld, target gone at receive %lld, queue full %lld, past deadline %lld\n",
 		(long long)json_object_get_int64(json_object_object_get(s, "received")),
 		(long long)json_object_get_int64(json_object_object_get(s, "recv_gone")),
 		(long long)json_object_get_int64(json_object_object_get(s, "queue_full")),
 		(long long)json_object_get_int64(json_object_object_get(s, "deadline_missed")));
 	fprintf(f, "answers:");
-	json_object_object_foreach(json_object_object_get(s, "answers"), k, a)
+	json_object_object_foreach (json_object_object_get(s, "answers"), k, a)
 		fprintf(f, " %s %lld", k, (long long)json_object_get_int64(a));
-	fprintf(f, "\n%-20s %10s %9s %9s %9s\n", "syscall", "count", "p50_us", "p99_us", "p99.9_us");
-	json_object_object_foreach(json_object_object_get(s, "syscalls"), name, o) {
-		fprintf(f, "%-20s %10lld", name, (long long)json_object_get_int64(json_object_object_get(o, "count")));
+	fprintf(f, "\n%-20s %10s %9s %9s %9s\n", "syscall", "count", "p50_us", "p99_us",
+		"p99.9_us");
+	json_object_object_foreach (json_object_object_get(s, "syscalls"), name, o) {
+		fprintf(f, "%-20s %10lld", name,
+			(long long)json_object_get_int64(json_object_object_get(o, "count")));
 		print_us(f, o, "p50_ns");
 		print_us(f, o, "p99_ns");
 		print_us(f, o, "p999_ns");
@@ -192,8 +222,10 @@ static void stats_text(FILE *f)
 	q = json_object_object_get(s, "queues");
 	for (size_t i = 0; i < json_object_array_length(q); i++)
 		fprintf(f, " cpu%zu depth %lld full %lld;", i,
-			(long long)json_object_get_int64(json_object_object_get(json_object_array_get_idx(q, i), "depth")),
-			(long long)json_object_get_int64(json_object_object_get(json_object_array_get_idx(q, i), "full")));
+			(long long)json_object_get_int64(
+			    json_object_object_get(json_object_array_get_idx(q, i), "depth")),
+			(long long)json_object_get_int64(
+			    json_object_object_get(json_object_array_get_idx(q, i), "full")));
 	fprintf(f, "\n");
 	json_object_put(s);
 }
@@ -202,7 +234,8 @@ static void containers_text(FILE *f)
 {
 	struct json_object *a = containers_json();
 
-	fprintf(f, "%-32s %-12s %9s %10s %9s %8s\n", "id", "policy", "init_pid", "requests", "listeners", "age_s");
+	fprintf(f, "%-32s %-12s %9s %10s %9s %8s\n", "id", "policy", "init_pid", "requests",
+		"listeners", "age_s");
 	for (size_t i = 0; i < json_object_array_length(a); i++) {
 		struct json_object *c = json_object_array_get_idx(a, i);
 
@@ -219,7 +252,9 @@ static void containers_text(FILE *f)
 
 static void put_json(FILE *f, struct json_object *o)
 {
-	fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	fprintf(f, "%s\n",
+		json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+						      JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 }
 
@@ -240,7 +275,7 @@ static int ctl_execute(const char *line, FILE *f)
 		if (json)
 			put_json(f, o);
 		else {
-			json_object_object_foreach(o, k, v)
+			json_object_object_foreach (o, k, v)
 				fprintf(f, "%-15s %s\n", k, json_object_get_string(v));
 			json_object_put(o);
 		}
@@ -298,7 +333,7 @@ static void ctl_serve(int fd)
 
 	/* Read one line, bounded in size and time. */
 	while (len < sizeof(line) - 1) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p = {.fd = fd, .events = POLLIN};
 		uint64_t now = ic_now_ns();
 		ssize_t n;
 
@@ -321,7 +356,7 @@ static void ctl_serve(int fd)
 	/* First byte: the exit code for interceptctl, then the text. */
 	{
 		char c = (char)('0' + code);
-		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
 		size_t off = 0;
 
 		if (write(fd, &c, 1) == 1)
@@ -340,8 +375,8 @@ static void *ctl_main(void *arg)
 {
 	rcu_register_thread();
 	for (;;) {
-		struct pollfd p[2] = { { .fd = ctl.sock, .events = POLLIN },
-				       { .fd = ctl.stop_pipe[0], .events = POLLIN } };
+		struct pollfd p[2] = {{.fd = ctl.sock, .events = POLLIN},
+				      {.fd = ctl.stop_pipe[0], .events = POLLIN}};
 		int fd;
 
 		if (poll(p, 2, -1) < 0) {
@@ -367,7 +402,8 @@ int ic_control_start(const char *path)
 
 	ctl.sock = ic_sock_listen(path, SOCK_STREAM, 0600);
 	if (ctl.sock < 0)
-		return log_error_errno(ctl.sock, "control: cannot listen on %s: %s", path, strerror(-ctl.sock));
+		return log_error_errno(ctl.sock, "control: cannot listen on %s: %s", path,
+				       strerror(-ctl.sock));
 	if (pipe2(ctl.stop_pipe, O_CLOEXEC) < 0)
 		return log_error_errno(errno, "control: %m");
 	r = pthread_create(&ctl.thread, NULL, ctl_main, NULL);

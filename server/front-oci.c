@@ -21,9 +21,9 @@
 /* The OCI seccomp agent front end (runc, crun, intercept-run): one thread, its own epoll set.
  * Each connection carries one JSON "container process state" and the listener fd. */
 
-#define OCI_CONN_MAX 1024
+#define OCI_CONN_MAX	    1024
 #define OCI_CONN_TIMEOUT_MS 5000
-#define OCI_PEER_MAX 96
+#define OCI_PEER_MAX	    96
 
 struct oci_conn {
 	int fd;
@@ -45,7 +45,7 @@ static struct {
 	bool started;
 	struct oci_conn *conns;
 	unsigned n_conns;
-} oci = { .sock = -1, .epfd = -1, .evfd = -1 };
+} oci = {.sock = -1, .epfd = -1, .evfd = -1};
 
 static void conn_close(struct oci_conn *c)
 {
@@ -109,7 +109,8 @@ static int choose_policy(const struct ic_conf *conf, const struct ic_oci_state *
 	if (!md || !md2)
 		return -ENOMEM;
 	snprintf(name, IC_POLICY_NAME_MAX, "%s",
-		 st->policy_annotation && *st->policy_annotation ? st->policy_annotation : "default");
+		 st->policy_annotation && *st->policy_annotation ? st->policy_annotation
+								 : "default");
 	for (cur = md; metadata_next(&cur, &k, &v);)
 		if (strcmp(k, "policy") == 0) {
 			if (strlen(v) >= IC_POLICY_NAME_MAX) {
@@ -205,7 +206,8 @@ static bool conn_try_parse(struct oci_conn *c, bool eof)
 	if (r == -EAGAIN) {
 		if (!eof)
 			return false;
-		refuse(c, c->len ? "truncated JSON (connection closed)" : "closed without a message");
+		refuse(c,
+		       c->len ? "truncated JSON (connection closed)" : "closed without a message");
 		return true;
 	}
 	if (r < 0) {
@@ -223,9 +225,11 @@ static void conn_read(struct oci_conn *c)
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int) * IC_OCI_FDS_MAX)];
 	} control;
-	struct iovec iov = { .iov_base = c->buf + c->len, .iov_len = IC_OCI_MSG_MAX + 1 - c->len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-			     .msg_controllen = sizeof(control.buf) };
+	struct iovec iov = {.iov_base = c->buf + c->len, .iov_len = IC_OCI_MSG_MAX + 1 - c->len};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = control.buf,
+			    .msg_controllen = sizeof(control.buf)};
 	ssize_t n;
 
 	n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
@@ -248,7 +252,8 @@ static void conn_read(struct oci_conn *c)
 				c->fds[c->n_fds++] = fds[i];
 			else {
 				close(fds[i]);
-				refuse(c, c->got_data ? "fds after the first message" : "too many fds");
+				refuse(c, c->got_data ? "fds after the first message"
+						      : "too many fds");
 				for (int j = i + 1; j < k; j++)
 					close(fds[j]);
 				return;
@@ -270,7 +275,7 @@ static void conn_accept(void)
 {
 	for (;;) {
 		int fd = accept4(oci.sock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		struct epoll_event ev = { .events = EPOLLIN };
+		struct epoll_event ev = {.events = EPOLLIN};
 		struct oci_conn *c;
 
 		if (fd < 0) {
@@ -285,7 +290,8 @@ static void conn_accept(void)
 			char peer[OCI_PEER_MAX];
 
 			ic_proc_peer_name(fd, peer, sizeof(peer));
-			log_warn("oci: refused %s: %s", peer, c && c->buf ? "too many pending connections" : "out of memory");
+			log_warn("oci: refused %s: %s", peer,
+				 c && c->buf ? "too many pending connections" : "out of memory");
 			if (c)
 				free(c->buf);
 			free(c);
@@ -366,13 +372,14 @@ static void *oci_main(void *arg)
 
 int ic_front_oci_start(const char *path)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = {.events = EPOLLIN};
 	int r;
 
 	/* The socket is how runtimes hand us root-equivalent fds; only root may connect. */
 	oci.sock = ic_sock_listen(path, SOCK_STREAM, 0600);
 	if (oci.sock < 0)
-		return log_error_errno(oci.sock, "oci: cannot listen on %s: %s", path, strerror(-oci.sock));
+		return log_error_errno(oci.sock, "oci: cannot listen on %s: %s", path,
+				       strerror(-oci.sock));
 	oci.epfd = epoll_create1(EPOLL_CLOEXEC);
 	oci.evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (oci.epfd < 0 || oci.evfd < 0)

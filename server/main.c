@@ -26,7 +26,8 @@ static void usage(FILE *f)
 		"      --check-config  validate the configuration and exit\n"
 		"      --print-keys    list every configuration key with its default\n"
 		"  -V, --version       print the version\n"
-		"Runs in the foreground and logs to stderr. SIGHUP reloads, SIGTERM drains and exits.\n");
+		"Runs in the foreground and logs to stderr. SIGHUP reloads, SIGTERM drains and "
+		"exits.\n");
 }
 
 /* Parent directories of the sockets, root-only. */
@@ -118,13 +119,9 @@ out:
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check-config", no_argument, NULL, 'C' },
-		{ "print-keys", no_argument, NULL, 'K' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	    {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'C'},
+	    {"print-keys", no_argument, NULL, 'K'},   {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},	      {}};
 	const char *path = IC_CONF_DEFAULT_PATH;
 	bool must_exist = false, check = false;
 	char err[IC_CONF_ERR_MAX];
@@ -178,7 +175,8 @@ int main(int argc, char **argv)
 		log_warn("not running as root: only containers of this user can be served");
 	r = ic_notif_check_sizes();
 	if (r < 0) {
-		log_error_errno(r, "this kernel's seccomp notification structs are not supported: %s",
+		log_error_errno(r,
+				"this kernel's seccomp notification structs are not supported: %s",
 				strerror(-r));
 		ic_conf_free(conf);
 		return 1;

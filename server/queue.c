@@ -58,6 +58,7 @@ void ic_queue_wake(struct ic_queue *q)
 	/* Only a syscall when somebody sleeps: the common busy case costs one load. The load pairs
 	 * with the sleeper's increment in ic_queue_sleep_prepare (both seq_cst, Dekker style):
 	 * either we see the sleeper, or it sees what we queued before calling us. */
+	cmm_smp_mb();
 	if (__atomic_load_n(&q->sleepers, __ATOMIC_SEQ_CST) == 0)
 		return;
 	__atomic_add_fetch(&q->futex, 1, __ATOMIC_SEQ_CST);
@@ -67,12 +68,16 @@ void ic_queue_wake(struct ic_queue *q)
 uint32_t ic_queue_sleep_prepare(struct ic_queue *q)
 {
 	__atomic_add_fetch(&q->sleepers, 1, __ATOMIC_SEQ_CST);
+	/* The caller's re-check of the queues (relaxed loads inside cds_wfcq) must not move above
+	 * the increment on weakly ordered CPUs. */
+	cmm_smp_mb();
 	return __atomic_load_n(&q->futex, __ATOMIC_SEQ_CST);
 }
 
 void ic_queue_sleep(struct ic_queue *q, uint32_t seen, int timeout_ms)
 {
-	struct timespec ts = { .tv_sec = timeout_ms / 1000, .tv_nsec = (timeout_ms % 1000) * 1000000L };
+	struct timespec ts = {.tv_sec = timeout_ms / 1000,
+			      .tv_nsec = (timeout_ms % 1000) * 1000000L};
 
 	syscall(SYS_futex, &q->futex, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
 }

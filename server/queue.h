@@ -14,19 +14,19 @@
 struct ic_queue {
 	struct cds_wfcq_head head;
 	IC_ALIGNED_CACHELINE struct cds_wfcq_tail tail;
-	IC_ALIGNED_CACHELINE uint64_t depth;  /* atomic: enqueued and not yet dequeued */
-	uint32_t futex;                       /* bumped by a wake; workers sleep on it */
-	uint32_t sleepers;                    /* workers in futex_wait on this queue */
-	uint64_t full;                        /* atomic: pushes refused for capacity */
+	IC_ALIGNED_CACHELINE uint64_t depth; /* atomic: enqueued and not yet dequeued */
+	uint32_t futex;			     /* bumped by a wake; workers sleep on it */
+	uint32_t sleepers;		     /* workers in futex_wait on this queue */
+	uint64_t full;			     /* atomic: pushes refused for capacity */
 };
 
 /* The queue array as workers and acceptors see it; replaced on reload with rcu_xchg_pointer
  * and freed after a grace period. The queues themselves live for the process. */
 struct ic_topology {
-	unsigned n;                 /* queues = CPUs */
-	uint64_t capacity;          /* per queue */
-	struct ic_queue **queues;   /* n entries */
-	unsigned *wake;             /* wake[q]: whose futex a push onto q bumps (a queue with workers) */
+	unsigned n;		  /* queues = CPUs */
+	uint64_t capacity;	  /* per queue */
+	struct ic_queue **queues; /* n entries */
+	unsigned *wake; /* wake[q]: whose futex a push onto q bumps (a queue with workers) */
 };
 
 void ic_queue_init(struct ic_queue *q);

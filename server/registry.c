@@ -169,7 +169,7 @@ void ic_registry_foreach(void (*fn)(struct ic_container *ct, void *data), void *
 	struct cds_lfht_iter iter;
 	struct ic_container *ct;
 
-	cds_lfht_for_each_entry(containers, &iter, ct, node)
+	cds_lfht_for_each_entry (containers, &iter, ct, node)
 		fn(ct, data);
 }
 

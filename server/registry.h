@@ -19,12 +19,12 @@ struct ic_acceptor;
 struct ic_container {
 	struct cds_lfht_node node;
 	struct rcu_head rcu;
-	int refs;           /* atomic: one per listener, one per lookup in progress */
-	int n_listeners;    /* atomic */
+	int refs;	 /* atomic: one per listener, one per lookup in progress */
+	int n_listeners; /* atomic */
 	uint64_t created_ns;
 	char policy_name[IC_POLICY_NAME_MAX];
 	struct ic_policy *own_policy; /* from container metadata, NULL: use policy_name */
-	uint64_t requests;  /* atomic, relaxed: per-container count for `interceptctl containers` */
+	uint64_t requests; /* atomic, relaxed: per-container count for `interceptctl containers` */
 	struct ic_container_info info;
 };
 
@@ -32,7 +32,7 @@ struct ic_container {
  * flight hold references so the fd stays open until the last answer. */
 struct ic_listener {
 	int fd;
-	int refs;                  /* atomic: 1 while registered with an acceptor + 1 per request */
+	int refs;		   /* atomic: 1 while registered with an acceptor + 1 per request */
 	struct ic_container *ct;   /* reference held */
 	struct ic_acceptor *owner; /* written by the owning acceptor only */
 	struct cds_list_head link; /* in owner's list; owner thread only */

@@ -21,8 +21,8 @@ struct ic_acceptor;
 
 /* cds_lfs_for_each_safe for what __cds_lfs_pop_all returned, NULL (empty) included: liburcu's
  * macro takes the address of a member of the NULL head. */
-#define IC_LFS_FOR_EACH_SAFE(head, node, next)                                          \
-	for ((node) = (head) ? &(head)->node : NULL; (node) && ((next) = (node)->next, 1); \
+#define IC_LFS_FOR_EACH_SAFE(head, node, next)                                                     \
+	for ((node) = (head) ? &(head)->node : NULL; (node) && ((next) = (node)->next, 1);         \
 	     (node) = (next))
 
 /* One notification on its way from an acceptor to a worker. Allocated from the acceptor's own
@@ -35,6 +35,7 @@ struct ic_request {
 	struct ic_acceptor *origin;
 	uint64_t t_recv_ns;
 	uint64_t deadline_ns;
+	bool timed_out; /* the deadline passed before the answer: failure answer, no side effect */
 	struct seccomp_notif notif;
 };
 
@@ -45,13 +46,13 @@ struct ic_acceptor {
 	pthread_t thread;
 	bool started;
 	int epfd;
-	int evfd;       /* wakes the thread for its inbox and for stop */
-	int stop;       /* atomic: 1 = hand listeners over and exit, 2 = exit (drain) */
+	int evfd; /* wakes the thread for its inbox and for stop */
+	int stop; /* atomic: 1 = hand listeners over and exit, 2 = exit (drain) */
 
 	/* Shared: other threads push, the owner pops. */
 	IC_ALIGNED_CACHELINE struct cds_lfs_stack inbox; /* listeners to adopt */
-	struct cds_lfs_stack returned;                   /* requests given back by workers */
-	int n_listeners;                                 /* atomic: for least-loaded choice */
+	struct cds_lfs_stack returned;			 /* requests given back by workers */
+	int n_listeners;				 /* atomic: for least-loaded choice */
 
 	/* The owner thread's alone. */
 	IC_ALIGNED_CACHELINE struct cds_list_head listeners;
@@ -70,18 +71,18 @@ struct ic_worker {
 };
 
 struct ic_server {
-	struct ic_conf *conf;     /* RCU: rcu_dereference, replaced with rcu_xchg_pointer */
+	struct ic_conf *conf;	  /* RCU: rcu_dereference, replaced with rcu_xchg_pointer */
 	struct ic_topology *topo; /* RCU likewise */
 	unsigned ncpu;
-	struct ic_queue *queues;  /* ncpu of them, for the process's life */
-	unsigned n_acceptors;     /* atomic reads; written under reload_lock */
+	struct ic_queue *queues; /* ncpu of them, for the process's life */
+	unsigned n_acceptors;	 /* atomic reads; written under reload_lock */
 	unsigned n_workers;
 	struct ic_acceptor acceptors[IC_ACCEPTORS_MAX];
 	struct ic_worker *workers[IC_WORKERS_MAX];
 	pthread_mutex_t reload_lock;
 	uint64_t started_ns;
 	uint64_t reloads;
-	int draining; /* atomic */
+	int draining;	       /* atomic */
 	const char *conf_path; /* what reload re-reads */
 	bool conf_must_exist;  /* -c given: a missing file is an error */
 };

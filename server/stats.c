@@ -5,11 +5,9 @@
 #include "server/stats.h"
 
 static const char *const answer_names[_IC_ANSWER_MAX] = {
-	[IC_ANSWER_EMULATED] = "emulated",
-	[IC_ANSWER_CONTINUED] = "continued",
-	[IC_ANSWER_ERRNO] = "errno",
-	[IC_ANSWER_FAILED] = "failed",
-	[IC_ANSWER_DROPPED] = "dropped",
+    [IC_ANSWER_EMULATED] = "emulated", [IC_ANSWER_CONTINUED] = "continued",
+    [IC_ANSWER_ERRNO] = "errno",       [IC_ANSWER_FAILED] = "failed",
+    [IC_ANSWER_DROPPED] = "dropped",
 };
 
 const char *ic_answer_name(enum ic_answer a)

@@ -11,9 +11,9 @@
 enum ic_answer {
 	IC_ANSWER_EMULATED = 0, /* we did the work and answered (success or the syscall's errno) */
 	IC_ANSWER_CONTINUED = 1,
-	IC_ANSWER_ERRNO = 2,    /* refused with an errno of ours (policy failure answer) */
-	IC_ANSWER_FAILED = 3,   /* deadline, full queue or internal error: failure answer sent */
-	IC_ANSWER_DROPPED = 4,  /* target gone before the answer */
+	IC_ANSWER_ERRNO = 2,   /* refused with an errno of ours (policy failure answer) */
+	IC_ANSWER_FAILED = 3,  /* deadline, full queue or internal error: failure answer sent */
+	IC_ANSWER_DROPPED = 4, /* target gone before the answer */
 	_IC_ANSWER_MAX
 };
 
@@ -27,7 +27,7 @@ struct ic_stats {
 	uint64_t deadline_missed;
 	uint64_t queue_full;
 	uint64_t received;
-	uint64_t recv_gone;   /* RECV said ENOENT: the target was interrupted */
+	uint64_t recv_gone; /* RECV said ENOENT: the target was interrupted */
 	struct ic_hist latency[IC_STATS_SYS];
 };
 

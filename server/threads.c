@@ -14,7 +14,7 @@
 #include "server/registry.h"
 #include "server/server.h"
 
-struct ic_server ic_srv = { .reload_lock = PTHREAD_MUTEX_INITIALIZER };
+struct ic_server ic_srv = {.reload_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void pin(pthread_t t, int cpu)
 {
@@ -92,7 +92,7 @@ static void topology_retire(struct ic_topology *old)
 static int acceptor_start(unsigned i, int cpu)
 {
 	struct ic_acceptor *a = &ic_srv.acceptors[i];
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
 	char name[16];
 	int r;
 
@@ -140,7 +140,8 @@ static int worker_start(unsigned i, int cpu)
 	int r;
 
 	if (!w) {
-		w = aligned_alloc(IC_CACHELINE, (sizeof(*w) + IC_CACHELINE - 1) & ~(size_t)(IC_CACHELINE - 1));
+		w = aligned_alloc(IC_CACHELINE,
+				  (sizeof(*w) + IC_CACHELINE - 1) & ~(size_t)(IC_CACHELINE - 1));
 		if (!w)
 			return log_error_errno(ENOMEM, "worker %u: out of memory", i);
 		memset(w, 0, sizeof(*w));
@@ -204,7 +205,8 @@ int ic_server_apply(const struct ic_conf *conf)
 	for (unsigned i = ic_srv.n_workers; i < nw; i++) {
 		r = worker_start(i, (int)(i % ic_srv.ncpu));
 		if (r < 0) {
-			/* Wake mapping for the workers that did start; sleepers time out meanwhile. */
+			/* Wake mapping for the workers that did start; sleepers time out meanwhile.
+			 */
 			nw = i;
 			topo = topology_new(conf, nw);
 			if (topo)
@@ -275,7 +277,8 @@ int ic_server_reload(char *err, size_t errlen)
 	r = ic_conf_load(path, ic_srv.conf_must_exist, &conf, cerr);
 	if (r < 0) {
 		snprintf(err, errlen, "%s", cerr);
-		return log_error_errno(r, "reload refused, keeping the running configuration: %s", cerr);
+		return log_error_errno(r, "reload refused, keeping the running configuration: %s",
+				       cerr);
 	}
 	pthread_mutex_lock(&ic_srv.reload_lock);
 	old = rcu_xchg_pointer(&ic_srv.conf, conf);
@@ -345,8 +348,8 @@ static void drop_listeners(struct ic_acceptor *a)
 
 	head = __cds_lfs_pop_all(&a->inbox);
 	IC_LFS_FOR_EACH_SAFE(head, node, next)
-		ic_listener_put(caa_container_of(node, struct ic_listener, inbox));
-	cds_list_for_each_entry_safe(l, tmp, &a->listeners, link) {
+	ic_listener_put(caa_container_of(node, struct ic_listener, inbox));
+	cds_list_for_each_entry_safe (l, tmp, &a->listeners, link) {
 		cds_list_del(&l->link);
 		ic_listener_put(l);
 	}
@@ -364,7 +367,7 @@ void ic_server_fini(void)
 		drop_listeners(a);
 		head = __cds_lfs_pop_all(&a->returned);
 		IC_LFS_FOR_EACH_SAFE(head, node, next)
-			free(caa_container_of(node, struct ic_request, fnode));
+		free(caa_container_of(node, struct ic_request, fnode));
 		while (a->free_list) {
 			struct ic_request *r = a->free_list;
 

@@ -25,15 +25,22 @@ const struct ic_policy *ic_server_policy_of(const struct ic_conf *conf, const vo
 static int req_still_valid(struct ic_req *hreq)
 {
 	struct ic_request *req = hreq->core;
+	int r = ic_notif_id_valid(req->listener->fd, req->notif.id);
 
-	return ic_notif_id_valid(req->listener->fd, req->notif.id);
+	if (r < 0)
+		return r;
+	if (ic_now_ns() > req->deadline_ns) {
+		req->timed_out = true;
+		return -ETIMEDOUT;
+	}
+	return 0;
 }
 
 /* Send the one answer of req. Returns the answer kind for the counters. */
 static enum ic_answer answer(struct ic_request *req, enum ic_verdict v, const struct ic_resp *r,
 			     const struct ic_policy *p)
 {
-	struct seccomp_notif_resp resp = { .id = req->notif.id };
+	struct seccomp_notif_resp resp = {.id = req->notif.id};
 	enum ic_answer kind;
 	int ret;
 
@@ -95,22 +102,20 @@ static void serve(struct ic_worker *w, struct ic_request *req)
 	struct ic_conf *conf = rcu_dereference(ic_srv.conf);
 	struct ic_container *ct = req->listener->ct;
 	struct ic_req hreq = {
-		.notif = &req->notif,
-		.ct = &ct->info,
-		.policy = ic_server_policy_of(conf, ct),
-		.still_valid = req_still_valid,
-		.core = req,
+	    .notif = &req->notif,
+	    .ct = &ct->info,
+	    .policy = ic_server_policy_of(conf, ct),
+	    .still_valid = req_still_valid,
+	    .core = req,
 	};
-	struct ic_resp resp = { 0 };
+	struct ic_resp resp = {0};
 	enum ic_verdict v;
 
 	hreq.sys = ic_sys_lookup(req->notif.data.arch, req->notif.data.nr, &hreq.abi);
-	if (ic_now_ns() > req->deadline_ns) {
+	req->timed_out = ic_now_ns() > req->deadline_ns;
+	v = req->timed_out ? IC_VERDICT_FAILED : ic_handle(&hreq, &resp);
+	if (req->timed_out)
 		IC_COUNTER_ADD(w->stats.deadline_missed, 1);
-		v = IC_VERDICT_FAILED;
-	} else {
-		v = ic_handle(&hreq, &resp);
-	}
 	account(&w->stats, req, hreq.sys, answer(req, v, &resp, hreq.policy));
 	ic_request_release(req);
 }

@@ -36,16 +36,19 @@ static void write_conf(struct ic_test_daemon *d, const char *server_extra, const
 	snprintf(tmp, sizeof(tmp), "%s.tmp", d->conf);
 	f = fopen(tmp, "we");
 	cr_assert(f, "cannot write %s", tmp);
-	fprintf(f, "[server]\noci.socket = %s\ncontrol.socket = %s\nlxc.socket = %s/lxc.sock\n"
-		   "log.level = debug\n%s\n%s\n",
+	fprintf(f,
+		"[server]\noci.socket = %s\ncontrol.socket = %s\nlxc.socket = %s/lxc.sock\n"
+		"log.level = debug\n%s\n%s\n",
 		d->oci, d->ctl, d->dir, server_extra ? server_extra : "",
-		sections ? sections : "[policy default]\nsecurity.syscalls.intercept.sysinfo = true\n");
+		sections ? sections
+			 : "[policy default]\nsecurity.syscalls.intercept.sysinfo = true\n");
 	fclose(f);
 	/* Atomic: a reload never sees half a file. */
 	cr_assert(rename(tmp, d->conf) == 0);
 }
 
-void ic_test_daemon_rewrite(struct ic_test_daemon *d, const char *server_extra, const char *sections)
+void ic_test_daemon_rewrite(struct ic_test_daemon *d, const char *server_extra,
+			    const char *sections)
 {
 	write_conf(d, server_extra, sections);
 }
@@ -70,7 +73,10 @@ void ic_test_daemon_start(struct ic_test_daemon *d, const char *server_extra, co
 
 		if (fd < 0 || dup2(fd, 2) < 0 || dup2(fd, 1) < 0)
 			_exit(126);
-		execl(ic_test_bin("interceptd"), "interceptd", "-c", d->conf, (char *)NULL);
+		/* IC_TEST_INTERCEPTD runs these tests against another build of the daemon, e.g. a
+		 * ThreadSanitizer one (Criterion itself cannot run under TSan). */
+		execl(getenv("IC_TEST_INTERCEPTD") ?: ic_test_bin("interceptd"), "interceptd", "-c",
+		      d->conf, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 100; i++) {
@@ -142,7 +148,7 @@ int ic_test_sh(char *out, size_t outlen, int timeout_s, const char *fmt, ...)
 	close(pipefd[1]);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
+		struct pollfd p = {.fd = pipefd[0], .events = POLLIN};
 		ssize_t n;
 
 		clock_gettime(CLOCK_MONOTONIC, &t);

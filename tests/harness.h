@@ -22,13 +22,14 @@ const char *ic_test_bin(const char *name);
  * start the daemon; waits until its control socket answers (bounded). */
 void ic_test_daemon_start(struct ic_test_daemon *d, const char *server_extra, const char *sections);
 /* Rewrite the config file (same sockets) without restarting. */
-void ic_test_daemon_rewrite(struct ic_test_daemon *d, const char *server_extra, const char *sections);
+void ic_test_daemon_rewrite(struct ic_test_daemon *d, const char *server_extra,
+			    const char *sections);
 /* SIGTERM, wait (bounded, SIGKILL after 10 s), remove the directory. Returns the exit status. */
 int ic_test_daemon_stop(struct ic_test_daemon *d);
 /* Run sh -c CMD with a timeout; stdout+stderr into out (NUL-terminated). Returns the exit code,
  * 128+signal, or -1 on timeout (the process group is killed). */
 int ic_test_sh(char *out, size_t outlen, int timeout_s, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* interceptctl against d; returns its exit code, output in out. */
 int ic_test_ctl(struct ic_test_daemon *d, char *out, size_t outlen, const char *cmd);
 /* Value of "key=NUMBER" in text (first match), or -1. */

@@ -22,7 +22,9 @@ int main(int argc, char **argv)
 
 		if (seconds > 0) {
 			clock_gettime(CLOCK_MONOTONIC, &t);
-			if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 >= seconds)
+			if ((double)(t.tv_sec - t0.tv_sec) +
+				(double)(t.tv_nsec - t0.tv_nsec) / 1e9 >=
+			    seconds)
 				break;
 		} else if (calls >= n) {
 			break;

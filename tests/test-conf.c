@@ -15,9 +15,9 @@
 #include "common/macros.h"
 
 #define SUFFIX "-f.conf"
-#define S10 "xxxxxxxxxx"
-#define S50 S10 S10 S10 S10 S10
-#define S100 S50 S50
+#define S10    "xxxxxxxxxx"
+#define S50    S10 S10 S10 S10 S10
+#define S100   S50 S50
 
 /* The file the current test wrote; the suite's fini removes it even when an assertion fails. */
 static char conf_path[64];
@@ -167,29 +167,29 @@ Test(conf, empty_file_gives_documented_defaults)
 Test(conf, spec_example_gives_its_values)
 {
 	static const char text[] =
-		"[server]\n"
-		"acceptors = auto            ; or 1..64\n"
-		"workers = auto              ; or 1..1024\n"
-		"queue.capacity = 65536      ; per CPU; beyond it: answer the policy's failure "
-		"answer, count it\n"
-		"request.deadline_ms = 5000\n"
-		"oci.socket = /run/interceptd/oci.sock\n"
-		"lxc.socket = /run/interceptd/lxc.sock\n"
-		"control.socket = /run/interceptd/control.sock\n"
-		"log.level = info            ; error|warn|info|debug; logs to stderr or syslog "
-		"(log.target)\n"
-		"\n"
-		"[policy default]\n"
-		"security.syscalls.intercept.mknod = true\n"
-		"security.syscalls.intercept.setxattr = true\n"
-		"security.syscalls.intercept.sysinfo = true\n"
-		"security.syscalls.intercept.mount = false\n"
-		"security.syscalls.intercept.mount.allowed = ext4,xfs\n"
-		"security.syscalls.intercept.mount.fuse = ext2=fuse2fs\n"
-		"security.syscalls.intercept.mount.shift = false\n"
-		"security.syscalls.intercept.bpf = false\n"
-		"security.syscalls.intercept.bpf.devices = false\n"
-		"security.syscalls.intercept.sched_setscheduler = false\n";
+	    "[server]\n"
+	    "acceptors = auto            ; or 1..64\n"
+	    "workers = auto              ; or 1..1024\n"
+	    "queue.capacity = 65536      ; per CPU; beyond it: answer the policy's failure "
+	    "answer, count it\n"
+	    "request.deadline_ms = 5000\n"
+	    "oci.socket = /run/interceptd/oci.sock\n"
+	    "lxc.socket = /run/interceptd/lxc.sock\n"
+	    "control.socket = /run/interceptd/control.sock\n"
+	    "log.level = info            ; error|warn|info|debug; logs to stderr or syslog "
+	    "(log.target)\n"
+	    "\n"
+	    "[policy default]\n"
+	    "security.syscalls.intercept.mknod = true\n"
+	    "security.syscalls.intercept.setxattr = true\n"
+	    "security.syscalls.intercept.sysinfo = true\n"
+	    "security.syscalls.intercept.mount = false\n"
+	    "security.syscalls.intercept.mount.allowed = ext4,xfs\n"
+	    "security.syscalls.intercept.mount.fuse = ext2=fuse2fs\n"
+	    "security.syscalls.intercept.mount.shift = false\n"
+	    "security.syscalls.intercept.bpf = false\n"
+	    "security.syscalls.intercept.bpf.devices = false\n"
+	    "security.syscalls.intercept.sched_setscheduler = false\n";
 	struct ic_conf *conf = load_ok(text);
 	const struct ic_policy *p;
 
@@ -239,18 +239,19 @@ Test(conf, every_server_key_takes_its_value)
 
 Test(conf, range_limits_are_inclusive)
 {
-	struct ic_conf *conf = load_ok("[server]\n"
-				       "acceptors = 64\n"
-				       "workers = 1024\n"
-				       "queue.capacity = 16777216\n"
-				       "request.deadline_ms = 20000\n"
-				       "oci.socket = /" S100 "xxxxxx\n" /* 107 bytes: fits sun_path */
-				       "[policy high]\n"
-				       "sched.max_rt_priority = 99\n"
-				       "sysinfo.cache_ms = 10000\n"
-				       "[policy low]\n"
-				       "sched.max_rt_priority = 0\n"
-				       "sysinfo.cache_ms = 0\n");
+	struct ic_conf *conf =
+	    load_ok("[server]\n"
+		    "acceptors = 64\n"
+		    "workers = 1024\n"
+		    "queue.capacity = 16777216\n"
+		    "request.deadline_ms = 20000\n"
+		    "oci.socket = /" S100 "xxxxxx\n" /* 107 bytes: fits sun_path */
+		    "[policy high]\n"
+		    "sched.max_rt_priority = 99\n"
+		    "sysinfo.cache_ms = 10000\n"
+		    "[policy low]\n"
+		    "sched.max_rt_priority = 0\n"
+		    "sysinfo.cache_ms = 0\n");
 	const struct ic_policy *high = ic_conf_policy(conf, "high");
 	const struct ic_policy *low = ic_conf_policy(conf, "low");
 
@@ -335,9 +336,8 @@ Test(conf, bool_values_accept_every_spelling)
 		const char *v;
 		bool want;
 	} cases[] = {
-		{ "true", true },   { "TRUE", true },   { "yes", true },  { "on", true },
-		{ "1", true },      { "false", false }, { "No", false },  { "off", false },
-		{ "0", false },
+	    {"true", true},   {"TRUE", true}, {"yes", true},  {"on", true}, {"1", true},
+	    {"false", false}, {"No", false},  {"off", false}, {"0", false},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -354,9 +354,10 @@ Test(conf, bool_values_accept_every_spelling)
 
 Test(conf, mount_lists_accept_spaces_around_items)
 {
-	struct ic_conf *conf = load_ok("[policy a]\n"
-				       "security.syscalls.intercept.mount.allowed = ext4, xfs ,btrfs\n"
-				       "security.syscalls.intercept.mount.fuse = ext2=fuse2fs, ntfs=ntfs-3g\n");
+	struct ic_conf *conf =
+	    load_ok("[policy a]\n"
+		    "security.syscalls.intercept.mount.allowed = ext4, xfs ,btrfs\n"
+		    "security.syscalls.intercept.mount.fuse = ext2=fuse2fs, ntfs=ntfs-3g\n");
 	const struct ic_policy *p = ic_conf_policy(conf, "a");
 
 	cr_assert_not_null(p);
@@ -367,9 +368,10 @@ Test(conf, mount_lists_accept_spaces_around_items)
 
 Test(conf, named_policies_start_from_key_defaults)
 {
-	struct ic_conf *conf = load_ok("[policy strict]\n"
-				       "security.syscalls.intercept.mknod = true\n"
-				       "[policy " S50 "xxxxxxxxxxxxx]\n"); /* 63 bytes: the longest name */
+	struct ic_conf *conf =
+	    load_ok("[policy strict]\n"
+		    "security.syscalls.intercept.mknod = true\n"
+		    "[policy " S50 "xxxxxxxxxxxxx]\n"); /* 63 bytes: the longest name */
 	const struct ic_policy *strict = ic_conf_policy(conf, "strict");
 	const struct ic_policy *def = ic_conf_policy(conf, "default");
 	const struct ic_policy *lng = ic_conf_policy(conf, S50 "xxxxxxxxxxxxx");
@@ -389,7 +391,8 @@ Test(conf, named_policies_start_from_key_defaults)
 
 Test(conf, explicit_default_policy_replaces_the_builtin_one)
 {
-	struct ic_conf *conf = load_ok("[policy default]\nsecurity.syscalls.intercept.mknod = true\n");
+	struct ic_conf *conf =
+	    load_ok("[policy default]\nsecurity.syscalls.intercept.mknod = true\n");
 	const struct ic_policy *p = ic_conf_policy(conf, "default");
 
 	cr_expect_eq(conf->n_policies, 1);
@@ -430,10 +433,11 @@ Test(conf, policy_set_on_a_copy_overrides_without_touching_the_original)
 	cr_expect_str_eq(copy.mount_allowed, "ext4");
 	cr_expect_neq(copy.mount_allowed, base->mount_allowed);
 
-	cr_expect_eq(ic_policy_set(&copy, "security.syscalls.intercept.mount", "true", err), 0, "%s",
-		     err);
-	cr_expect_eq(ic_policy_set(&copy, "security.syscalls.intercept.mount.allowed", "btrfs,xfs",
-				   err), 0, "%s", err);
+	cr_expect_eq(ic_policy_set(&copy, "security.syscalls.intercept.mount", "true", err), 0,
+		     "%s", err);
+	cr_expect_eq(
+	    ic_policy_set(&copy, "security.syscalls.intercept.mount.allowed", "btrfs,xfs", err), 0,
+	    "%s", err);
 	cr_expect_eq(ic_policy_set(&copy, "failure.answer", "EPERM", err), 0, "%s", err);
 	cr_expect_eq(ic_policy_set(&copy, "sched.max_rt_priority", "10", err), 0, "%s", err);
 	cr_expect(copy.mount);
@@ -459,18 +463,18 @@ Test(conf, policy_set_rejects_unknown_keys_and_bad_values_unchanged)
 		const char *key, *value, *msg;
 		int err;
 	} cases[] = {
-		{ "security.syscalls.intercept.chmod", "true",
-		  "unknown policy key 'security.syscalls.intercept.chmod'", EINVAL },
-		{ "workers", "4", "unknown policy key 'workers'", EINVAL },
-		{ "", "true", "unknown policy key ''", EINVAL },
-		{ "security.syscalls.intercept.mknod", "maybe",
-		  "invalid value for policy key 'security.syscalls.intercept.mknod': 'maybe'", EINVAL },
-		{ "sched.max_rt_priority", "100",
-		  "out of range for policy key 'sched.max_rt_priority': '100'", ERANGE },
-		{ "security.syscalls.intercept.mount.allowed", "ext4,,xfs",
-		  "invalid value for policy key 'security.syscalls.intercept.mount.allowed'", EINVAL },
-		{ "failure.answer", "ignore", "invalid value for policy key 'failure.answer': 'ignore'",
-		  EINVAL },
+	    {"security.syscalls.intercept.chmod", "true",
+	     "unknown policy key 'security.syscalls.intercept.chmod'", EINVAL},
+	    {"workers", "4", "unknown policy key 'workers'", EINVAL},
+	    {"", "true", "unknown policy key ''", EINVAL},
+	    {"security.syscalls.intercept.mknod", "maybe",
+	     "invalid value for policy key 'security.syscalls.intercept.mknod': 'maybe'", EINVAL},
+	    {"sched.max_rt_priority", "100",
+	     "out of range for policy key 'sched.max_rt_priority': '100'", ERANGE},
+	    {"security.syscalls.intercept.mount.allowed", "ext4,,xfs",
+	     "invalid value for policy key 'security.syscalls.intercept.mount.allowed'", EINVAL},
+	    {"failure.answer", "ignore", "invalid value for policy key 'failure.answer': 'ignore'",
+	     EINVAL},
 	};
 	char err[IC_CONF_ERR_MAX];
 	struct ic_conf *conf = NULL;
@@ -500,20 +504,20 @@ Test(conf, effective_threads_resolves_auto_to_the_cpu_count)
 Test(conf, dump_keys_lists_every_key_with_its_default)
 {
 	static const char *const want[] = {
-		"[server]",
-		"acceptors",
-		"workers",
-		"queue.capacity",
-		"request.deadline_ms",
-		"/run/interceptd/oci.sock",
-		"(restart to change)",
-		"log.target",
-		"[policy NAME]",
-		"security.syscalls.intercept.mount.fuse",
-		"security.syscalls.intercept.sched_setscheduler",
-		"sched.max_rt_priority",
-		"sysinfo.cache_ms",
-		"failure.answer",
+	    "[server]",
+	    "acceptors",
+	    "workers",
+	    "queue.capacity",
+	    "request.deadline_ms",
+	    "/run/interceptd/oci.sock",
+	    "(restart to change)",
+	    "log.target",
+	    "[policy NAME]",
+	    "security.syscalls.intercept.mount.fuse",
+	    "security.syscalls.intercept.sched_setscheduler",
+	    "sched.max_rt_priority",
+	    "sysinfo.cache_ms",
+	    "failure.answer",
 	};
 	char *buf = NULL;
 	size_t len = 0;
@@ -539,107 +543,106 @@ struct bad_conf {
 ParameterizedTestParameters(conf, rejects_bad_config_naming_file_line_and_key)
 {
 	static struct bad_conf cases[] = {
-		{ "[server]\nworkers = 4\nbogus = 1\n", 3, "unknown key 'bogus' in [server]", EINVAL },
-		{ "[policy default]\nsecurity.syscalls.intercept.mknod = true\n"
-		  "security.syscalls.intercept.chmod = true\n",
-		  3, "unknown key 'security.syscalls.intercept.chmod' in [policy default]", EINVAL },
-		{ "[policy a]\nworkers = 4\n", 2, "unknown key 'workers' in [policy a]", EINVAL },
-		{ "[server]\nsecurity.syscalls.intercept.mknod = true\n", 2,
-		  "unknown key 'security.syscalls.intercept.mknod' in [server]", EINVAL },
-		{ "[server]\nWorkers = 4\n", 2, "unknown key 'Workers' in [server]", EINVAL },
-		{ "[server]\nworkers = 2\nacceptors = 2\nworkers = 3\n", 4,
-		  "duplicate key 'workers' in [server]", EINVAL },
-		{ "[policy a]\nsecurity.syscalls.intercept.mknod = true\n"
-		  "security.syscalls.intercept.mknod = false\n",
-		  3, "duplicate key 'security.syscalls.intercept.mknod' in [policy a]", EINVAL },
-		{ "[policy a]\nsysinfo.cache_ms = 10\n[policy b]\n[policy a]\n", 4,
-		  "duplicate section [policy a]", EINVAL },
-		{ "[policy default]\n[policy default]\n", 2, "duplicate section [policy default]",
-		  EINVAL },
-		{ "[server]\nworkers = 2\n\n[server]\nacceptors = 2\n", 4, "duplicate section [server]",
-		  EINVAL },
-		{ "; comment\n[global]\n", 2, "unknown section [global]", EINVAL },
-		{ "[Server]\n", 1, "unknown section [Server]", EINVAL },
-		{ "[policy]\n", 1, "unknown section [policy]", EINVAL },
-		{ "[policy default]\nsecurity.syscalls.intercept.mknod = maybe\n", 2,
-		  "invalid value for key 'security.syscalls.intercept.mknod': 'maybe'", EINVAL },
-		{ "[policy default]\nsecurity.syscalls.intercept.sysinfo =\n", 2,
-		  "invalid value for key 'security.syscalls.intercept.sysinfo': ''", EINVAL },
-		{ "[server]\nworkers = four\n", 2, "invalid value for key 'workers': 'four'", EINVAL },
-		{ "[server]\nworkers =\n", 2, "invalid value for key 'workers': ''", EINVAL },
-		{ "[server]\nworkers = -1\n", 2, "invalid value for key 'workers': '-1'", EINVAL },
-		{ "[server]\nworkers = Auto\n", 2, "invalid value for key 'workers': 'Auto'", EINVAL },
-		{ "[server]\nrequest.deadline_ms = 100ms\n", 2,
-		  "invalid value for key 'request.deadline_ms': '100ms'", EINVAL },
-		{ "[server]\nqueue.capacity = 1.5\n", 2, "invalid value for key 'queue.capacity': '1.5'",
-		  EINVAL },
-		{ "[server]\nworkers = 0\n", 2, "out of range for key 'workers': '0'", ERANGE },
-		{ "[server]\nworkers = 1025\n", 2, "out of range for key 'workers': '1025'", ERANGE },
-		{ "[server]\nworkers = 18446744073709551616\n", 2, "out of range for key 'workers'",
-		  ERANGE },
-		{ "[server]\nacceptors = 0\n", 2, "out of range for key 'acceptors': '0'", ERANGE },
-		{ "[server]\nacceptors = 65\n", 2, "out of range for key 'acceptors': '65'", ERANGE },
-		{ "[server]\nrequest.deadline_ms = 20001\n", 2,
-		  "out of range for key 'request.deadline_ms': '20001'", ERANGE },
-		{ "[server]\nrequest.deadline_ms = 0\n", 2,
-		  "out of range for key 'request.deadline_ms': '0'", ERANGE },
-		{ "[server]\nqueue.capacity = 0\n", 2, "out of range for key 'queue.capacity': '0'",
-		  ERANGE },
-		{ "[server]\nqueue.capacity = 16777217\n", 2,
-		  "out of range for key 'queue.capacity': '16777217'", ERANGE },
-		{ "[policy a]\nsched.max_rt_priority = 100\n", 2,
-		  "out of range for key 'sched.max_rt_priority': '100'", ERANGE },
-		{ "[policy a]\nsysinfo.cache_ms = 10001\n", 2,
-		  "out of range for key 'sysinfo.cache_ms': '10001'", ERANGE },
-		{ "[server]\noci.socket = run/interceptd/oci.sock\n", 2,
-		  "invalid value for key 'oci.socket': 'run/interceptd/oci.sock'", EINVAL },
-		{ "[server]\nlxc.socket = lxc.sock\n", 2, "invalid value for key 'lxc.socket'", EINVAL },
-		{ "[server]\ncontrol.socket = /" S100 "xxxxxxx\n", 2, /* 108 bytes: no room for NUL */
-		  "invalid value for key 'control.socket'", EINVAL },
-		{ "[server]\nlog.level = verbose\n", 2, "invalid value for key 'log.level': 'verbose'",
-		  EINVAL },
-		{ "[server]\nlog.target = journal\n", 2,
-		  "invalid value for key 'log.target': 'journal'", EINVAL },
-		{ "[policy a]\nfailure.answer = ignore\n", 2,
-		  "invalid value for key 'failure.answer': 'ignore'", EINVAL },
-		{ "[policy a]\nfailure.answer = EFOO\n", 2,
-		  "invalid value for key 'failure.answer': 'EFOO'", EINVAL },
-		{ "[policy a]\nsecurity.syscalls.intercept.mount.allowed = ext4,,xfs\n", 2,
-		  "invalid value for key 'security.syscalls.intercept.mount.allowed': 'ext4,,xfs'",
-		  EINVAL },
-		{ "[policy a]\nsecurity.syscalls.intercept.mount.allowed = ext4;rm\n", 2,
-		  "invalid value for key 'security.syscalls.intercept.mount.allowed': 'ext4;rm'",
-		  EINVAL },
-		{ "[policy a]\nsecurity.syscalls.intercept.mount.allowed = ,ext4\n", 2,
-		  "invalid value for key 'security.syscalls.intercept.mount.allowed'", EINVAL },
-		{ "[policy a]\nsecurity.syscalls.intercept.mount.allowed = ext4,\n", 2,
-		  "invalid value for key 'security.syscalls.intercept.mount.allowed': 'ext4,'",
-		  EINVAL },
-		{ "[policy a]\nsecurity.syscalls.intercept.mount.allowed = ext4 xfs\n", 2,
-		  "invalid value for key 'security.syscalls.intercept.mount.allowed'", EINVAL },
-		{ "[policy a]\nsecurity.syscalls.intercept.mount.fuse = ext2\n", 2,
-		  "invalid value for key 'security.syscalls.intercept.mount.fuse': 'ext2'", EINVAL },
-		{ "[policy a]\nsecurity.syscalls.intercept.mount.fuse = ext2=\n", 2,
-		  "invalid value for key 'security.syscalls.intercept.mount.fuse': 'ext2='", EINVAL },
-		{ "[policy a]\nsecurity.syscalls.intercept.mount.fuse = =fuse2fs\n", 2,
-		  "invalid value for key 'security.syscalls.intercept.mount.fuse'", EINVAL },
-		{ "[policy a]\nsecurity.syscalls.intercept.mount.fuse = ext2=fuse2fs,ntfs\n", 2,
-		  "invalid value for key 'security.syscalls.intercept.mount.fuse'", EINVAL },
-		{ "workers = 4\n", 1, "key 'workers' outside any section", EINVAL },
-		{ "; leading comment\n\nsecurity.syscalls.intercept.mknod = true\n[policy a]\n", 3,
-		  "key 'security.syscalls.intercept.mknod' outside any section", EINVAL },
-		{ "[server]\nworkers 4\n", 2, "expected 'key = value'", EINVAL },
-		{ "[server]\nworkers: 4\n", 2, "expected 'key = value'", EINVAL },
-		{ "[server]\nworkers ; = 4\n", 2, "syntax error", EINVAL },
-		{ "[server]\n[policy a\n", 2, "unterminated section header", EINVAL },
-		{ "[server\nworkers = 4\n", 1, "unterminated section header", EINVAL },
-		{ "[policy ]\n", 1, "bad policy name in [policy ]", EINVAL },
-		{ "[policy a b]\n", 1, "bad policy name in [policy a b]", EINVAL },
-		{ "[policy a,b]\n", 1, "bad policy name in [policy a,b]", EINVAL },
-		{ "[policy a=b]\n", 1, "bad policy name in [policy a=b]", EINVAL },
-		{ "[policy a\tb]\n", 1, "bad policy name", EINVAL },
-		{ "[policy " S50 "xxxxxxxxxxxxxx]\n", 1, "bad policy name", EINVAL }, /* 64 bytes */
-		{ "[server]\n; " S100 S100 "\n", 2, "line too long", EINVAL },
+	    {"[server]\nworkers = 4\nbogus = 1\n", 3, "unknown key 'bogus' in [server]", EINVAL},
+	    {"[policy default]\nsecurity.syscalls.intercept.mknod = true\n"
+	     "security.syscalls.intercept.chmod = true\n",
+	     3, "unknown key 'security.syscalls.intercept.chmod' in [policy default]", EINVAL},
+	    {"[policy a]\nworkers = 4\n", 2, "unknown key 'workers' in [policy a]", EINVAL},
+	    {"[server]\nsecurity.syscalls.intercept.mknod = true\n", 2,
+	     "unknown key 'security.syscalls.intercept.mknod' in [server]", EINVAL},
+	    {"[server]\nWorkers = 4\n", 2, "unknown key 'Workers' in [server]", EINVAL},
+	    {"[server]\nworkers = 2\nacceptors = 2\nworkers = 3\n", 4,
+	     "duplicate key 'workers' in [server]", EINVAL},
+	    {"[policy a]\nsecurity.syscalls.intercept.mknod = true\n"
+	     "security.syscalls.intercept.mknod = false\n",
+	     3, "duplicate key 'security.syscalls.intercept.mknod' in [policy a]", EINVAL},
+	    {"[policy a]\nsysinfo.cache_ms = 10\n[policy b]\n[policy a]\n", 4,
+	     "duplicate section [policy a]", EINVAL},
+	    {"[policy default]\n[policy default]\n", 2, "duplicate section [policy default]",
+	     EINVAL},
+	    {"[server]\nworkers = 2\n\n[server]\nacceptors = 2\n", 4, "duplicate section [server]",
+	     EINVAL},
+	    {"; comment\n[global]\n", 2, "unknown section [global]", EINVAL},
+	    {"[Server]\n", 1, "unknown section [Server]", EINVAL},
+	    {"[policy]\n", 1, "unknown section [policy]", EINVAL},
+	    {"[policy default]\nsecurity.syscalls.intercept.mknod = maybe\n", 2,
+	     "invalid value for key 'security.syscalls.intercept.mknod': 'maybe'", EINVAL},
+	    {"[policy default]\nsecurity.syscalls.intercept.sysinfo =\n", 2,
+	     "invalid value for key 'security.syscalls.intercept.sysinfo': ''", EINVAL},
+	    {"[server]\nworkers = four\n", 2, "invalid value for key 'workers': 'four'", EINVAL},
+	    {"[server]\nworkers =\n", 2, "invalid value for key 'workers': ''", EINVAL},
+	    {"[server]\nworkers = -1\n", 2, "invalid value for key 'workers': '-1'", EINVAL},
+	    {"[server]\nworkers = Auto\n", 2, "invalid value for key 'workers': 'Auto'", EINVAL},
+	    {"[server]\nrequest.deadline_ms = 100ms\n", 2,
+	     "invalid value for key 'request.deadline_ms': '100ms'", EINVAL},
+	    {"[server]\nqueue.capacity = 1.5\n", 2, "invalid value for key 'queue.capacity': '1.5'",
+	     EINVAL},
+	    {"[server]\nworkers = 0\n", 2, "out of range for key 'workers': '0'", ERANGE},
+	    {"[server]\nworkers = 1025\n", 2, "out of range for key 'workers': '1025'", ERANGE},
+	    {"[server]\nworkers = 18446744073709551616\n", 2, "out of range for key 'workers'",
+	     ERANGE},
+	    {"[server]\nacceptors = 0\n", 2, "out of range for key 'acceptors': '0'", ERANGE},
+	    {"[server]\nacceptors = 65\n", 2, "out of range for key 'acceptors': '65'", ERANGE},
+	    {"[server]\nrequest.deadline_ms = 20001\n", 2,
+	     "out of range for key 'request.deadline_ms': '20001'", ERANGE},
+	    {"[server]\nrequest.deadline_ms = 0\n", 2,
+	     "out of range for key 'request.deadline_ms': '0'", ERANGE},
+	    {"[server]\nqueue.capacity = 0\n", 2, "out of range for key 'queue.capacity': '0'",
+	     ERANGE},
+	    {"[server]\nqueue.capacity = 16777217\n", 2,
+	     "out of range for key 'queue.capacity': '16777217'", ERANGE},
+	    {"[policy a]\nsched.max_rt_priority = 100\n", 2,
+	     "out of range for key 'sched.max_rt_priority': '100'", ERANGE},
+	    {"[policy a]\nsysinfo.cache_ms = 10001\n", 2,
+	     "out of range for key 'sysinfo.cache_ms': '10001'", ERANGE},
+	    {"[server]\noci.socket = run/interceptd/oci.sock\n", 2,
+	     "invalid value for key 'oci.socket': 'run/interceptd/oci.sock'", EINVAL},
+	    {"[server]\nlxc.socket = lxc.sock\n", 2, "invalid value for key 'lxc.socket'", EINVAL},
+	    {"[server]\ncontrol.socket = /" S100 "xxxxxxx\n", 2, /* 108 bytes: no room for NUL */
+	     "invalid value for key 'control.socket'", EINVAL},
+	    {"[server]\nlog.level = verbose\n", 2, "invalid value for key 'log.level': 'verbose'",
+	     EINVAL},
+	    {"[server]\nlog.target = journal\n", 2, "invalid value for key 'log.target': 'journal'",
+	     EINVAL},
+	    {"[policy a]\nfailure.answer = ignore\n", 2,
+	     "invalid value for key 'failure.answer': 'ignore'", EINVAL},
+	    {"[policy a]\nfailure.answer = EFOO\n", 2,
+	     "invalid value for key 'failure.answer': 'EFOO'", EINVAL},
+	    {"[policy a]\nsecurity.syscalls.intercept.mount.allowed = ext4,,xfs\n", 2,
+	     "invalid value for key 'security.syscalls.intercept.mount.allowed': 'ext4,,xfs'",
+	     EINVAL},
+	    {"[policy a]\nsecurity.syscalls.intercept.mount.allowed = ext4;rm\n", 2,
+	     "invalid value for key 'security.syscalls.intercept.mount.allowed': 'ext4;rm'",
+	     EINVAL},
+	    {"[policy a]\nsecurity.syscalls.intercept.mount.allowed = ,ext4\n", 2,
+	     "invalid value for key 'security.syscalls.intercept.mount.allowed'", EINVAL},
+	    {"[policy a]\nsecurity.syscalls.intercept.mount.allowed = ext4,\n", 2,
+	     "invalid value for key 'security.syscalls.intercept.mount.allowed': 'ext4,'", EINVAL},
+	    {"[policy a]\nsecurity.syscalls.intercept.mount.allowed = ext4 xfs\n", 2,
+	     "invalid value for key 'security.syscalls.intercept.mount.allowed'", EINVAL},
+	    {"[policy a]\nsecurity.syscalls.intercept.mount.fuse = ext2\n", 2,
+	     "invalid value for key 'security.syscalls.intercept.mount.fuse': 'ext2'", EINVAL},
+	    {"[policy a]\nsecurity.syscalls.intercept.mount.fuse = ext2=\n", 2,
+	     "invalid value for key 'security.syscalls.intercept.mount.fuse': 'ext2='", EINVAL},
+	    {"[policy a]\nsecurity.syscalls.intercept.mount.fuse = =fuse2fs\n", 2,
+	     "invalid value for key 'security.syscalls.intercept.mount.fuse'", EINVAL},
+	    {"[policy a]\nsecurity.syscalls.intercept.mount.fuse = ext2=fuse2fs,ntfs\n", 2,
+	     "invalid value for key 'security.syscalls.intercept.mount.fuse'", EINVAL},
+	    {"workers = 4\n", 1, "key 'workers' outside any section", EINVAL},
+	    {"; leading comment\n\nsecurity.syscalls.intercept.mknod = true\n[policy a]\n", 3,
+	     "key 'security.syscalls.intercept.mknod' outside any section", EINVAL},
+	    {"[server]\nworkers 4\n", 2, "expected 'key = value'", EINVAL},
+	    {"[server]\nworkers: 4\n", 2, "expected 'key = value'", EINVAL},
+	    {"[server]\nworkers ; = 4\n", 2, "syntax error", EINVAL},
+	    {"[server]\n[policy a\n", 2, "unterminated section header", EINVAL},
+	    {"[server\nworkers = 4\n", 1, "unterminated section header", EINVAL},
+	    {"[policy ]\n", 1, "bad policy name in [policy ]", EINVAL},
+	    {"[policy a b]\n", 1, "bad policy name in [policy a b]", EINVAL},
+	    {"[policy a,b]\n", 1, "bad policy name in [policy a,b]", EINVAL},
+	    {"[policy a=b]\n", 1, "bad policy name in [policy a=b]", EINVAL},
+	    {"[policy a\tb]\n", 1, "bad policy name", EINVAL},
+	    {"[policy " S50 "xxxxxxxxxxxxxx]\n", 1, "bad policy name", EINVAL}, /* 64 bytes */
+	    {"[server]\n; " S100 S100 "\n", 2, "line too long", EINVAL},
 	};
 
 	return cr_make_param_array(struct bad_conf, cases, ARRAY_SIZE(cases));

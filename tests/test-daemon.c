@@ -40,8 +40,9 @@ static void start(const char *server_extra)
 /* A healthy container still gets its own sysinfo answer. */
 static void expect_served(void)
 {
-	int r = ic_test_sh(out, sizeof(out), 60, "%s -c %s -s %s --memory 64M -- %s", ic_test_bin("intercept-run"),
-			   d.conf, d.oci, ic_test_bin("tests/sysinfo-probe"));
+	int r = ic_test_sh(out, sizeof(out), 60, "%s -c %s -s %s --memory 64M -- %s",
+			   ic_test_bin("intercept-run"), d.conf, d.oci,
+			   ic_test_bin("tests/sysinfo-probe"));
 
 	cr_assert_eq(r, 0, "%s", out);
 	cr_expect_eq(ic_test_kv(out, "totalram"), 64LL << 20, "%s", out);
@@ -73,7 +74,8 @@ Test(daemon, garbage_is_refused_and_others_are_served)
 
 Test(daemon, truncated_json_is_refused)
 {
-	static const char msg[] = "{\"ociVersion\":\"1.0.2\",\"fds\":[\"seccompFd\"],\"pid\":1,\"state\":{\"id\":\"x";
+	static const char msg[] =
+	    "{\"ociVersion\":\"1.0.2\",\"fds\":[\"seccompFd\"],\"pid\":1,\"state\":{\"id\":\"x";
 
 	start(NULL);
 	send_raw(msg, sizeof(msg) - 1, NULL, 0);
@@ -149,8 +151,8 @@ Test(daemon, unknown_policy_is_refused)
 
 	start(NULL);
 	/* intercept-run refuses first; the daemon must refuse a runtime that insists. */
-	r = ic_test_sh(out, sizeof(out), 30, "%s -c %s -s %s -p nosuch -- true", ic_test_bin("intercept-run"),
-		       d.conf, d.oci);
+	r = ic_test_sh(out, sizeof(out), 30, "%s -c %s -s %s -p nosuch -- true",
+		       ic_test_bin("intercept-run"), d.conf, d.oci);
 	cr_expect_neq(r, 0);
 	cr_expect(strstr(out, "nosuch"), "%s", out);
 }
@@ -193,9 +195,11 @@ static void target_spawn(struct target *t, const char *id)
 	{
 		char buf[1];
 		char control[CMSG_SPACE(sizeof(int))];
-		struct iovec iov = { buf, 1 };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-				     .msg_controllen = sizeof(control) };
+		struct iovec iov = {buf, 1};
+		struct msghdr mh = {.msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = control,
+				    .msg_controllen = sizeof(control)};
 		struct cmsghdr *cm;
 
 		cr_assert_eq(recvmsg(t->ctl, &mh, MSG_CMSG_CLOEXEC), 1);
@@ -267,22 +271,26 @@ Test(daemon, target_killed_while_its_request_waits_is_counted_as_dropped)
 	close(t.ctl);
 
 	cr_assert_eq(ptrace(PTRACE_DETACH, worker, 0, 0), 0);
-	cr_expect(stat_reaches("answers.dropped", 1, 5000), "the dead target's request was not dropped");
+	cr_expect(stat_reaches("answers.dropped", 1, 5000),
+		  "the dead target's request was not dropped");
 	cr_expect_eq(ic_test_stat(&d, "answers.emulated"), 0);
 	expect_served();
 }
 
 Test(daemon, reload_changes_threads_without_failing_a_call)
 {
-	static const char *const steps[] = { "workers = 4\n", "workers = 2\n", "workers = 4\nacceptors = 1\n",
-					     "workers = 1\nacceptors = 2\n", "workers = 2\nacceptors = 2\n" };
+	static const char *const steps[] = {
+	    "workers = 4\n", "workers = 2\n", "workers = 4\nacceptors = 1\n",
+	    "workers = 1\nacceptors = 2\n", "workers = 2\nacceptors = 2\n"};
 	char loop[1024];
 	pid_t pid;
 	int status;
 
 	start("workers = 2\nacceptors = 2\n");
-	snprintf(loop, sizeof(loop), "%s -c %s -s %s --memory 64M -- %s 0 4 %lld > %s/loop.out 2>&1",
-		 ic_test_bin("intercept-run"), d.conf, d.oci, ic_test_bin("tests/sysinfo-loop"), 64LL << 20, d.dir);
+	snprintf(loop, sizeof(loop),
+		 "%s -c %s -s %s --memory 64M -- %s 0 4 %lld > %s/loop.out 2>&1",
+		 ic_test_bin("intercept-run"), d.conf, d.oci, ic_test_bin("tests/sysinfo-loop"),
+		 64LL << 20, d.dir);
 	pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
@@ -367,7 +375,8 @@ Test(daemon, check_config_names_file_line_and_key)
 	cr_assert_geq(fd, 0);
 	cr_assert(write(fd, "[server]\nworkers = 2\nbogus.key = 1\n", 35) == 35);
 	close(fd);
-	r = ic_test_sh(out, sizeof(out), 10, "%s --check-config -c %s", ic_test_bin("interceptd"), path);
+	r = ic_test_sh(out, sizeof(out), 10, "%s --check-config -c %s", ic_test_bin("interceptd"),
+		       path);
 	unlink(path);
 	cr_expect_neq(r, 0);
 	cr_expect(strstr(out, ":3:") && strstr(out, "bogus.key"), "%s", out);

@@ -19,8 +19,8 @@
 #define CRUN_LEN 316
 
 /* A minimal valid message, and the pieces the bad ones are built from. */
-#define FDS "\"fds\":[\"seccompFd\"]"
-#define PID "\"pid\":42"
+#define FDS   "\"fds\":[\"seccompFd\"]"
+#define PID   "\"pid\":42"
 #define STATE "\"state\":{\"id\":\"c1\",\"status\":\"creating\",\"pid\":41}"
 #define VALID "{" FDS "," PID "," STATE "}"
 
@@ -146,7 +146,8 @@ static void expect_every_prefix_incomplete(const char *name, size_t complete)
 		memcpy(part, buf, n);
 		r = parse(part, n, &st, err, sizeof(err));
 		cr_expect(r == -EAGAIN || r == -EINVAL, "%s[0..%zu): r=%d", name, n, r);
-		cr_expect_eq(r, -EAGAIN, "%s[0..%zu): a valid prefix gave %d (%s)", name, n, r, err);
+		cr_expect_eq(r, -EAGAIN, "%s[0..%zu): a valid prefix gave %d (%s)", name, n, r,
+			     err);
 		cr_expect_null(st.metadata);
 		if (r == 0)
 			ic_oci_state_done(&st);
@@ -196,7 +197,7 @@ Test(oci, trailing_whitespace_is_accepted)
 Test(oci, trailing_garbage_after_the_object_is_rejected)
 {
 	static const char *const msgs[] = {
-		VALID "x", VALID "\n{}", VALID VALID, VALID " 1", VALID "]",
+	    VALID "x", VALID "\n{}", VALID VALID, VALID " 1", VALID "]",
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(msgs); i++)
@@ -209,10 +210,17 @@ Test(oci, garbage_is_rejected)
 		const char *buf;
 		size_t len;
 	} cases[] = {
-		{ "hello", 5 }, { "\x00\x01", 2 }, { "[]", 2 },    { "123 456", 7 }, { "}", 1 },
-		{ "null ", 5 }, { "\"s\" ", 4 },    { "{}", 2 },    { "{\"a\" 1}", 7 },
-		{ VALID "\0", sizeof(VALID) },  /* NUL after the object */
-		{ "{\"fds\"\0:[]}", 11 },         /* NUL inside */
+	    {"hello", 5},
+	    {"\x00\x01", 2},
+	    {"[]", 2},
+	    {"123 456", 7},
+	    {"}", 1},
+	    {"null ", 5},
+	    {"\"s\" ", 4},
+	    {"{}", 2},
+	    {"{\"a\" 1}", 7},
+	    {VALID "\0", sizeof(VALID)}, /* NUL after the object */
+	    {"{\"fds\"\0:[]}", 11},	 /* NUL inside */
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -254,7 +262,7 @@ Test(oci, message_of_exactly_64_kib_is_accepted)
 Test(oci, deep_nesting_is_rejected_without_crashing)
 {
 	/* 100000 is over the size limit; the others reach the tokener's depth limit. */
-	static const size_t depths[] = { 100000, 60000, 1000, 33 };
+	static const size_t depths[] = {100000, 60000, 1000, 33};
 	static const char obj[] = "{\"a\":";
 	size_t n = 12000 * (sizeof(obj) - 1);
 	char *buf = malloc(100000);
@@ -287,9 +295,9 @@ Test(oci, short_err_buffer_is_truncated_not_overrun)
 Test(oci, policy_annotation_is_extracted)
 {
 	static const char msg[] =
-		"{" FDS "," PID ",\"state\":{\"id\":\"c1\",\"status\":\"running\",\"pid\":41,"
-		"\"bundle\":\"/b\",\"annotations\":{\"io.kubernetes.pod\":\"x\","
-		"\"org.interceptd.policy\":\"strict\"}}}";
+	    "{" FDS "," PID ",\"state\":{\"id\":\"c1\",\"status\":\"running\",\"pid\":41,"
+	    "\"bundle\":\"/b\",\"annotations\":{\"io.kubernetes.pod\":\"x\","
+	    "\"org.interceptd.policy\":\"strict\"}}}";
 	struct ic_oci_state st;
 	char err[256];
 
@@ -305,10 +313,10 @@ Test(oci, policy_annotation_is_extracted)
 Test(oci, other_annotations_give_no_policy)
 {
 	static const char *const msgs[] = {
-		"{" FDS "," PID ",\"state\":{\"id\":\"c1\",\"pid\":41,\"annotations\":{\"a\":\"b\"}}}",
-		"{" FDS "," PID ",\"state\":{\"id\":\"c1\",\"pid\":41,\"annotations\":{}}}",
-		"{" FDS "," PID ",\"annotations\":{\"org.interceptd.policy\":\"strict\"},"
-		"\"state\":{\"id\":\"c1\",\"pid\":41}}",
+	    "{" FDS "," PID ",\"state\":{\"id\":\"c1\",\"pid\":41,\"annotations\":{\"a\":\"b\"}}}",
+	    "{" FDS "," PID ",\"state\":{\"id\":\"c1\",\"pid\":41,\"annotations\":{}}}",
+	    "{" FDS "," PID ",\"annotations\":{\"org.interceptd.policy\":\"strict\"},"
+	    "\"state\":{\"id\":\"c1\",\"pid\":41}}",
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(msgs); i++) {
@@ -347,8 +355,8 @@ Test(oci, empty_metadata_counts_as_absent)
 
 Test(oci, seccomp_fd_is_found_among_other_fds)
 {
-	static const char msg[] = "{\"fds\":[\"a\",\"b\",\"seccompFd\",\"c\",\"d\",\"e\",\"f\",\"g\"],"
-				  PID "," STATE "}";
+	static const char msg[] =
+	    "{\"fds\":[\"a\",\"b\",\"seccompFd\",\"c\",\"d\",\"e\",\"f\",\"g\"]," PID "," STATE "}";
 	struct ic_oci_state st;
 	char err[256];
 
@@ -384,14 +392,14 @@ Test(oci, format_round_trips_through_parse)
 		const char *id, *status, *metadata;
 		pid_t pid, init_pid;
 	} cases[] = {
-		{ "ctr-1", "running", "policy=strict", 1234, 1200 },
-		{ "ctr-2", "creating", NULL, 1, 1 },
-		{ "we\"ird/id\\with \xc3\xa9", "creating", "a=b\nc=d,e=f", 2147483647, 99 },
+	    {"ctr-1", "running", "policy=strict", 1234, 1200},
+	    {"ctr-2", "creating", NULL, 1, 1},
+	    {"we\"ird/id\\with \xc3\xa9", "creating", "a=b\nc=d,e=f", 2147483647, 99},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		char *msg = ic_oci_format(cases[i].id, cases[i].pid, cases[i].init_pid, cases[i].status,
-					  cases[i].metadata);
+		char *msg = ic_oci_format(cases[i].id, cases[i].pid, cases[i].init_pid,
+					  cases[i].status, cases[i].metadata);
 		struct ic_oci_state st;
 		char err[256];
 
@@ -425,58 +433,59 @@ struct bad_msg {
 ParameterizedTestParameters(oci, rejects_bad_message_with_a_reason)
 {
 	static struct bad_msg cases[] = {
-		/* pid */
-		{ "{" FDS ",\"pid\":\"42\"," STATE "}", "\"pid\"" },
-		{ "{" FDS ",\"pid\":0," STATE "}", "\"pid\"" },
-		{ "{" FDS ",\"pid\":-42," STATE "}", "\"pid\"" },
-		{ "{" FDS ",\"pid\":1099511627776," STATE "}", "\"pid\"" },
-		{ "{" FDS ",\"pid\":2147483648," STATE "}", "\"pid\"" },
-		{ "{" FDS ",\"pid\":18446744073709551615," STATE "}", "\"pid\"" },
-		{ "{" FDS ",\"pid\":42.0," STATE "}", "\"pid\"" },
-		{ "{" FDS ",\"pid\":4.2e1," STATE "}", "\"pid\"" },
-		{ "{" FDS ",\"pid\":true," STATE "}", "\"pid\"" },
-		{ "{" FDS ",\"pid\":null," STATE "}", "\"pid\"" },
-		{ "{" FDS "," STATE "}", "\"pid\"" },
-		{ "{" FDS "," PID ",\"state\":{\"id\":\"c1\",\"pid\":\"41\"}}", "\"state.pid\"" },
-		{ "{" FDS "," PID ",\"state\":{\"id\":\"c1\",\"pid\":0}}", "\"state.pid\"" },
-		{ "{" FDS "," PID ",\"state\":{\"id\":\"c1\"}}", "\"state.pid\"" },
-		/* state and its id */
-		{ "{" FDS "," PID "}", "\"state\"" },
-		{ "{" FDS "," PID ",\"state\":\"c1\"}", "\"state\"" },
-		{ "{" FDS "," PID ",\"state\":[]}", "\"state\"" },
-		{ "{" FDS "," PID ",\"state\":{\"status\":\"creating\",\"pid\":41}}", "\"state.id\"" },
-		{ "{" FDS "," PID ",\"state\":{\"id\":7,\"pid\":41}}", "\"state.id\"" },
-		{ "{" FDS "," PID ",\"state\":{\"id\":\"\",\"pid\":41}}", "\"state.id\"" },
-		{ "{" FDS "," PID ",\"state\":{\"id\":\"c\\u0001d\",\"pid\":41}}", "\"state.id\"" },
-		{ "{" FDS "," PID ",\"state\":{\"id\":\"c\\nd\",\"pid\":41}}", "\"state.id\"" },
-		{ "{" FDS "," PID ",\"state\":{\"id\":\"c\\td\",\"pid\":41}}", "\"state.id\"" },
-		{ "{" FDS "," PID ",\"state\":{\"id\":\"c\\u007f\",\"pid\":41}}", "\"state.id\"" },
-		{ "{" FDS "," PID ",\"state\":{\"id\":\"c\\u0000d\",\"pid\":41}}", "\"state.id\"" },
-		{ "{" FDS "," PID ",\"state\":{\"id\":\"c1\",\"status\":\"\",\"pid\":41}}",
-		  "\"state.status\"" },
-		{ "{" FDS "," PID ",\"state\":{\"id\":\"c1\",\"status\":\"creatingcreatingcreatingcreating\","
-		  "\"pid\":41}}",
-		  "\"state.status\"" },
-		/* fds */
-		{ "{" PID "," STATE "}", "\"fds\"" },
-		{ "{\"fds\":\"seccompFd\"," PID "," STATE "}", "\"fds\"" },
-		{ "{\"fds\":{\"seccompFd\":0}," PID "," STATE "}", "\"fds\"" },
-		{ "{\"fds\":[\"seccompFd\",3]," PID "," STATE "}", "\"fds\"[1] is not a string" },
-		{ "{\"fds\":[null]," PID "," STATE "}", "\"fds\"[0] is not a string" },
-		{ "{\"fds\":[]," PID "," STATE "}", "no \"seccompFd\"" },
-		{ "{\"fds\":[\"otherFd\"]," PID "," STATE "}", "no \"seccompFd\"" },
-		{ "{\"fds\":[\"seccompfd\"]," PID "," STATE "}", "no \"seccompFd\"" },
-		{ "{\"fds\":[\"seccompFd\",\"seccompFd\"]," PID "," STATE "}", "named twice" },
-		{ "{\"fds\":[\"seccompFd\",\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\"]," PID ","
-		  STATE "}",
-		  "9 fds" },
-		/* not an object, not JSON */
-		{ "hello", "bad JSON" },
-		{ "[]", "not a JSON object" },
-		{ "123 456", "trailing data" },
-		{ "[" VALID "]", "not a JSON object" },
-		{ VALID "x", "trailing data" },
-		{ "{" FDS "," PID "," STATE "}}", "trailing data" },
+	    /* pid */
+	    {"{" FDS ",\"pid\":\"42\"," STATE "}", "\"pid\""},
+	    {"{" FDS ",\"pid\":0," STATE "}", "\"pid\""},
+	    {"{" FDS ",\"pid\":-42," STATE "}", "\"pid\""},
+	    {"{" FDS ",\"pid\":1099511627776," STATE "}", "\"pid\""},
+	    {"{" FDS ",\"pid\":2147483648," STATE "}", "\"pid\""},
+	    {"{" FDS ",\"pid\":18446744073709551615," STATE "}", "\"pid\""},
+	    {"{" FDS ",\"pid\":42.0," STATE "}", "\"pid\""},
+	    {"{" FDS ",\"pid\":4.2e1," STATE "}", "\"pid\""},
+	    {"{" FDS ",\"pid\":true," STATE "}", "\"pid\""},
+	    {"{" FDS ",\"pid\":null," STATE "}", "\"pid\""},
+	    {"{" FDS "," STATE "}", "\"pid\""},
+	    {"{" FDS "," PID ",\"state\":{\"id\":\"c1\",\"pid\":\"41\"}}", "\"state.pid\""},
+	    {"{" FDS "," PID ",\"state\":{\"id\":\"c1\",\"pid\":0}}", "\"state.pid\""},
+	    {"{" FDS "," PID ",\"state\":{\"id\":\"c1\"}}", "\"state.pid\""},
+	    /* state and its id */
+	    {"{" FDS "," PID "}", "\"state\""},
+	    {"{" FDS "," PID ",\"state\":\"c1\"}", "\"state\""},
+	    {"{" FDS "," PID ",\"state\":[]}", "\"state\""},
+	    {"{" FDS "," PID ",\"state\":{\"status\":\"creating\",\"pid\":41}}", "\"state.id\""},
+	    {"{" FDS "," PID ",\"state\":{\"id\":7,\"pid\":41}}", "\"state.id\""},
+	    {"{" FDS "," PID ",\"state\":{\"id\":\"\",\"pid\":41}}", "\"state.id\""},
+	    {"{" FDS "," PID ",\"state\":{\"id\":\"c\\u0001d\",\"pid\":41}}", "\"state.id\""},
+	    {"{" FDS "," PID ",\"state\":{\"id\":\"c\\nd\",\"pid\":41}}", "\"state.id\""},
+	    {"{" FDS "," PID ",\"state\":{\"id\":\"c\\td\",\"pid\":41}}", "\"state.id\""},
+	    {"{" FDS "," PID ",\"state\":{\"id\":\"c\\u007f\",\"pid\":41}}", "\"state.id\""},
+	    {"{" FDS "," PID ",\"state\":{\"id\":\"c\\u0000d\",\"pid\":41}}", "\"state.id\""},
+	    {"{" FDS "," PID ",\"state\":{\"id\":\"c1\",\"status\":\"\",\"pid\":41}}",
+	     "\"state.status\""},
+	    {"{" FDS "," PID
+	     ",\"state\":{\"id\":\"c1\",\"status\":\"creatingcreatingcreatingcreating\","
+	     "\"pid\":41}}",
+	     "\"state.status\""},
+	    /* fds */
+	    {"{" PID "," STATE "}", "\"fds\""},
+	    {"{\"fds\":\"seccompFd\"," PID "," STATE "}", "\"fds\""},
+	    {"{\"fds\":{\"seccompFd\":0}," PID "," STATE "}", "\"fds\""},
+	    {"{\"fds\":[\"seccompFd\",3]," PID "," STATE "}", "\"fds\"[1] is not a string"},
+	    {"{\"fds\":[null]," PID "," STATE "}", "\"fds\"[0] is not a string"},
+	    {"{\"fds\":[]," PID "," STATE "}", "no \"seccompFd\""},
+	    {"{\"fds\":[\"otherFd\"]," PID "," STATE "}", "no \"seccompFd\""},
+	    {"{\"fds\":[\"seccompfd\"]," PID "," STATE "}", "no \"seccompFd\""},
+	    {"{\"fds\":[\"seccompFd\",\"seccompFd\"]," PID "," STATE "}", "named twice"},
+	    {"{\"fds\":[\"seccompFd\",\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\"]," PID
+	     "," STATE "}",
+	     "9 fds"},
+	    /* not an object, not JSON */
+	    {"hello", "bad JSON"},
+	    {"[]", "not a JSON object"},
+	    {"123 456", "trailing data"},
+	    {"[" VALID "]", "not a JSON object"},
+	    {VALID "x", "trailing data"},
+	    {"{" FDS "," PID "," STATE "}}", "trailing data"},
 	};
 
 	return cr_make_param_array(struct bad_msg, cases, ARRAY_SIZE(cases));

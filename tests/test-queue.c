@@ -15,9 +15,9 @@
 #include "common/macros.h"
 #include "server/queue.h"
 
-#define NPROD 4
-#define PER_PROD 100000u
-#define TOTAL (NPROD * PER_PROD)
+#define NPROD	  4
+#define PER_PROD  100000u
+#define TOTAL	  (NPROD * PER_PROD)
 #define UNBOUNDED UINT64_MAX
 
 TestSuite(queue, .timeout = 120);
@@ -44,11 +44,11 @@ static struct item *item_of(struct cds_wfcq_node *node)
 /* Several producers, one or more consumers, one unbounded queue. */
 struct race {
 	struct ic_queue q;
-	struct item *items;         /* items[p * PER_PROD + seq] */
+	struct item *items;	    /* items[p * PER_PROD + seq] */
 	unsigned producers_done;    /* atomic */
-	uint8_t *seen;              /* atomic per slot: times consumed */
+	uint8_t *seen;		    /* atomic per slot: times consumed */
 	unsigned long out_of_order; /* atomic: a consumer saw a producer's seq not increase */
-	unsigned long popped;       /* atomic */
+	unsigned long popped;	    /* atomic */
 };
 
 struct producer_arg {
@@ -94,7 +94,8 @@ static void *consume(void *data)
 			continue;
 		}
 		it = item_of(node);
-		__atomic_add_fetch(&r->seen[it->producer * PER_PROD + it->seq], 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&r->seen[it->producer * PER_PROD + it->seq], 1,
+				   __ATOMIC_RELAXED);
 		if ((long)it->seq <= last[it->producer])
 			__atomic_add_fetch(&r->out_of_order, 1, __ATOMIC_RELAXED);
 		last[it->producer] = it->seq;
@@ -118,7 +119,7 @@ static void race_run(struct race *r, unsigned nconsumers)
 	for (unsigned c = 0; c < nconsumers; c++)
 		cr_assert_eq(pthread_create(&cons[c], NULL, consume, r), 0);
 	for (unsigned p = 0; p < NPROD; p++) {
-		args[p] = (struct producer_arg){ .r = r, .id = p };
+		args[p] = (struct producer_arg){.r = r, .id = p};
 		cr_assert_eq(pthread_create(&prod[p], NULL, produce, &args[p]), 0);
 	}
 	for (unsigned p = 0; p < NPROD; p++)
@@ -233,15 +234,15 @@ Test(queue, capacity_refuses_and_counts_full)
 }
 
 #define CAP_ROUNDS 300
-#define CAP 16
-#define CAP_TRIES 32 /* pushes per producer per round, well past the capacity together */
+#define CAP	   16
+#define CAP_TRIES  32 /* pushes per producer per round, well past the capacity together */
 
 struct cap_race {
 	struct ic_queue q;
 	pthread_barrier_t start, stop;
 	struct item items[NPROD][CAP_TRIES];
 	unsigned long accepted; /* atomic, all rounds */
-	unsigned long refused;  /* atomic, all rounds */
+	unsigned long refused;	/* atomic, all rounds */
 };
 
 struct cap_arg {
@@ -280,7 +281,7 @@ Test(queue, concurrent_producers_never_exceed_capacity)
 	cr_assert_eq(pthread_barrier_init(&c.start, NULL, NPROD + 1), 0);
 	cr_assert_eq(pthread_barrier_init(&c.stop, NULL, NPROD + 1), 0);
 	for (unsigned p = 0; p < NPROD; p++) {
-		args[p] = (struct cap_arg){ .c = &c, .id = p };
+		args[p] = (struct cap_arg){.c = &c, .id = p};
 		cr_assert_eq(pthread_create(&th[p], NULL, cap_produce, &args[p]), 0);
 	}
 	for (int round = 0; round < CAP_ROUNDS; round++) {
@@ -299,7 +300,8 @@ Test(queue, concurrent_producers_never_exceed_capacity)
 	for (unsigned p = 0; p < NPROD; p++)
 		pthread_join(th[p], NULL);
 
-	cr_assert_eq(queued_max, CAP, "a round queued %lu items into a queue of %d", queued_max, CAP);
+	cr_assert_eq(queued_max, CAP, "a round queued %lu items into a queue of %d", queued_max,
+		     CAP);
 	cr_assert_eq(queued_min, CAP, "a round refused while there was room (%lu queued)",
 		     queued_min);
 	cr_assert_eq(c.accepted, (unsigned long)CAP_ROUNDS * CAP);
@@ -358,7 +360,7 @@ Test(queue, wake_reaches_a_sleeping_consumer)
 {
 	struct ic_queue q;
 	struct item it;
-	struct sleeper s = { .q = &q };
+	struct sleeper s = {.q = &q};
 	pthread_t th;
 	uint64_t pushed_ms;
 
@@ -381,18 +383,18 @@ Test(queue, wake_reaches_a_sleeping_consumer)
 	ic_queue_destroy(&q);
 }
 
-#define WAKE_ROUNDS 2000
+#define WAKE_ROUNDS   2000
 #define WAKE_BOUND_MS 1000
-#define WAKE_GIVE_UP 3 /* lost wake-ups before stopping: each costs the full bound */
+#define WAKE_GIVE_UP  3 /* lost wake-ups before stopping: each costs the full bound */
 
 struct wake_race {
 	struct ic_queue q;
 	pthread_barrier_t start, stop;
 	struct item items[WAKE_ROUNDS];
-	bool give_up;       /* written by the consumer between barriers */
-	unsigned rounds;    /* rounds run */
-	unsigned timeouts;  /* rounds where the consumer needed its timeout */
-	unsigned missing;   /* rounds where the consumer got nothing at all */
+	bool give_up;	   /* written by the consumer between barriers */
+	unsigned rounds;   /* rounds run */
+	unsigned timeouts; /* rounds where the consumer needed its timeout */
+	unsigned missing;  /* rounds where the consumer got nothing at all */
 };
 
 static void spin(unsigned n)

@@ -24,7 +24,7 @@ static void setup(void)
 	/* "container gone" lines on every put would drown the report. */
 	ic_log_set_level(IC_LOG_ERROR);
 	rcu_register_thread();
-	/* Only for the cgroup paths of new containers: without it they stay empty, as documented. */
+	/* Only for new containers' cgroup paths: without it they stay empty, as documented. */
 	(void)ic_cgroup_init();
 	cr_assert_eq(ic_registry_init(), 0);
 }
@@ -177,8 +177,9 @@ Test(registry, own_policy_is_copied)
 	cr_assert_eq(ic_policy_copy(&mine, def), 0);
 	cr_assert_eq(ic_policy_set(&mine, "security.syscalls.intercept.mount", "true", err), 0,
 		     "%s", err);
-	cr_assert_eq(ic_policy_set(&mine, "security.syscalls.intercept.mount.allowed", "ext4,xfs",
-				   err), 0, "%s", err);
+	cr_assert_eq(
+	    ic_policy_set(&mine, "security.syscalls.intercept.mount.allowed", "ext4,xfs", err), 0,
+	    "%s", err);
 	cr_assert_eq(ic_policy_set(&mine, "sysinfo.cache_ms", "1234", err), 0, "%s", err);
 
 	cr_assert_eq(ic_registry_get("meta", getpid(), name, &mine, &ct, &created), 0);
@@ -188,8 +189,8 @@ Test(registry, own_policy_is_copied)
 
 	/* The front end reuses and frees its buffers as soon as get returns. */
 	cr_assert_eq(ic_policy_set(&mine, "security.syscalls.intercept.mount", "false", err), 0);
-	cr_assert_eq(ic_policy_set(&mine, "security.syscalls.intercept.mount.allowed", "btrfs",
-				   err), 0);
+	cr_assert_eq(
+	    ic_policy_set(&mine, "security.syscalls.intercept.mount.allowed", "btrfs", err), 0);
 	cr_assert_eq(ic_policy_set(&mine, "sysinfo.cache_ms", "7", err), 0);
 	strcpy(name, "lax");
 	ic_policy_done(&mine);
@@ -206,23 +207,23 @@ Test(registry, own_policy_is_copied)
 	ic_conf_free(conf);
 }
 
-#define NIDS 64
-#define READERS 4
-#define WRITERS 2
+#define NIDS	     64
+#define READERS	     4
+#define WRITERS	     2
 #define READER_ITERS 200000
 #define WRITER_ITERS 20000
-#define WRITER_HOLD 16
-#define RUN_MS 1000
+#define WRITER_HOLD  16
+#define RUN_MS	     1000
 
 struct churn {
 	pthread_barrier_t start;
 	uint64_t until_ms;
-	unsigned long errors;     /* atomic: a get failed */
-	unsigned long torn;       /* atomic: a container did not match its id or fields */
-	unsigned long split;      /* atomic: an id held alive yet a get found another container */
-	unsigned long gets;       /* atomic */
-	unsigned long created;    /* atomic */
-	unsigned long visited;    /* atomic: entries seen by foreach */
+	unsigned long errors;  /* atomic: a get failed */
+	unsigned long torn;    /* atomic: a container did not match its id or fields */
+	unsigned long split;   /* atomic: an id held alive yet a get found another container */
+	unsigned long gets;    /* atomic */
+	unsigned long created; /* atomic */
+	unsigned long visited; /* atomic: entries seen by foreach */
 };
 
 struct churn_arg {
@@ -344,8 +345,9 @@ Test(registry, concurrent_readers_see_consistent_entries_while_writers_add_and_r
 
 	cr_assert_eq(pthread_barrier_init(&c.start, NULL, READERS + WRITERS + 1), 0);
 	for (unsigned i = 0; i < READERS + WRITERS; i++) {
-		args[i] = (struct churn_arg){ .c = &c, .seed = i + 1 };
-		cr_assert_eq(pthread_create(&th[i], NULL, i < READERS ? reader : writer, &args[i]), 0);
+		args[i] = (struct churn_arg){.c = &c, .seed = i + 1};
+		cr_assert_eq(pthread_create(&th[i], NULL, i < READERS ? reader : writer, &args[i]),
+			     0);
 	}
 	c.until_ms = now_ms() + RUN_MS;
 	pthread_barrier_wait(&c.start);
@@ -381,7 +383,7 @@ static void mark(struct ic_container *ct, void *data)
 Test(registry, foreach_visits_every_container)
 {
 	struct ic_container *cts[10];
-	struct visit v = { 0 };
+	struct visit v = {0};
 	char id[16];
 
 	for (unsigned i = 0; i < ARRAY_SIZE(cts); i++) {

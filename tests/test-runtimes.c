@@ -49,7 +49,8 @@ static const char *runtime_cmd(const char *rt)
 	if (!ctrl[0] || ctrl[0] == '\n')
 		return "crun";
 	snprintf(cmd, sizeof(cmd),
-		 "unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified && exec crun \"$@\"' crun");
+		 "unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified && exec "
+		 "crun \"$@\"' crun");
 	return cmd;
 }
 
@@ -66,7 +67,8 @@ static void make_bundle(const char *rt, const char *args)
 		       "cp /bin/busybox %s/rootfs/bin/busybox; "
 		       "for a in sh free sleep cat; do ln -sf busybox %s/rootfs/bin/$a; done; "
 		       "cp %s %s/rootfs/bin/probe",
-		       bundle, bundle, bundle, bundle, bundle, bundle, ic_test_bin("tests/sysinfo-probe"), bundle);
+		       bundle, bundle, bundle, bundle, bundle, bundle,
+		       ic_test_bin("tests/sysinfo-probe"), bundle);
 	cr_assert_eq(r, 0, "bundle: %s", out);
 	snprintf(path, sizeof(path), "%s/config.json", bundle);
 	f = fopen(path, "we");
@@ -75,18 +77,22 @@ static void make_bundle(const char *rt, const char *args)
 		"{\n"
 		"  \"ociVersion\": \"1.0.2-dev\",\n"
 		"  \"process\": { \"terminal\": false, \"user\": { \"uid\": 0, \"gid\": 0 },\n"
-		"    \"args\": [ %s ], \"env\": [ \"PATH=/bin\" ], \"cwd\": \"/\", \"noNewPrivileges\": true },\n"
+		"    \"args\": [ %s ], \"env\": [ \"PATH=/bin\" ], \"cwd\": \"/\", "
+		"\"noNewPrivileges\": true },\n"
 		"  \"root\": { \"path\": \"rootfs\", \"readonly\": false },\n"
 		"  \"hostname\": \"%s\",\n"
-		"  \"mounts\": [ { \"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\" } ],\n"
+		"  \"mounts\": [ { \"destination\": \"/proc\", \"type\": \"proc\", \"source\": "
+		"\"proc\" } ],\n"
 		"  \"linux\": {\n"
-		"    \"namespaces\": [ { \"type\": \"pid\" }, { \"type\": \"ipc\" }, { \"type\": \"uts\" },\n"
+		"    \"namespaces\": [ { \"type\": \"pid\" }, { \"type\": \"ipc\" }, { \"type\": "
+		"\"uts\" },\n"
 		"                    { \"type\": \"mount\" } ],\n"
 		"    \"resources\": { \"memory\": { \"limit\": 67108864 } },\n"
 		"    \"seccomp\": { \"defaultAction\": \"SCMP_ACT_ALLOW\",\n"
 		"      \"architectures\": [ \"SCMP_ARCH_X86_64\", \"SCMP_ARCH_X86\" ],\n"
 		"      \"listenerPath\": \"%s\", \"listenerMetadata\": \"policy=default\",\n"
-		"      \"syscalls\": [ { \"names\": [ \"sysinfo\" ], \"action\": \"SCMP_ACT_NOTIFY\" } ] }\n"
+		"      \"syscalls\": [ { \"names\": [ \"sysinfo\" ], \"action\": "
+		"\"SCMP_ACT_NOTIFY\" } ] }\n"
 		"  }\n"
 		"}\n",
 		args, rt, d.oci);
@@ -99,7 +105,8 @@ static void runtime_sees_its_memory_limit(const char *rt)
 
 	cr_assert_eq(ic_test_sh(NULL, 0, 10, "command -v %s", rt), 0, "%s is not installed", rt);
 	make_bundle(rt, "\"/bin/sh\", \"-c\", \"free; probe\"");
-	r = ic_test_sh(out, sizeof(out), 60, "cd %s && %s run %s </dev/null", bundle, runtime_cmd(rt), id);
+	r = ic_test_sh(out, sizeof(out), 60, "cd %s && %s run %s </dev/null", bundle,
+		       runtime_cmd(rt), id);
 	cr_assert_eq(r, 0, "%s run failed: %s", rt, out);
 	cr_expect_eq(ic_test_kv(out, "totalram"), 64LL << 20, "%s", out);
 	/* busybox free prints KiB: total 65536. */
@@ -123,12 +130,14 @@ Test(runtimes, runc_exec_joins_the_same_container)
 	int r;
 
 	make_bundle("runc", "\"/bin/sleep\", \"30\"");
-	r = ic_test_sh(out, sizeof(out), 60, "cd %s && runc run -d %s </dev/null >/dev/null 2>&1", bundle, id);
+	r = ic_test_sh(out, sizeof(out), 60, "cd %s && runc run -d %s </dev/null >/dev/null 2>&1",
+		       bundle, id);
 	cr_assert_eq(r, 0, "runc run -d failed: %s", out);
 	r = ic_test_sh(out, sizeof(out), 60, "runc exec %s /bin/probe </dev/null", id);
 	cr_assert_eq(r, 0, "runc exec failed: %s", out);
 	cr_expect_eq(ic_test_kv(out, "totalram"), 64LL << 20, "%s", out);
-	cr_expect(ic_test_log_wait(&d, "another listener", 5000), "exec did not join the container");
+	cr_expect(ic_test_log_wait(&d, "another listener", 5000),
+		  "exec did not join the container");
 	cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "containers --json"), 0);
 	cr_expect(strstr(out, id), "%s", out);
 	ic_test_sh(NULL, 0, 30, "runc delete -f %s", id);

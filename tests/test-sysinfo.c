@@ -28,8 +28,8 @@ TestSuite(sysinfo, .init = setup, .fini = teardown, .timeout = 120);
 
 static int run_in_container(const char *opts, const char *cmd)
 {
-	return ic_test_sh(out, sizeof(out), 60, "%s -c %s -s %s %s -- %s", ic_test_bin("intercept-run"),
-			  d.conf, d.oci, opts, cmd);
+	return ic_test_sh(out, sizeof(out), 60, "%s -c %s -s %s %s -- %s",
+			  ic_test_bin("intercept-run"), d.conf, d.oci, opts, cmd);
 }
 
 static void check_memory_limit(const char *opts)
@@ -37,7 +37,8 @@ static void check_memory_limit(const char *opts)
 	int r = run_in_container(opts, ic_test_bin("tests/sysinfo-probe"));
 
 	cr_assert_eq(r, 0, "intercept-run failed (%d): %s", r, out);
-	cr_expect_eq(ic_test_kv(out, "totalram") * ic_test_kv(out, "mem_unit"), 64LL << 20, "%s", out);
+	cr_expect_eq(ic_test_kv(out, "totalram") * ic_test_kv(out, "mem_unit"), 64LL << 20, "%s",
+		     out);
 	cr_expect_leq(ic_test_kv(out, "freeram"), 64LL << 20, "%s", out);
 	cr_expect_eq(ic_test_kv(out, "sizeof"), (long long)sizeof(struct sysinfo));
 	cr_expect_geq(ic_test_stat(&d, "answers.emulated"), 1);
@@ -55,8 +56,9 @@ Test(sysinfo, memory_limit_is_the_containers_totalram_in_a_user_namespace)
 
 Test(sysinfo, procs_is_the_containers_task_count)
 {
-	int r = run_in_container("--memory 64M",
-				 "/bin/sh -c 'sleep 5 & sleep 5 & exec " IC_TOP_BUILDDIR "/tests/sysinfo-probe'");
+	int r =
+	    run_in_container("--memory 64M", "/bin/sh -c 'sleep 5 & sleep 5 & exec " IC_TOP_BUILDDIR
+					     "/tests/sysinfo-probe'");
 
 	cr_assert_eq(r, 0, "%s", out);
 	/* Two sleeps and the probe itself. */
@@ -65,8 +67,8 @@ Test(sysinfo, procs_is_the_containers_task_count)
 
 Test(sysinfo, uptime_is_the_containers_age)
 {
-	int r = run_in_container("--memory 64M",
-				 "/bin/sh -c 'sleep 2; exec " IC_TOP_BUILDDIR "/tests/sysinfo-probe'");
+	int r = run_in_container("--memory 64M", "/bin/sh -c 'sleep 2; exec " IC_TOP_BUILDDIR
+						 "/tests/sysinfo-probe'");
 	long long up = ic_test_kv(out, "uptime");
 	struct sysinfo host;
 
@@ -85,7 +87,8 @@ Test(sysinfo, i386_caller_gets_the_32_bit_layout)
 	r = run_in_container("--memory 64M", ic_test_bin("tests/sysinfo-probe32"));
 	cr_assert_eq(r, 0, "%s", out);
 	cr_expect_eq(ic_test_kv(out, "sizeof"), 64, "%s", out);
-	cr_expect_eq(ic_test_kv(out, "totalram") * ic_test_kv(out, "mem_unit"), 64LL << 20, "%s", out);
+	cr_expect_eq(ic_test_kv(out, "totalram") * ic_test_kv(out, "mem_unit"), 64LL << 20, "%s",
+		     out);
 	cr_expect_gt(ic_test_kv(out, "procs"), 0, "%s", out);
 }
 
@@ -97,9 +100,11 @@ Test(sysinfo, bad_pointer_gives_efault_like_the_kernel)
 	r = ic_test_sh(native, sizeof(native), 10, "%s fault", ic_test_bin("tests/sysinfo-probe"));
 	cr_assert_eq(r, 0);
 	r = ic_test_sh(out, sizeof(out), 60, "%s -c %s -s %s --memory 64M -- %s fault",
-		       ic_test_bin("intercept-run"), d.conf, d.oci, ic_test_bin("tests/sysinfo-probe"));
+		       ic_test_bin("intercept-run"), d.conf, d.oci,
+		       ic_test_bin("tests/sysinfo-probe"));
 	cr_assert_eq(r, 0, "%s", out);
-	cr_expect_eq(ic_test_kv(out, "errno"), ic_test_kv(native, "errno"), "native %s, ours %s", native, out);
+	cr_expect_eq(ic_test_kv(out, "errno"), ic_test_kv(native, "errno"), "native %s, ours %s",
+		     native, out);
 	cr_expect_eq(ic_test_kv(out, "errno"), 14);
 	cr_expect_geq(ic_test_stat(&d, "answers.errno"), 1);
 }

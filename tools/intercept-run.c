@@ -38,20 +38,20 @@
 
 #define PROG "intercept-run"
 /* As in runc and podman: 125 our own failure, 127 the command could not be executed. */
-#define EXIT_SETUP 125
-#define EXIT_EXEC 127
-#define ID_MAX 64 /* the id is also the hostname: HOST_NAME_MAX */
+#define EXIT_SETUP	 125
+#define EXIT_EXEC	 127
+#define ID_MAX		 64 /* the id is also the hostname: HOST_NAME_MAX */
 #define USERNS_HOST_BASE 100000
-#define USERNS_RANGE 65536
-#define PIDS_MAX 4194304 /* PID_MAX_LIMIT */
+#define USERNS_RANGE	 65536
+#define PIDS_MAX	 4194304 /* PID_MAX_LIMIT */
 #define SETUP_TIMEOUT_MS 10000
 /* The command is pid 1 of its namespace, so the kernel drops SIGINT/SIGTERM it has no handler
  * for: after forwarding one, give it this long to exit on its own, then kill it. */
-#define KILL_GRACE_MS 5000
+#define KILL_GRACE_MS	 5000
 #define CHILD_STACK_SIZE (1 << 20)
-#define SYNC_CGROUP 'C' /* parent -> child: id maps written, cgroup joined */
-#define SYNC_LISTENER 'L' /* child -> parent: carries the listener */
-#define SYNC_GO 'G' /* parent -> child: the daemon has the listener, exec */
+#define SYNC_CGROUP	 'C' /* parent -> child: id maps written, cgroup joined */
+#define SYNC_LISTENER	 'L' /* child -> parent: carries the listener */
+#define SYNC_GO		 'G' /* parent -> child: the daemon has the listener, exec */
 
 struct opts {
 	const char *config;
@@ -72,9 +72,9 @@ struct opts {
 struct child_args {
 	const struct opts *o;
 	const struct ic_policy *policy;
-	int sync;         /* the child's end of the socketpair */
+	int sync;	  /* the child's end of the socketpair */
 	int close_fds[2]; /* the parent's end and the daemon connection */
-	sigset_t mask;    /* signal mask to restore before exec */
+	sigset_t mask;	  /* signal mask to restore before exec */
 };
 
 /* Everything the parent must undo on any exit path. */
@@ -164,19 +164,17 @@ static bool id_ok(const char *s)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { OPT_ID = 256, OPT_USERNS, OPT_MEMORY, OPT_PIDS, OPT_ROOTFS, OPT_PRINT };
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "policy", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "id", required_argument, NULL, OPT_ID },
-		{ "userns", no_argument, NULL, OPT_USERNS },
-		{ "memory", required_argument, NULL, OPT_MEMORY },
-		{ "pids", required_argument, NULL, OPT_PIDS },
-		{ "rootfs", required_argument, NULL, OPT_ROOTFS },
-		{ "print", required_argument, NULL, OPT_PRINT },
-		{}
-	};
+	static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+						 {"socket", required_argument, NULL, 's'},
+						 {"policy", required_argument, NULL, 'p'},
+						 {"help", no_argument, NULL, 'h'},
+						 {"id", required_argument, NULL, OPT_ID},
+						 {"userns", no_argument, NULL, OPT_USERNS},
+						 {"memory", required_argument, NULL, OPT_MEMORY},
+						 {"pids", required_argument, NULL, OPT_PIDS},
+						 {"rootfs", required_argument, NULL, OPT_ROOTFS},
+						 {"print", required_argument, NULL, OPT_PRINT},
+						 {}};
 	bool id_given = false, run_opts = false;
 	int c, r;
 
@@ -201,8 +199,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			exit(0);
 		case OPT_ID:
 			if (!id_ok(optarg))
-				return fail(0, "invalid --id '%s' (1-%d of A-Z a-z 0-9 _ - ., not "
-					       "starting with . or -)",
+				return fail(0,
+					    "invalid --id '%s' (1-%d of A-Z a-z 0-9 _ - ., not "
+					    "starting with . or -)",
 					    optarg, ID_MAX);
 			snprintf(o->id, sizeof(o->id), "%s", optarg);
 			id_given = run_opts = true;
@@ -365,7 +364,7 @@ static int child_setup(struct child_args *a)
 	ic_filter_free(ctx);
 	if (listener < 0)
 		return fail(listener, "cannot load the seccomp filter");
-	r = ic_sock_send_fds(a->sync, (char[]){ SYNC_LISTENER }, 1, &listener, 1);
+	r = ic_sock_send_fds(a->sync, (char[]){SYNC_LISTENER}, 1, &listener, 1);
 	close(listener);
 	if (r < 0)
 		return fail(r, "cannot pass the listener to " PROG);
@@ -436,10 +435,10 @@ static int64_t now_ms(void)
 static int recv_listener(struct run *r)
 {
 	char byte, cbuf[CMSG_SPACE(sizeof(int) * 4)];
-	struct iovec iov = { &byte, 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf) };
-	struct pollfd pfd = { .fd = r->sync, .events = POLLIN };
+	struct iovec iov = {&byte, 1};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct pollfd pfd = {.fd = r->sync, .events = POLLIN};
 	struct cmsghdr *cm;
 	int n, fd = -EBADF;
 	ssize_t len;
@@ -512,8 +511,8 @@ static int wait_child(struct run *r)
 	int status;
 
 	for (;;) {
-		struct pollfd p[2] = { { .fd = r->pidfd, .events = POLLIN },
-				       { .fd = r->sigfd, .events = POLLIN } };
+		struct pollfd p[2] = {{.fd = r->pidfd, .events = POLLIN},
+				      {.fd = r->sigfd, .events = POLLIN}};
 		int timeout = kill_at < 0 ? -1 : (int)IC_MAX(kill_at - now_ms(), 0);
 		int n = poll(p, 2, timeout);
 
@@ -550,10 +549,14 @@ static int wait_child(struct run *r)
 
 static int run(const struct opts *o, const struct ic_policy *policy)
 {
-	_cleanup_(run_done) struct run r = { .pid = 0, .pidfd = -EBADF, .sync = -EBADF,
-					     .conn = -EBADF, .listener = -EBADF, .sigfd = -EBADF };
-	struct timeval tv = { .tv_sec = SETUP_TIMEOUT_MS / 1000 };
-	struct child_args a = { .o = o, .policy = policy };
+	_cleanup_(run_done) struct run r = {.pid = 0,
+					    .pidfd = -EBADF,
+					    .sync = -EBADF,
+					    .conn = -EBADF,
+					    .listener = -EBADF,
+					    .sigfd = -EBADF};
+	struct timeval tv = {.tv_sec = SETUP_TIMEOUT_MS / 1000};
+	struct child_args a = {.o = o, .policy = policy};
 	char cgerr[IC_CGROUP_PATH_MAX + 256], meta[IC_POLICY_NAME_MAX + 8], map[64];
 	_cleanup_free_ char *json = NULL;
 	int sp[2], flags, q;
@@ -674,12 +677,12 @@ int main(int argc, char **argv)
 
 	if (o.print) {
 		bool oci = strcmp(o.print, "oci") == 0;
-		const char *sock = o.socket ? o.socket :
-				   oci      ? conf->server.oci_socket :
-					      conf->server.lxc_socket;
+		const char *sock = o.socket ? o.socket
+				   : oci    ? conf->server.oci_socket
+					    : conf->server.lxc_socket;
 
-		r = oci ? ic_filter_print_oci(policy, sock, stdout) :
-			  ic_filter_print_lxc(policy, sock, stdout);
+		r = oci ? ic_filter_print_oci(policy, sock, stdout)
+			: ic_filter_print_lxc(policy, sock, stdout);
 		if (r < 0)
 			return die(r, "cannot print the %s configuration", o.print);
 		return 0;

@@ -15,18 +15,17 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: interceptctl [-s SOCKET] [-c CONFIG] status|stats|containers|reload|metrics [--json]\n");
+	fprintf(f, "Usage: interceptctl [-s SOCKET] [-c CONFIG] "
+		   "status|stats|containers|reload|metrics [--json]\n");
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option opts[] = {{"socket", required_argument, NULL, 's'},
+					     {"config", required_argument, NULL, 'c'},
+					     {"json", no_argument, NULL, 'j'},
+					     {"help", no_argument, NULL, 'h'},
+					     {}};
 	const char *sock_path = NULL, *conf_path = NULL;
 	bool json = false;
 	char req[128], buf[65536];
@@ -61,7 +60,8 @@ int main(int argc, char **argv)
 		struct ic_conf *conf;
 		char err[IC_CONF_ERR_MAX];
 
-		if (ic_conf_load(conf_path ? conf_path : IC_CONF_DEFAULT_PATH, conf_path != NULL, &conf, err) < 0) {
+		if (ic_conf_load(conf_path ? conf_path : IC_CONF_DEFAULT_PATH, conf_path != NULL,
+				 &conf, err) < 0) {
 			fprintf(stderr, "interceptctl: %s\n", err);
 			return 2;
 		}
@@ -84,7 +84,7 @@ int main(int argc, char **argv)
 	}
 	/* First byte: the daemon's verdict as a digit; the rest is for the user. */
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p = {.fd = fd, .events = POLLIN};
 
 		if (poll(&p, 1, 10000) <= 0) {
 			fprintf(stderr, "interceptctl: no answer from %s\n", sock_path);
@@ -101,7 +101,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (code < 0) {
-		fprintf(stderr, "interceptctl: the daemon closed the connection without an answer\n");
+		fprintf(stderr,
+			"interceptctl: the daemon closed the connection without an answer\n");
 		return 1;
 	}
 	return code;
