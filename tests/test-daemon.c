@@ -163,7 +163,9 @@ struct target {
 	int ctl; /* our end of its socketpair */
 };
 
-static void target_spawn(struct target *t, const char *id)
+/* split: send the JSON in two writes 200 ms apart, the fd with the first, as the OCI spec
+ * allows. */
+static void target_spawn(struct target *t, const char *id, bool split)
 {
 	int sp[2];
 	char *msg;
@@ -208,7 +210,18 @@ static void target_spawn(struct target *t, const char *id)
 		memcpy(&lfd, CMSG_DATA(cm), sizeof(int));
 	}
 	msg = ic_oci_format(id, t->pid, t->pid, "creating", NULL);
-	send_raw(msg, strlen(msg), &lfd, 1);
+	if (split) {
+		int fd = oci_connect();
+		size_t half = strlen(msg) / 2;
+
+		cr_assert_eq(ic_sock_send_fds(fd, msg, half, &lfd, 1), 0);
+		usleep(200000);
+		cr_assert_eq(send(fd, msg + half, strlen(msg) - half, MSG_NOSIGNAL),
+			     (ssize_t)(strlen(msg) - half));
+		close(fd);
+	} else {
+		send_raw(msg, strlen(msg), &lfd, 1);
+	}
 	free(msg);
 	close(lfd);
 }
@@ -263,7 +276,7 @@ Test(daemon, target_killed_while_its_request_waits_is_counted_as_dropped)
 	cr_assert_eq(ptrace(PTRACE_INTERRUPT, worker, 0, 0), 0);
 	cr_assert_eq(waitpid(worker, &status, __WALL), worker);
 
-	target_spawn(&t, "doomed");
+	target_spawn(&t, "doomed", false);
 	cr_assert_eq(write(t.ctl, "g", 1), 1);
 	cr_expect(stat_reaches("received", 1, 5000), "request never received");
 	kill(t.pid, SIGKILL);
@@ -275,6 +288,40 @@ Test(daemon, target_killed_while_its_request_waits_is_counted_as_dropped)
 		  "the dead target's request was not dropped");
 	cr_expect_eq(ic_test_stat(&d, "answers.emulated"), 0);
 	expect_served();
+}
+
+Test(daemon, json_split_over_several_writes_is_accepted)
+{
+	struct target t;
+	int status;
+
+	start(NULL);
+	target_spawn(&t, "split", true);
+	cr_assert_eq(write(t.ctl, "g", 1), 1);
+	cr_assert_eq(waitpid(t.pid, &status, 0), t.pid);
+	close(t.ctl);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "target status %d", status);
+	cr_expect_eq(ic_test_stat(&d, "answers.emulated"), 1);
+	cr_expect(ic_test_log_has(&d, "container split: new listener"));
+}
+
+Test(daemon, last_listener_hangup_removes_the_container)
+{
+	struct target t;
+	int status;
+
+	start(NULL);
+	target_spawn(&t, "shortlived", false);
+	cr_expect(ic_test_log_wait(&d, "container shortlived: new listener", 5000));
+	cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "status --json"), 0);
+	cr_expect(strstr(out, "\"containers\":1") || strstr(out, "\"containers\": 1"), "%s", out);
+	cr_assert_eq(write(t.ctl, "g", 1), 1);
+	cr_assert_eq(waitpid(t.pid, &status, 0), t.pid);
+	close(t.ctl);
+	cr_expect(ic_test_log_wait(&d, "container shortlived: gone", 5000),
+		  "container not removed");
+	cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "containers --json"), 0);
+	cr_expect(!strstr(out, "shortlived"), "%s", out);
 }
 
 Test(daemon, reload_changes_threads_without_failing_a_call)
