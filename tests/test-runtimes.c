@@ -56,6 +56,7 @@ static const char *runtime_cmd(const char *rt)
 
 static void make_bundle(const char *rt, const char *args)
 {
+	static char seccomp[8192];
 	char path[512];
 	FILE *f;
 	int r;
@@ -70,6 +71,10 @@ static void make_bundle(const char *rt, const char *args)
 		       bundle, bundle, bundle, bundle, bundle, bundle,
 		       ic_test_bin("tests/sysinfo-probe"), bundle);
 	cr_assert_eq(r, 0, "bundle: %s", out);
+	/* The seccomp section is what operators get from intercept-run --print oci. */
+	r = ic_test_sh(seccomp, sizeof(seccomp), 30, "%s --print oci -c %s -s %s",
+		       ic_test_bin("intercept-run"), d.conf, d.oci);
+	cr_assert_eq(r, 0, "--print oci: %s", seccomp);
 	snprintf(path, sizeof(path), "%s/config.json", bundle);
 	f = fopen(path, "we");
 	cr_assert(f);
@@ -88,14 +93,10 @@ static void make_bundle(const char *rt, const char *args)
 		"\"uts\" },\n"
 		"                    { \"type\": \"mount\" } ],\n"
 		"    \"resources\": { \"memory\": { \"limit\": 67108864 } },\n"
-		"    \"seccomp\": { \"defaultAction\": \"SCMP_ACT_ALLOW\",\n"
-		"      \"architectures\": [ \"SCMP_ARCH_X86_64\", \"SCMP_ARCH_X86\" ],\n"
-		"      \"listenerPath\": \"%s\", \"listenerMetadata\": \"policy=default\",\n"
-		"      \"syscalls\": [ { \"names\": [ \"sysinfo\" ], \"action\": "
-		"\"SCMP_ACT_NOTIFY\" } ] }\n"
+		"    \"seccomp\": %s\n"
 		"  }\n"
 		"}\n",
-		args, rt, d.oci);
+		args, rt, seccomp);
 	fclose(f);
 }
 
