@@ -520,6 +520,7 @@ int ic_conf_load(const char *path, bool must_exist, struct ic_conf **ret, char e
 	r = add_default_policy(conf);
 	if (r < 0)
 		return conf_err(err, r, "out of memory");
+	conf->refs = 1;
 	*ret = TAKE_PTR(conf);
 	return 0;
 }

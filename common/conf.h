@@ -55,6 +55,7 @@ struct ic_server_conf {
 
 /* An immutable snapshot once loaded: readers never see it change. */
 struct ic_conf {
+	int refs;   /* for the daemon's snapshot references; 1 when loaded */
 	char *path; /* NULL when built from defaults only */
 	struct ic_server_conf server;
 	struct ic_policy *policies;

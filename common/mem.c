@@ -20,7 +20,7 @@ static int mem_xfer(pid_t pid, uint64_t addr, void *buf, size_t len, bool write)
 	n = write ? process_vm_writev(pid, &local, 1, &remote, 1, 0)
 		  : process_vm_readv(pid, &local, 1, &remote, 1, 0);
 	if (n < 0)
-		return errno == ESRCH ? -ESRCH : errno == EPERM ? -EPERM : -EFAULT;
+		return -errno;
 	/* A partial transfer means the range crosses into an unmapped page. */
 	return (size_t)n == len ? 0 : -EFAULT;
 }

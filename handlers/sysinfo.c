@@ -58,14 +58,24 @@ int ic_sysinfo_compute(struct ic_container_info *ct, struct sysinfo *si)
 	struct ic_cgroup_mem m;
 	uint64_t pids;
 
+	int r;
+
 	if (sysinfo(si) < 0)
 		return -errno;
 	if (si->mem_unit != 1)
 		return -EOVERFLOW; /* a 64-bit kernel always reports bytes */
-	if (ic_cgroup_read_mem(&ct->cgroup, &m) == 0)
+	/* No cgroup to read (-ENOENT) means the host's figures; any other failure (out of fds,
+	 * say) must not pass host figures off as the container's. */
+	r = ic_cgroup_read_mem(&ct->cgroup, &m);
+	if (r == 0)
 		apply_memory(si, &m);
-	if (ic_cgroup_read_pids(&ct->cgroup, &pids) == 0)
+	else if (r != -ENOENT)
+		return r;
+	r = ic_cgroup_read_pids(&ct->cgroup, &pids);
+	if (r == 0)
 		si->procs = pids > 65535 ? 65535 : (unsigned short)pids;
+	else if (r != -ENOENT)
+		return r;
 	return 0;
 }
 

@@ -32,13 +32,20 @@ static struct ic_request *request_get(struct ic_acceptor *a)
 		{
 			struct ic_request *r = caa_container_of(node, struct ic_request, fnode);
 
+			/* Keep a bounded cache: a burst's worth goes back to the allocator. */
+			if (a->n_free >= ACCEPTOR_CACHE_MAX) {
+				free(r);
+				continue;
+			}
 			r->next_free = a->free_list;
 			a->free_list = r;
+			a->n_free++;
 		}
 		req = a->free_list;
 	}
 	if (req) {
 		a->free_list = req->next_free;
+		a->n_free--;
 		return req;
 	}
 	req = malloc(sizeof(*req));
@@ -128,10 +135,12 @@ static void hand_over_all(struct ic_acceptor *a)
 	}
 }
 
+#define ACCEPT_DROP (-2)
+
 /* Acceptor thread. RECV one notification from l and queue it on this CPU's queue. Returns the
- * queue index that went from empty to non-empty, or -1. */
+ * queue index that went from empty to non-empty, -1, or ACCEPT_DROP when l is broken. */
 static int accept_one(struct ic_acceptor *a, struct ic_listener *l, struct ic_topology *topo,
-		      uint64_t deadline_ns)
+		      const struct ic_conf *conf)
 {
 	struct ic_request *req = request_get(a);
 	unsigned q;
@@ -145,17 +154,21 @@ static int accept_one(struct ic_acceptor *a, struct ic_listener *l, struct ic_to
 	if (r < 0) {
 		req->next_free = a->free_list;
 		a->free_list = req;
-		if (r == -ENOENT)
+		a->n_free++;
+		if (r == -ENOENT || r == -EINTR) {
 			IC_COUNTER_ADD(a->stats.recv_gone, 1);
-		else
-			log_warn_errno(r, "container %s: NOTIF_RECV: %s", l->ct->info.id,
-				       strerror(-r));
-		return -1;
+			return -1;
+		}
+		/* Anything else would repeat on every readiness of a level-triggered fd. */
+		log_warn_errno(r, "container %s: NOTIF_RECV: %s; dropping this listener",
+			       l->ct->info.id, strerror(-r));
+		return ACCEPT_DROP;
 	}
 	IC_COUNTER_ADD(a->stats.received, 1);
 	req->t_recv_ns = ic_now_ns();
-	req->deadline_ns = req->t_recv_ns + deadline_ns;
+	req->deadline_ns = req->t_recv_ns + (uint64_t)conf->server.deadline_ms * 1000000ULL;
 	req->listener = l;
+	req->claimed = 0;
 	ic_listener_ref(l);
 	__atomic_add_fetch(&l->ct->requests, 1, __ATOMIC_RELAXED);
 
@@ -164,9 +177,15 @@ static int accept_one(struct ic_acceptor *a, struct ic_listener *l, struct ic_to
 	r = ic_queue_push(topo->queues[q], &req->qnode, topo->capacity);
 	if (r == -ENOSPC) {
 		IC_COUNTER_ADD(a->stats.queue_full, 1);
-		ic_request_fail(&a->stats, req);
+		req->claimed = 1;
+		ic_request_fail(&a->stats, req, conf);
+		ic_request_release(req);
 		return -1;
 	}
+	/* Backlog: a sleeping worker elsewhere may steal (the wake costs nothing when none
+	 * sleeps). The empty -> non-empty wake is batched by our caller. */
+	if (r == 0 && ic_queue_depth(topo->queues[q]) > 1)
+		ic_server_wake_idle(topo->wake[q]);
 	return r == 1 ? (int)q : -1;
 }
 
@@ -197,7 +216,6 @@ void *ic_acceptor_main(void *arg)
 		rcu_read_lock();
 		struct ic_topology *topo = rcu_dereference(ic_srv.topo);
 		struct ic_conf *conf = rcu_dereference(ic_srv.conf);
-		uint64_t deadline_ns = (uint64_t)conf->server.deadline_ms * 1000000ULL;
 		uint64_t woke = 0; /* bitmap of queues to wake, first 64 */
 		bool inbox = false;
 
@@ -213,9 +231,11 @@ void *ic_acceptor_main(void *arg)
 				continue;
 			}
 			if (evs[i].events & EPOLLIN) {
-				int q = accept_one(a, l, topo, deadline_ns);
+				int q = accept_one(a, l, topo, conf);
 
-				if (q >= 0) {
+				if (q == ACCEPT_DROP) {
+					listener_drop(a, l);
+				} else if (q >= 0) {
 					unsigned w = topo->wake[q];
 
 					if (w < 64)

@@ -177,6 +177,11 @@ static void oci_register(struct oci_conn *c, const struct ic_oci_state *st)
 	r = ic_registry_get(st->id, st->init_pid, policy, own, &ct, &created);
 	if (r < 0)
 		return refuse(c, "cannot register the container");
+	if (!created && (strcmp(ct->policy_name, policy) != 0 || own))
+		log_warn("container %s: keeps policy '%s'%s; the new listener from %s asked for "
+			 "'%s'%s",
+			 st->id, ct->policy_name, ct->own_policy ? " + metadata" : "", c->peer,
+			 policy, own ? " + metadata" : "");
 	/* Answers wake the target on the answering CPU: no cross-CPU wake-up per call. */
 	r = ic_notif_set_sync_wakeup(fd);
 	if (r < 0 && r != -EINVAL && r != -ENOTTY)
@@ -186,11 +191,15 @@ static void oci_register(struct oci_conn *c, const struct ic_oci_state *st)
 		ic_container_put(ct);
 		return refuse(c, "out of memory");
 	}
+	if (ic_server_adopt(l) < 0) {
+		ic_listener_put(l); /* closes the listener fd: keep our copy index clear */
+		c->fds[st->seccomp_fd_index] = -1;
+		return refuse(c, "no acceptor thread is running");
+	}
 	c->fds[st->seccomp_fd_index] = -1;
 	log_info("container %s: %s listener from %s (pid %d, init %d, status %s, policy %s%s)",
 		 st->id, created ? "new" : "another", c->peer, (int)st->pid, (int)st->init_pid,
 		 *st->status ? st->status : "?", policy, own ? " + metadata" : "");
-	ic_server_adopt(l);
 	/* The runtime never waits for an answer; we are done with this connection. */
 	conn_close(c);
 }

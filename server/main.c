@@ -3,10 +3,12 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +19,9 @@
 #include "common/notify.h"
 #include "common/syscalls.h"
 #include "server/server.h"
+
+/* How often queued requests are checked against their deadline. */
+#define SWEEP_INTERVAL_MS 100
 
 static void usage(FILE *f)
 {
@@ -51,6 +56,19 @@ static int make_parent(const char *path)
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+/* Every container costs a listener fd and each request may open cgroup files: the soft limit
+ * of 1024 would cap us near a thousand containers. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn_errno(errno, "cannot raise the open file limit: %m");
 }
 
 static int run(struct ic_conf *conf)
@@ -88,8 +106,18 @@ static int run(struct ic_conf *conf)
 
 	for (;;) {
 		struct signalfd_siginfo si;
+		struct pollfd p = {.fd = sfd, .events = POLLIN};
 		char err[IC_CONF_ERR_MAX];
+		int n = poll(&p, 1, SWEEP_INTERVAL_MS);
 
+		if (n < 0 && errno != EINTR) {
+			r = log_error_errno(errno, "poll: %m");
+			break;
+		}
+		if (n <= 0) {
+			ic_server_sweep();
+			continue;
+		}
 		if (read(sfd, &si, sizeof(si)) != sizeof(si)) {
 			if (errno == EINTR)
 				continue;
@@ -173,6 +201,7 @@ int main(int argc, char **argv)
 
 	if (geteuid() != 0)
 		log_warn("not running as root: only containers of this user can be served");
+	raise_fd_limit();
 	r = ic_notif_check_sizes();
 	if (r < 0) {
 		log_error_errno(r,

@@ -36,6 +36,7 @@ struct ic_request {
 	uint64_t t_recv_ns;
 	uint64_t deadline_ns;
 	bool timed_out; /* the deadline passed before the answer: failure answer, no side effect */
+	int claimed;	/* atomic: 1 once a worker or the deadline sweeper owns the answer */
 	struct seccomp_notif notif;
 };
 
@@ -57,6 +58,7 @@ struct ic_acceptor {
 	/* The owner thread's alone. */
 	IC_ALIGNED_CACHELINE struct cds_list_head listeners;
 	struct ic_request *free_list;
+	unsigned n_free;
 	struct ic_stats stats;
 };
 
@@ -66,7 +68,8 @@ struct ic_worker {
 	int cpu;
 	pthread_t thread;
 	bool started;
-	int stop; /* atomic: 1 = exit now, 2 = exit once every queue is empty */
+	int stop;	      /* atomic: 1 = exit now, 2 = exit once every queue is empty */
+	struct ic_conf *conf; /* the snapshot this worker serves with, pinned by a reference */
 	IC_ALIGNED_CACHELINE struct ic_stats stats;
 };
 
@@ -82,9 +85,10 @@ struct ic_server {
 	pthread_mutex_t reload_lock;
 	uint64_t started_ns;
 	uint64_t reloads;
-	int draining;	       /* atomic */
-	const char *conf_path; /* what reload re-reads */
-	bool conf_must_exist;  /* -c given: a missing file is an error */
+	int draining;		 /* atomic */
+	struct ic_stats sweeper; /* the main thread's: requests answered past their deadline */
+	const char *conf_path;	 /* what reload re-reads */
+	bool conf_must_exist;	 /* -c given: a missing file is an error */
 };
 
 extern struct ic_server ic_srv;
@@ -99,8 +103,9 @@ int ic_server_reload(char *err, size_t errlen);
 /* SIGTERM: stop acceptors, answer what is queued, stop workers. */
 void ic_server_drain(void);
 void ic_server_fini(void);
-/* Front ends: hand a new listener to the least-loaded acceptor. Takes reload_lock. */
-void ic_server_adopt(struct ic_listener *l);
+/* Front ends: hand a new listener to the least-loaded acceptor. Takes reload_lock. -EAGAIN when
+ * no acceptor runs (the caller still owns l). */
+int ic_server_adopt(struct ic_listener *l);
 /* The policy a container's requests use right now; call under rcu_read_lock. */
 const struct ic_policy *ic_server_policy_of(const struct ic_conf *conf, const void *container);
 /* Merge every thread's counters. Any thread. */
@@ -111,8 +116,20 @@ void *ic_acceptor_main(void *arg);
 void *ic_worker_main(void *arg);
 void ic_acceptor_hand_over(struct ic_acceptor *a, struct ic_listener *l);
 void ic_request_release(struct ic_request *req);
-/* Answer a request we will not serve (deadline, full queue) with its policy's failure answer. */
-void ic_request_fail(struct ic_stats *st, struct ic_request *req);
+bool ic_request_claim(struct ic_request *req);
+/* Answer a claimed request we will not serve (deadline, full queue) with its policy's failure
+ * answer; the caller still releases it. conf: under rcu_read_lock or referenced. */
+void ic_request_fail(struct ic_stats *st, struct ic_request *req, const struct ic_conf *conf);
+
+/* Config snapshots outlive an RCU read section only through a reference: handlers may block,
+ * and must not do so inside one. ref: under rcu_read_lock (or holding a reference). put: any
+ * thread, NULL allowed; the last reference frees. */
+void ic_server_conf_ref(struct ic_conf *conf);
+void ic_server_conf_put(struct ic_conf *conf);
+/* Wake one sleeping worker whose home is not `except`, if any sleeps. Any thread. */
+void ic_server_wake_idle(unsigned except);
+/* Main thread, periodically: answer queued requests past their deadline (failure answer). */
+void ic_server_sweep(void);
 
 /* Front ends and control: threads.c starts them from ic_server_init. */
 int ic_front_oci_start(const char *path);

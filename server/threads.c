@@ -89,6 +89,92 @@ static void topology_retire(struct ic_topology *old)
 	call_rcu(&b->rcu, topology_free_rcu);
 }
 
+void ic_server_conf_ref(struct ic_conf *conf)
+{
+	__atomic_add_fetch(&conf->refs, 1, __ATOMIC_RELAXED);
+}
+
+void ic_server_conf_put(struct ic_conf *conf)
+{
+	if (conf && __atomic_sub_fetch(&conf->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		ic_conf_free(conf);
+}
+
+struct conf_box {
+	struct rcu_head rcu;
+	struct ic_conf *conf;
+};
+
+static void conf_put_rcu(struct rcu_head *head)
+{
+	struct conf_box *b = caa_container_of(head, struct conf_box, rcu);
+
+	ic_server_conf_put(b->conf);
+	free(b);
+}
+
+/* Drop the published reference once no read section can still take a new one. */
+static void conf_retire(struct ic_conf *old)
+{
+	struct conf_box *b;
+
+	if (!old)
+		return;
+	b = malloc(sizeof(*b));
+	if (!b) {
+		synchronize_rcu();
+		ic_server_conf_put(old);
+		return;
+	}
+	b->conf = old;
+	call_rcu(&b->rcu, conf_put_rcu);
+}
+
+void ic_server_wake_idle(unsigned except)
+{
+	for (unsigned q = 0; q < ic_srv.ncpu; q++) {
+		struct ic_queue *queue = &ic_srv.queues[q];
+
+		if (q != except && __atomic_load_n(&queue->sleepers, __ATOMIC_RELAXED)) {
+			ic_queue_wake(queue);
+			return;
+		}
+	}
+}
+
+/* Main thread. Requests wait in a queue only while every worker is busy; those past their
+ * deadline get the failure answer here, and the worker that dequeues them later just lets go. */
+void ic_server_sweep(void)
+{
+	uint64_t now = ic_now_ns();
+	struct ic_conf *conf;
+
+	rcu_read_lock();
+	conf = rcu_dereference(ic_srv.conf);
+	for (unsigned q = 0; q < ic_srv.ncpu; q++) {
+		struct ic_queue *queue = &ic_srv.queues[q];
+		struct cds_wfcq_node *node;
+
+		if (ic_queue_depth(queue) == 0)
+			continue;
+		/* Excludes dequeuers (workers) while we walk; producers may still append. */
+		cds_wfcq_dequeue_lock(&queue->head, &queue->tail);
+		__cds_wfcq_for_each_blocking(&queue->head, &queue->tail, node)
+		{
+			struct ic_request *req = caa_container_of(node, struct ic_request, qnode);
+
+			/* FIFO per producer: later ones are younger, but other producers' are mixed
+			 * in, so look at all of them. */
+			if (now > req->deadline_ns && ic_request_claim(req)) {
+				IC_COUNTER_ADD(ic_srv.sweeper.deadline_missed, 1);
+				ic_request_fail(&ic_srv.sweeper, req, conf);
+			}
+		}
+		cds_wfcq_dequeue_unlock(&queue->head, &queue->tail);
+	}
+	rcu_read_unlock();
+}
+
 static int acceptor_start(unsigned i, int cpu)
 {
 	struct ic_acceptor *a = &ic_srv.acceptors[i];
@@ -195,7 +281,7 @@ int ic_server_apply(const struct ic_conf *conf)
 	unsigned na = ic_conf_effective_threads(conf->server.acceptors, ic_srv.ncpu);
 	unsigned nw = ic_conf_effective_threads(conf->server.workers, ic_srv.ncpu);
 	struct ic_topology *topo = topology_new(conf, nw), *old;
-	int r;
+	int r, ret = 0;
 
 	if (!topo)
 		return log_error_errno(ENOMEM, "out of memory for the queue topology");
@@ -207,6 +293,7 @@ int ic_server_apply(const struct ic_conf *conf)
 		if (r < 0) {
 			/* Wake mapping for the workers that did start; sleepers time out meanwhile.
 			 */
+			ret = r;
 			nw = i;
 			topo = topology_new(conf, nw);
 			if (topo)
@@ -227,6 +314,7 @@ int ic_server_apply(const struct ic_conf *conf)
 		for (unsigned i = ic_srv.n_acceptors; i < na; i++) {
 			r = acceptor_start(i, (int)(i % ic_srv.ncpu));
 			if (r < 0) {
+				ret = r;
 				na = i;
 				break;
 			}
@@ -242,7 +330,9 @@ int ic_server_apply(const struct ic_conf *conf)
 	}
 	log_info("threads: %u acceptors, %u workers, %u queues of %llu", na, nw, ic_srv.ncpu,
 		 (unsigned long long)conf->server.queue_capacity);
-	return 0;
+	if (ret == 0 && (na == 0 || nw == 0))
+		ret = -EAGAIN;
+	return ret;
 }
 
 int ic_server_init(struct ic_conf *conf)
@@ -285,10 +375,10 @@ int ic_server_reload(char *err, size_t errlen)
 	ic_log_set_level(conf->server.log_level);
 	ic_log_set_target(conf->server.log_target);
 	r = ic_server_apply(conf);
-	ic_srv.reloads++;
+	__atomic_add_fetch(&ic_srv.reloads, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&ic_srv.reload_lock);
-	synchronize_rcu();
-	ic_conf_free(old);
+	/* Workers still serving with the old snapshot hold references to it. */
+	conf_retire(old);
 	if (r < 0)
 		snprintf(err, errlen, "configuration loaded, but threads could not all start");
 	else
@@ -296,7 +386,7 @@ int ic_server_reload(char *err, size_t errlen)
 	return r;
 }
 
-void ic_server_adopt(struct ic_listener *l)
+int ic_server_adopt(struct ic_listener *l)
 {
 	unsigned best = 0, n;
 	int best_load = -1;
@@ -311,9 +401,14 @@ void ic_server_adopt(struct ic_listener *l)
 			best_load = load;
 		}
 	}
+	if (best_load < 0) {
+		pthread_mutex_unlock(&ic_srv.reload_lock);
+		return -EAGAIN; /* no acceptor runs: nobody would ever poll it */
+	}
 	__atomic_add_fetch(&ic_srv.acceptors[best].n_listeners, 1, __ATOMIC_RELAXED);
 	ic_acceptor_hand_over(&ic_srv.acceptors[best], l);
 	pthread_mutex_unlock(&ic_srv.reload_lock);
+	return 0;
 }
 
 void ic_server_drain(void)
@@ -330,6 +425,7 @@ void ic_server_drain(void)
 void ic_server_stats(struct ic_stats *out)
 {
 	memset(out, 0, sizeof(*out));
+	ic_stats_merge(out, &ic_srv.sweeper);
 	for (unsigned i = 0; i < IC_ACCEPTORS_MAX; i++)
 		ic_stats_merge(out, &ic_srv.acceptors[i].stats);
 	for (unsigned i = 0; i < IC_WORKERS_MAX; i++) {
@@ -386,5 +482,6 @@ void ic_server_fini(void)
 	for (unsigned q = 0; q < ic_srv.ncpu; q++)
 		ic_queue_destroy(&ic_srv.queues[q]);
 	free(ic_srv.queues);
-	ic_conf_free(rcu_xchg_pointer(&ic_srv.conf, NULL));
+	conf_retire(rcu_xchg_pointer(&ic_srv.conf, NULL));
+	rcu_barrier();
 }

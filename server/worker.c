@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -85,32 +86,49 @@ static void account(struct ic_stats *st, struct ic_request *req, int sys, enum i
 	ic_hist_add(&st->latency[idx], ic_now_ns() - req->t_recv_ns);
 }
 
-/* Caller holds rcu_read_lock. */
-void ic_request_fail(struct ic_stats *st, struct ic_request *req)
+/* Whoever claims a request answers it: the worker that dequeued it, or the deadline sweeper
+ * while it still sits in its queue. Any thread. */
+bool ic_request_claim(struct ic_request *req)
 {
-	struct ic_conf *conf = rcu_dereference(ic_srv.conf);
+	int expected = 0;
+
+	return __atomic_compare_exchange_n(&req->claimed, &expected, 1, false, __ATOMIC_ACQ_REL,
+					   __ATOMIC_RELAXED);
+}
+
+/* Any thread, with a reference on conf (or under rcu_read_lock); the caller claimed req. */
+void ic_request_fail(struct ic_stats *st, struct ic_request *req, const struct ic_conf *conf)
+{
 	const struct ic_policy *p = ic_server_policy_of(conf, req->listener->ct);
 	int sys = ic_sys_lookup(req->notif.data.arch, req->notif.data.nr, NULL);
 
 	account(st, req, sys, answer(req, IC_VERDICT_FAILED, NULL, p));
-	ic_request_release(req);
 }
 
-/* Worker thread, under rcu_read_lock. */
+/* Worker thread, outside any RCU read-side section: a handler may block (it reads and writes
+ * target memory), and must not hold up grace periods, reloads or the drain. w->conf is pinned
+ * by reference. */
 static void serve(struct ic_worker *w, struct ic_request *req)
 {
-	struct ic_conf *conf = rcu_dereference(ic_srv.conf);
 	struct ic_container *ct = req->listener->ct;
 	struct ic_req hreq = {
 	    .notif = &req->notif,
 	    .ct = &ct->info,
-	    .policy = ic_server_policy_of(conf, ct),
+	    .policy = ic_server_policy_of(w->conf, ct),
 	    .still_valid = req_still_valid,
 	    .core = req,
 	};
 	struct ic_resp resp = {0};
 	enum ic_verdict v;
 
+	/* The sweeper answered it while it waited in the queue. */
+	if (!ic_request_claim(req)) {
+		ic_request_release(req);
+		return;
+	}
+	if (!hreq.policy)
+		log_warn("container %s: policy '%s' no longer exists; the kernel decides",
+			 ct->info.id, ct->policy_name);
 	hreq.sys = ic_sys_lookup(req->notif.data.arch, req->notif.data.nr, &hreq.abi);
 	req->timed_out = ic_now_ns() > req->deadline_ns;
 	v = req->timed_out ? IC_VERDICT_FAILED : ic_handle(&hreq, &resp);
@@ -130,6 +148,18 @@ static struct ic_request *take(struct ic_topology *topo, unsigned home)
 	return node ? caa_container_of(node, struct ic_request, qnode) : NULL;
 }
 
+/* Under rcu_read_lock: follow a reload. Returns the snapshot to put after the read section. */
+static struct ic_conf *follow_conf(struct ic_worker *w)
+{
+	struct ic_conf *cur = rcu_dereference(ic_srv.conf), *old = w->conf;
+
+	if (cur == old)
+		return NULL;
+	ic_server_conf_ref(cur);
+	w->conf = cur;
+	return old;
+}
+
 void *ic_worker_main(void *arg)
 {
 	struct ic_worker *w = arg;
@@ -137,40 +167,39 @@ void *ic_worker_main(void *arg)
 	rcu_register_thread();
 	for (;;) {
 		int stop = __atomic_load_n(&w->stop, __ATOMIC_ACQUIRE);
+		struct ic_conf *old;
 		struct ic_topology *topo;
 		struct ic_request *req;
 		struct ic_queue *hq;
-		uint32_t seen;
+		uint32_t seen = 0;
 
 		if (stop == 1)
 			break;
 		rcu_read_lock();
+		old = follow_conf(w);
 		topo = rcu_dereference(ic_srv.topo);
 		req = take(topo, w->home);
-		if (req) {
-			serve(w, req);
-			rcu_read_unlock();
-			continue;
-		}
-		if (stop == 2) {
-			rcu_read_unlock();
-			break;
-		}
 		hq = topo->queues[w->home % topo->n];
-		seen = ic_queue_sleep_prepare(hq);
-		req = take(topo, w->home);
+		if (!req && stop != 2) {
+			seen = ic_queue_sleep_prepare(hq);
+			req = take(topo, w->home);
+			if (req)
+				ic_queue_sleep_finish(hq);
+		}
 		rcu_read_unlock();
+		ic_server_conf_put(old);
 		if (req) {
-			ic_queue_sleep_finish(hq);
-			rcu_read_lock();
 			serve(w, req);
-			rcu_read_unlock();
 			continue;
 		}
+		if (stop == 2)
+			break;
 		/* Queues live for the process, so sleeping outside the read section is safe. */
 		ic_queue_sleep(hq, seen, WORKER_IDLE_MS);
 		ic_queue_sleep_finish(hq);
 	}
+	ic_server_conf_put(w->conf);
+	w->conf = NULL;
 	rcu_unregister_thread();
 	return NULL;
 }

@@ -230,6 +230,17 @@ long long ic_test_stat(struct ic_test_daemon *d, const char *path)
 	return r;
 }
 
+bool ic_test_stat_reaches(struct ic_test_daemon *d, const char *path, long long want,
+			  int timeout_ms)
+{
+	for (int waited = 0; waited <= timeout_ms; waited += 50) {
+		if (ic_test_stat(d, path) >= want)
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
 bool ic_test_log_has(struct ic_test_daemon *d, const char *s)
 {
 	char *buf = NULL;

@@ -36,6 +36,10 @@ int ic_test_ctl(struct ic_test_daemon *d, char *out, size_t outlen, const char *
 long long ic_test_kv(const char *text, const char *key);
 /* A counter from `interceptctl stats --json`: "received", "answers.dropped", ... */
 long long ic_test_stat(struct ic_test_daemon *d, const char *path);
+/* Wait (bounded by timeout_ms) until a counter reaches want: the daemon counts an answer just
+ * after sending it, so the target may finish first. */
+bool ic_test_stat_reaches(struct ic_test_daemon *d, const char *path, long long want,
+			  int timeout_ms);
 /* Whether the daemon's log contains s. */
 bool ic_test_log_has(struct ic_test_daemon *d, const char *s);
 /* Wait (bounded by timeout_ms) until the log contains s. */

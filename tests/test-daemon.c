@@ -190,7 +190,8 @@ static void target_spawn(struct target *t, const char *id, bool split)
 		close(fd);
 		if (read(sp[1], &c, 1) != 1)
 			_exit(12);
-		_exit(sysinfo(&si) == 0 ? 0 : 13);
+		/* 100 + errno: the test learns what the caller saw. */
+		_exit(sysinfo(&si) == 0 ? 0 : 100 + errno);
 	}
 	close(sp[1]);
 	t->ctl = sp[0];
@@ -252,42 +253,67 @@ static pid_t thread_named(pid_t pid, const char *name)
 	return tid;
 }
 
-static bool stat_reaches(const char *path, long long want, int timeout_ms)
+/* Stop the only worker with ptrace, so that requests wait in their queue. */
+static pid_t stop_worker(void)
 {
-	for (int waited = 0; waited <= timeout_ms; waited += 50) {
-		if (ic_test_stat(&d, path) >= want)
-			return true;
-		usleep(50000);
-	}
-	return false;
+	pid_t worker = thread_named(d.pid, "ic-worker-0");
+	int status;
+
+	cr_assert_gt(worker, 0, "no worker thread");
+	cr_assert_eq(ptrace(PTRACE_SEIZE, worker, 0, 0), 0, "PTRACE_SEIZE: %s", strerror(errno));
+	cr_assert_eq(ptrace(PTRACE_INTERRUPT, worker, 0, 0), 0);
+	cr_assert_eq(waitpid(worker, &status, __WALL), worker);
+	return worker;
 }
 
 Test(daemon, target_killed_while_its_request_waits_is_counted_as_dropped)
 {
 	struct target t;
 	pid_t worker;
-	int status;
 
 	start("workers = 1\nacceptors = 1\n");
-	worker = thread_named(d.pid, "ic-worker-0");
-	cr_assert_gt(worker, 0, "no worker thread");
-	/* Stop the only worker: the request is received and queued, then waits. */
-	cr_assert_eq(ptrace(PTRACE_SEIZE, worker, 0, 0), 0, "PTRACE_SEIZE: %s", strerror(errno));
-	cr_assert_eq(ptrace(PTRACE_INTERRUPT, worker, 0, 0), 0);
-	cr_assert_eq(waitpid(worker, &status, __WALL), worker);
+	/* The request is received and queued, then waits. */
+	worker = stop_worker();
 
 	target_spawn(&t, "doomed", false);
 	cr_assert_eq(write(t.ctl, "g", 1), 1);
-	cr_expect(stat_reaches("received", 1, 5000), "request never received");
+	cr_expect(ic_test_stat_reaches(&d, "received", 1, 5000), "request never received");
 	kill(t.pid, SIGKILL);
 	waitpid(t.pid, NULL, 0);
 	close(t.ctl);
 
 	cr_assert_eq(ptrace(PTRACE_DETACH, worker, 0, 0), 0);
-	cr_expect(stat_reaches("answers.dropped", 1, 5000),
+	cr_expect(ic_test_stat_reaches(&d, "answers.dropped", 1, 5000),
 		  "the dead target's request was not dropped");
 	cr_expect_eq(ic_test_stat(&d, "answers.emulated"), 0);
 	expect_served();
+}
+
+Test(daemon, request_past_its_deadline_gets_the_failure_answer_once)
+{
+	struct target t;
+	pid_t worker;
+	int status;
+
+	ic_test_daemon_start(&d, "workers = 1\nacceptors = 1\nrequest.deadline_ms = 300\n",
+			     "[policy default]\nsecurity.syscalls.intercept.sysinfo = true\n"
+			     "failure.answer = EPERM\n");
+	worker = stop_worker();
+	target_spawn(&t, "late", false);
+	cr_assert_eq(write(t.ctl, "g", 1), 1);
+	/* Nobody can serve it: the sweeper answers EPERM once the 300 ms are up. */
+	cr_assert_eq(waitpid(t.pid, &status, 0), t.pid);
+	close(t.ctl);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 100 + EPERM, "target status %d",
+		  status);
+	cr_expect(ic_test_stat_reaches(&d, "answers.failed", 1, 5000));
+	cr_expect_eq(ic_test_stat(&d, "deadline_missed"), 1);
+	cr_expect_eq(ic_test_stat(&d, "answers.failed"), 1);
+	/* The worker comes back, finds it answered and lets it go: no second answer. */
+	cr_assert_eq(ptrace(PTRACE_DETACH, worker, 0, 0), 0);
+	expect_served();
+	cr_expect_eq(ic_test_stat(&d, "answers.failed"), 1);
+	cr_expect_eq(ic_test_stat(&d, "answers.dropped"), 0);
 }
 
 Test(daemon, json_split_over_several_writes_is_accepted)
@@ -301,6 +327,7 @@ Test(daemon, json_split_over_several_writes_is_accepted)
 	cr_assert_eq(waitpid(t.pid, &status, 0), t.pid);
 	close(t.ctl);
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "target status %d", status);
+	cr_expect(ic_test_stat_reaches(&d, "answers.emulated", 1, 5000));
 	cr_expect_eq(ic_test_stat(&d, "answers.emulated"), 1);
 	cr_expect(ic_test_log_has(&d, "container split: new listener"));
 }
@@ -344,7 +371,7 @@ Test(daemon, reload_changes_threads_without_failing_a_call)
 		execl("/bin/sh", "sh", "-c", loop, (char *)NULL);
 		_exit(127);
 	}
-	cr_expect(stat_reaches("received", 100, 10000), "the loop never got going");
+	cr_expect(ic_test_stat_reaches(&d, "received", 100, 10000), "the loop never got going");
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 		ic_test_daemon_rewrite(&d, steps[i], NULL);
 		cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "reload"), 0, "%s", out);
