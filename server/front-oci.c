@@ -24,6 +24,7 @@
 #define OCI_CONN_MAX	    1024
 #define OCI_CONN_TIMEOUT_MS 5000
 #define OCI_PEER_MAX	    96
+#define OCI_ACCEPT_PAUSE_NS (1000ULL * 1000000ULL)
 
 struct oci_conn {
 	int fd;
@@ -45,6 +46,7 @@ static struct {
 	bool started;
 	struct oci_conn *conns;
 	unsigned n_conns;
+	uint64_t accept_paused_until; /* out of fds: accept again from then on */
 } oci = {.sock = -1, .epfd = -1, .evfd = -1};
 
 static void conn_close(struct oci_conn *c)
@@ -288,8 +290,19 @@ static void conn_accept(void)
 		struct oci_conn *c;
 
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* The socket stays readable: stop watching it for a while rather
+				 * than spin. */
+				struct epoll_event off = {.events = 0, .data.ptr = &oci.sock};
+
+				log_error_errno(errno,
+						"oci: accept: %m; pausing new connections for 1 s");
+				epoll_ctl(oci.epfd, EPOLL_CTL_MOD, oci.sock, &off);
+				oci.accept_paused_until = ic_now_ns() + OCI_ACCEPT_PAUSE_NS;
+			} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
 				log_warn_errno(errno, "oci: accept: %m");
+			}
 			return;
 		}
 		c = calloc(1, sizeof(*c));
@@ -326,7 +339,7 @@ static void conn_accept(void)
 
 static int next_timeout_ms(void)
 {
-	uint64_t now = ic_now_ns(), first = UINT64_MAX;
+	uint64_t now = ic_now_ns(), first = oci.accept_paused_until ?: UINT64_MAX;
 
 	for (struct oci_conn *c = oci.conns; c; c = c->next)
 		if (c->deadline_ns < first)
@@ -341,6 +354,12 @@ static void expire(void)
 	uint64_t now = ic_now_ns();
 	struct oci_conn *c = oci.conns, *next;
 
+	if (oci.accept_paused_until && oci.accept_paused_until <= now) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &oci.sock};
+
+		oci.accept_paused_until = 0;
+		epoll_ctl(oci.epfd, EPOLL_CTL_MOD, oci.sock, &ev);
+	}
 	for (; c; c = next) {
 		next = c->next;
 		if (c->deadline_ns <= now)

@@ -119,6 +119,23 @@ Test(daemon, silent_peer_is_refused_after_a_timeout_and_blocks_nobody)
 	close(fd);
 }
 
+Test(daemon, running_out_of_fds_pauses_accepting_and_recovers)
+{
+	int conns[64], r;
+
+	start(NULL);
+	r = ic_test_sh(out, sizeof(out), 10, "prlimit --pid %d --nofile=48:48", (int)d.pid);
+	cr_assert_eq(r, 0, "prlimit: %s", out);
+	for (size_t i = 0; i < 64; i++)
+		conns[i] = oci_connect();
+	cr_expect(ic_test_log_wait(&d, "pausing new connections", 5000), "no EMFILE handling");
+	for (size_t i = 0; i < 64; i++)
+		close(conns[i]);
+	/* Within the pause and the silent-peer timeout, it serves again. */
+	usleep(1500000);
+	expect_served();
+}
+
 Test(daemon, message_without_fd_is_refused)
 {
 	char *msg = ic_oci_format("nofd", getpid(), getpid(), "creating", NULL);
