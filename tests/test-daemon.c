@@ -414,6 +414,100 @@ Test(daemon, reload_changes_threads_without_failing_a_call)
 	cr_expect_eq(ic_test_stat(&d, "answers.continued"), 0);
 }
 
+Test(daemon, reload_changes_a_policy_live)
+{
+	struct sysinfo host;
+	int r;
+
+	start(NULL);
+	expect_served();
+	/* sysinfo no longer intercepted: the kernel answers (host figures) for the same filter. */
+	ic_test_daemon_rewrite(&d, NULL,
+			       "[policy default]\nsecurity.syscalls.intercept.sysinfo = false\n"
+			       "security.syscalls.intercept.mknod = true\n");
+	cr_assert_eq(ic_test_ctl(&d, out, sizeof(out), "reload"), 0, "%s", out);
+	/* intercept-run builds its filter from the new policy: mknod only, so sysinfo is native. */
+	r = ic_test_sh(out, sizeof(out), 60, "%s -c %s -s %s --memory 64M -- %s",
+		       ic_test_bin("intercept-run"), d.conf, d.oci,
+		       ic_test_bin("tests/sysinfo-probe"));
+	cr_assert_eq(r, 0, "%s", out);
+	sysinfo(&host);
+	cr_expect_eq(ic_test_kv(out, "totalram"), (long long)host.totalram, "%s", out);
+}
+
+Test(daemon, running_container_follows_a_policy_reload)
+{
+	char loop[1024], path[256];
+	pid_t pid;
+	int status;
+	FILE *f;
+
+	start(NULL);
+	/* 3 s of sysinfo calls that must see 64 MiB until the reload, then the host's memory. */
+	snprintf(loop, sizeof(loop), "%s -c %s -s %s --memory 64M -- %s 0 3 > %s/loop.out 2>&1",
+		 ic_test_bin("intercept-run"), d.conf, d.oci, ic_test_bin("tests/sysinfo-loop"),
+		 d.dir);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", loop, (char *)NULL);
+		_exit(127);
+	}
+	cr_expect(ic_test_stat_reaches(&d, "answers.emulated", 50, 10000));
+	ic_test_daemon_rewrite(&d, NULL,
+			       "[policy default]\nsecurity.syscalls.intercept.sysinfo = false\n");
+	cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "reload"), 0, "%s", out);
+	cr_expect(ic_test_stat_reaches(&d, "answers.continued", 50, 10000),
+		  "the running container's filter still notifies, the new policy continues");
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	snprintf(path, sizeof(path), "%s/loop.out", d.dir);
+	f = fopen(path, "re");
+	cr_assert(f);
+	out[fread(out, 1, sizeof(out) - 1, f)] = 0;
+	fclose(f);
+	cr_expect_eq(ic_test_kv(out, "failures"), 0, "%s", out);
+}
+
+Test(daemon, intercept_run_says_when_the_daemon_is_not_running)
+{
+	char conf[] = "/tmp/ic-run-XXXXXX";
+	int fd = mkstemp(conf), r;
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	r = ic_test_sh(out, sizeof(out), 30, "%s -c %s -s /nonexistent/oci.sock -- true",
+		       ic_test_bin("intercept-run"), conf);
+	unlink(conf);
+	cr_expect_eq(r, 125, "%s", out);
+	cr_expect(strstr(out, "/nonexistent/oci.sock") && strstr(out, "is interceptd running?"),
+		  "%s", out);
+}
+
+Test(daemon, intercept_run_names_the_cgroup_it_cannot_make)
+{
+	char first[1024];
+	pid_t pid;
+	int r, status;
+
+	start(NULL);
+	/* A second container with a live one's id: its cgroup exists already. */
+	snprintf(first, sizeof(first), "%s -c %s -s %s --id twin -- sleep 3",
+		 ic_test_bin("intercept-run"), d.conf, d.oci);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", first, (char *)NULL);
+		_exit(127);
+	}
+	cr_expect(ic_test_log_wait(&d, "container twin: new listener", 5000));
+	r = ic_test_sh(out, sizeof(out), 30, "%s -c %s -s %s --id twin --memory 64M -- true",
+		       ic_test_bin("intercept-run"), d.conf, d.oci);
+	cr_expect_eq(r, 125, "%s", out);
+	cr_expect(strstr(out, "interceptd/twin"), "the error must name the cgroup: %s", out);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "first container: %d", status);
+}
+
 Test(daemon, bad_reload_keeps_the_running_configuration)
 {
 	start("workers = 2\n");
