@@ -49,6 +49,7 @@ struct ic_server_conf {
 	char *oci_socket;
 	char *lxc_socket;
 	char *control_socket;
+	bool lxc_allow_unknown_cookie;
 	int log_level;	/* enum ic_log_level */
 	int log_target; /* enum ic_log_target */
 };

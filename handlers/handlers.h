@@ -50,6 +50,7 @@ struct ic_req {
 	enum ic_abi abi;
 	const struct ic_policy *policy;
 	struct ic_container_info *ct;
+	int mem_fd; /* the caller's /proc/<pid>/mem when a front end provided it (LXC), else -1 */
 	/* Re-checks the notification id with the kernel and the request's deadline: 0 while the
 	 * request may still be acted on, -ENOENT once the target is gone, -ETIMEDOUT past the
 	 * deadline. Handlers call it after reading target memory and right before any side effect,

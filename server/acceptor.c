@@ -13,6 +13,7 @@
 #include "common/notify.h"
 #include "common/proc.h"
 #include "handlers/handlers.h"
+#include "server/lxc.h"
 #include "server/registry.h"
 #include "server/server.h"
 
@@ -20,7 +21,7 @@
 #define ACCEPTOR_CACHE_MAX 4096
 
 /* Acceptor thread only. Requests come from our own list, refilled from what workers gave back. */
-static struct ic_request *request_get(struct ic_acceptor *a)
+struct ic_request *ic_request_get(struct ic_acceptor *a)
 {
 	struct ic_request *req = a->free_list;
 
@@ -46,30 +47,67 @@ static struct ic_request *request_get(struct ic_acceptor *a)
 	if (req) {
 		a->free_list = req->next_free;
 		a->n_free--;
-		return req;
-	}
-	req = malloc(sizeof(*req));
-	if (req)
+	} else {
+		req = malloc(sizeof(*req));
+		if (!req)
+			return NULL;
 		req->origin = a;
+	}
+	req->listener = NULL;
+	req->lxc = NULL;
+	req->ct = NULL;
+	for (int i = 0; i < 3; i++)
+		req->lxc_fds[i] = -1;
 	return req;
+}
+
+/* Acceptor thread: a request that never made it into a queue. */
+void ic_request_unget(struct ic_acceptor *a, struct ic_request *req)
+{
+	req->next_free = a->free_list;
+	a->free_list = req;
+	a->n_free++;
 }
 
 /* Any thread: the request goes back to the cache of the acceptor that made it. */
 void ic_request_release(struct ic_request *req)
 {
-	ic_listener_put(req->listener);
-	req->listener = NULL;
+	if (req->kind == IC_SOURCE_LISTENER) {
+		ic_listener_put(req->listener);
+		req->listener = NULL;
+	} else {
+		for (int i = 0; i < 3; i++)
+			if (req->lxc_fds[i] >= 0)
+				close(req->lxc_fds[i]);
+		ic_lxc_conn_put(req->lxc);
+		req->lxc = NULL;
+	}
 	cds_lfs_node_init(&req->fnode);
 	cds_lfs_push(&req->origin->returned, &req->fnode);
 }
 
-/* Any thread: hand l to acceptor a, which adds it to its epoll set on its next wake. */
-void ic_acceptor_hand_over(struct ic_acceptor *a, struct ic_listener *l)
+void ic_source_put(struct ic_source *src)
+{
+	if (src->kind == IC_SOURCE_LISTENER)
+		ic_listener_put(ic_listener_of(src));
+	else
+		ic_lxc_conn_put(ic_lxc_conn_of(src));
+}
+
+static const char *source_name(struct ic_source *src)
+{
+	if (src->kind == IC_SOURCE_LISTENER)
+		return ic_listener_of(src)->ct->info.id;
+	return ic_lxc_conn_of(src)->peer;
+}
+
+/* Any thread: hand src to acceptor a, which adds it to its epoll set on its next wake. */
+void ic_acceptor_hand_over(struct ic_acceptor *a, struct ic_source *src)
 {
 	uint64_t one = 1;
 
-	cds_lfs_node_init(&l->inbox);
-	cds_lfs_push(&a->inbox, &l->inbox);
+	cds_lfs_node_init(&src->inbox);
+	cds_lfs_push(&a->inbox, &src->inbox);
 	if (write(a->evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_error_errno(errno, "acceptor %u: cannot signal: %m", a->idx);
 }
@@ -81,103 +119,79 @@ static void adopt_inbox(struct ic_acceptor *a)
 
 	IC_LFS_FOR_EACH_SAFE(head, node, next)
 	{
-		struct ic_listener *l = caa_container_of(node, struct ic_listener, inbox);
-		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
+		struct ic_source *src = caa_container_of(node, struct ic_source, inbox);
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = src};
 
-		l->owner = a;
-		if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, l->fd, &ev) < 0) {
-			log_error_errno(errno, "acceptor %u: cannot watch listener of %s: %m",
-					a->idx, l->ct->info.id);
-			__atomic_sub_fetch(&a->n_listeners, 1, __ATOMIC_RELAXED);
-			ic_listener_put(l);
+		src->owner = a;
+		if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, src->fd, &ev) < 0) {
+			log_error_errno(errno, "acceptor %u: cannot watch %s: %m", a->idx,
+					source_name(src));
+			__atomic_sub_fetch(&a->n_sources, 1, __ATOMIC_RELAXED);
+			ic_source_put(src);
 			continue;
 		}
-		cds_list_add(&l->link, &a->listeners);
+		cds_list_add(&src->link, &a->sources);
 	}
 }
 
-static void listener_drop(struct ic_acceptor *a, struct ic_listener *l)
+static void source_drop(struct ic_acceptor *a, struct ic_source *src)
 {
-	epoll_ctl(a->epfd, EPOLL_CTL_DEL, l->fd, NULL);
-	cds_list_del(&l->link);
-	__atomic_sub_fetch(&a->n_listeners, 1, __ATOMIC_RELAXED);
-	ic_listener_put(l);
+	epoll_ctl(a->epfd, EPOLL_CTL_DEL, src->fd, NULL);
+	cds_list_del(&src->link);
+	__atomic_sub_fetch(&a->n_sources, 1, __ATOMIC_RELAXED);
+	ic_source_put(src);
 }
 
-/* Retiring: every listener goes to the least-loaded acceptor that stays. */
+/* Retiring: every source goes to the least-loaded acceptor that stays. */
 static void hand_over_all(struct ic_acceptor *a)
 {
-	struct ic_listener *l, *tmp;
+	struct ic_source *src, *tmp;
 
 	adopt_inbox(a);
-	cds_list_for_each_entry_safe (l, tmp, &a->listeners, link) {
+	cds_list_for_each_entry_safe (src, tmp, &a->sources, link) {
 		unsigned n = __atomic_load_n(&ic_srv.n_acceptors, __ATOMIC_ACQUIRE), best = 0;
 		int best_load = INT32_MAX;
 
 		for (unsigned i = 0; i < n && i < IC_ACCEPTORS_MAX; i++) {
 			int load =
-			    __atomic_load_n(&ic_srv.acceptors[i].n_listeners, __ATOMIC_RELAXED);
+			    __atomic_load_n(&ic_srv.acceptors[i].n_sources, __ATOMIC_RELAXED);
 
 			if (i != a->idx && load < best_load) {
 				best = i;
 				best_load = load;
 			}
 		}
-		epoll_ctl(a->epfd, EPOLL_CTL_DEL, l->fd, NULL);
-		cds_list_del(&l->link);
-		__atomic_sub_fetch(&a->n_listeners, 1, __ATOMIC_RELAXED);
+		epoll_ctl(a->epfd, EPOLL_CTL_DEL, src->fd, NULL);
+		cds_list_del(&src->link);
+		__atomic_sub_fetch(&a->n_sources, 1, __ATOMIC_RELAXED);
 		if (best_load == INT32_MAX) {
-			ic_listener_put(l); /* nobody left: only on shutdown */
+			ic_source_put(src); /* nobody left: only on shutdown */
 			continue;
 		}
-		__atomic_add_fetch(&ic_srv.acceptors[best].n_listeners, 1, __ATOMIC_RELAXED);
-		ic_acceptor_hand_over(&ic_srv.acceptors[best], l);
+		__atomic_add_fetch(&ic_srv.acceptors[best].n_sources, 1, __ATOMIC_RELAXED);
+		ic_acceptor_hand_over(&ic_srv.acceptors[best], src);
 	}
 }
 
-#define ACCEPT_DROP (-2)
-
-/* Acceptor thread. RECV one notification from l and queue it on this CPU's queue. Returns the
- * queue index that went from empty to non-empty, -1, or ACCEPT_DROP when l is broken. */
-static int accept_one(struct ic_acceptor *a, struct ic_listener *l, struct ic_topology *topo,
-		      const struct ic_conf *conf)
+int ic_request_queue(struct ic_acceptor *a, struct ic_request *req, struct ic_topology *topo,
+		     const struct ic_conf *conf)
 {
-	struct ic_request *req = request_get(a);
 	unsigned q;
 	int cpu, r;
 
-	if (!req) {
-		log_error("acceptor %u: out of memory for a request", a->idx);
-		return -1;
-	}
-	r = ic_notif_recv(l->fd, &req->notif);
-	if (r < 0) {
-		req->next_free = a->free_list;
-		a->free_list = req;
-		a->n_free++;
-		if (r == -ENOENT || r == -EINTR) {
-			IC_COUNTER_ADD(a->stats.recv_gone, 1);
-			return -1;
-		}
-		/* Anything else would repeat on every readiness of a level-triggered fd. */
-		log_warn_errno(r, "container %s: NOTIF_RECV: %s; dropping this listener",
-			       l->ct->info.id, strerror(-r));
-		return ACCEPT_DROP;
-	}
 	IC_COUNTER_ADD(a->stats.received, 1);
 	req->t_recv_ns = ic_now_ns();
 	req->deadline_ns = req->t_recv_ns + (uint64_t)conf->server.deadline_ms * 1000000ULL;
-	req->listener = l;
-	req->claimed = 0;
-	ic_listener_ref(l);
-	__atomic_add_fetch(&l->ct->requests, 1, __ATOMIC_RELAXED);
+	req->state = IC_REQ_QUEUED;
+	req->timed_out = false;
+	__atomic_add_fetch(&req->ct->requests, 1, __ATOMIC_RELAXED);
 
 	cpu = sched_getcpu();
 	q = (cpu < 0 ? a->idx : (unsigned)cpu) % topo->n;
 	r = ic_queue_push(topo->queues[q], &req->qnode, topo->capacity);
 	if (r == -ENOSPC) {
 		IC_COUNTER_ADD(a->stats.queue_full, 1);
-		req->claimed = 1;
+		req->state = IC_REQ_DONE;
 		ic_request_fail(&a->stats, req, conf);
 		ic_request_release(req);
 		return -1;
@@ -187,6 +201,36 @@ static int accept_one(struct ic_acceptor *a, struct ic_listener *l, struct ic_to
 	if (r == 0 && ic_queue_depth(topo->queues[q]) > 1)
 		ic_server_wake_idle(topo->wake[q]);
 	return r == 1 ? (int)q : -1;
+}
+
+/* Acceptor thread. RECV one notification from l and queue it. */
+static int listener_receive(struct ic_acceptor *a, struct ic_listener *l, struct ic_topology *topo,
+			    const struct ic_conf *conf)
+{
+	struct ic_request *req = ic_request_get(a);
+	int r;
+
+	if (!req) {
+		log_error("acceptor %u: out of memory for a request", a->idx);
+		return -1;
+	}
+	r = ic_notif_recv(l->src.fd, &req->notif);
+	if (r < 0) {
+		ic_request_unget(a, req);
+		if (r == -ENOENT || r == -EINTR) {
+			IC_COUNTER_ADD(a->stats.recv_gone, 1);
+			return -1;
+		}
+		/* Anything else would repeat on every readiness of a level-triggered fd. */
+		log_warn_errno(r, "container %s: NOTIF_RECV: %s; dropping this listener",
+			       l->ct->info.id, strerror(-r));
+		return IC_ACCEPT_DROP;
+	}
+	req->kind = IC_SOURCE_LISTENER;
+	req->listener = l;
+	req->ct = l->ct;
+	ic_listener_ref(l);
+	return ic_request_queue(a, req, topo, conf);
 }
 
 void *ic_acceptor_main(void *arg)
@@ -220,9 +264,10 @@ void *ic_acceptor_main(void *arg)
 		bool inbox = false;
 
 		for (int i = 0; i < n; i++) {
-			struct ic_listener *l = evs[i].data.ptr;
+			struct ic_source *src = evs[i].data.ptr;
+			int q;
 
-			if (!l) {
+			if (!src) {
 				uint64_t v;
 
 				if (read(a->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
@@ -230,23 +275,24 @@ void *ic_acceptor_main(void *arg)
 				inbox = true;
 				continue;
 			}
-			if (evs[i].events & EPOLLIN) {
-				int q = accept_one(a, l, topo, conf);
+			if (!(evs[i].events & EPOLLIN)) {
+				/* A listener no task uses any more, or a monitor that went away. */
+				log_debug("%s: hung up", source_name(src));
+				source_drop(a, src);
+				continue;
+			}
+			q = src->kind == IC_SOURCE_LISTENER
+				? listener_receive(a, ic_listener_of(src), topo, conf)
+				: ic_lxc_receive(a, ic_lxc_conn_of(src), topo, conf);
+			if (q == IC_ACCEPT_DROP) {
+				source_drop(a, src);
+			} else if (q >= 0) {
+				unsigned w = topo->wake[q];
 
-				if (q == ACCEPT_DROP) {
-					listener_drop(a, l);
-				} else if (q >= 0) {
-					unsigned w = topo->wake[q];
-
-					if (w < 64)
-						woke |= 1ULL << w;
-					else
-						ic_queue_wake(topo->queues[w]);
-				}
-			} else if (evs[i].events & (EPOLLHUP | EPOLLERR)) {
-				/* No task uses the filter any more. */
-				log_debug("container %s: listener hung up", l->ct->info.id);
-				listener_drop(a, l);
+				if (w < 64)
+					woke |= 1ULL << w;
+				else
+					ic_queue_wake(topo->queues[w]);
 			}
 		}
 		/* One wake per queue per batch, after the batch. */

@@ -15,6 +15,7 @@
 #include "common/oci.h"
 #include "common/proc.h"
 #include "common/sock.h"
+#include "server/lxc.h"
 #include "server/registry.h"
 #include "server/server.h"
 
@@ -40,6 +41,7 @@ struct oci_conn {
 
 static struct {
 	int sock;
+	int lxc_sock; /* the LXC proxy socket: accepted here, served by the acceptors */
 	int epfd;
 	int evfd;
 	pthread_t thread;
@@ -47,7 +49,7 @@ static struct {
 	struct oci_conn *conns;
 	unsigned n_conns;
 	uint64_t accept_paused_until; /* out of fds: accept again from then on */
-} oci = {.sock = -1, .epfd = -1, .evfd = -1};
+} oci = {.sock = -1, .lxc_sock = -1, .epfd = -1, .evfd = -1};
 
 static void conn_close(struct oci_conn *c)
 {
@@ -193,7 +195,7 @@ static void oci_register(struct oci_conn *c, const struct ic_oci_state *st)
 		ic_container_put(ct);
 		return refuse(c, "out of memory");
 	}
-	if (ic_server_adopt(l) < 0) {
+	if (ic_server_adopt(&l->src) < 0) {
 		ic_listener_put(l); /* closes the listener fd: keep our copy index clear */
 		c->fds[st->seccomp_fd_index] = -1;
 		return refuse(c, "no acceptor thread is running");
@@ -282,6 +284,23 @@ static void conn_read(struct oci_conn *c)
 		return;
 }
 
+/* Out of fds or memory: the sockets stay readable, so stop watching them for a while rather
+ * than spin. */
+static void pause_accepting(int err)
+{
+	struct epoll_event off = {.events = 0};
+
+	log_error_errno(err, "front end: accept: %s; pausing new connections for 1 s",
+			strerror(err));
+	off.data.ptr = &oci.sock;
+	epoll_ctl(oci.epfd, EPOLL_CTL_MOD, oci.sock, &off);
+	if (oci.lxc_sock >= 0) {
+		off.data.ptr = &oci.lxc_sock;
+		epoll_ctl(oci.epfd, EPOLL_CTL_MOD, oci.lxc_sock, &off);
+	}
+	oci.accept_paused_until = ic_now_ns() + OCI_ACCEPT_PAUSE_NS;
+}
+
 static void conn_accept(void)
 {
 	for (;;) {
@@ -292,14 +311,7 @@ static void conn_accept(void)
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM) {
-				/* The socket stays readable: stop watching it for a while rather
-				 * than spin. */
-				struct epoll_event off = {.events = 0, .data.ptr = &oci.sock};
-
-				log_error_errno(errno,
-						"oci: accept: %m; pausing new connections for 1 s");
-				epoll_ctl(oci.epfd, EPOLL_CTL_MOD, oci.sock, &off);
-				oci.accept_paused_until = ic_now_ns() + OCI_ACCEPT_PAUSE_NS;
+				pause_accepting(errno);
 			} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
 				log_warn_errno(errno, "oci: accept: %m");
 			}
@@ -359,7 +371,12 @@ static void expire(void)
 
 		oci.accept_paused_until = 0;
 		epoll_ctl(oci.epfd, EPOLL_CTL_MOD, oci.sock, &ev);
+		if (oci.lxc_sock >= 0) {
+			ev.data.ptr = &oci.lxc_sock;
+			epoll_ctl(oci.epfd, EPOLL_CTL_MOD, oci.lxc_sock, &ev);
+		}
 	}
+
 	for (; c; c = next) {
 		next = c->next;
 		if (c->deadline_ns <= now)
@@ -381,9 +398,14 @@ static void *oci_main(void *arg)
 			break;
 		}
 		for (int i = 0; i < n; i++) {
-			if (evs[i].data.ptr == &oci.sock)
+			if (evs[i].data.ptr == &oci.sock) {
 				conn_accept();
-			else if (evs[i].data.ptr == &oci.evfd)
+			} else if (evs[i].data.ptr == &oci.lxc_sock) {
+				int r = ic_lxc_accept(oci.lxc_sock);
+
+				if (r < 0)
+					pause_accepting(-r);
+			} else if (evs[i].data.ptr == &oci.evfd)
 				stop = true;
 			else
 				conn_read(evs[i].data.ptr);
@@ -398,7 +420,7 @@ static void *oci_main(void *arg)
 	return NULL;
 }
 
-int ic_front_oci_start(const char *path)
+int ic_front_oci_start(const char *path, const char *lxc_path)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
 	int r;
@@ -418,6 +440,17 @@ int ic_front_oci_start(const char *path)
 	ev.data.ptr = &oci.evfd;
 	if (epoll_ctl(oci.epfd, EPOLL_CTL_ADD, oci.evfd, &ev) < 0)
 		return log_error_errno(errno, "oci: %m");
+	if (lxc_path) {
+		/* LXC monitors hand us fds into their containers: root only, like LXD's. */
+		oci.lxc_sock = ic_sock_listen(lxc_path, SOCK_SEQPACKET, 0600);
+		if (oci.lxc_sock < 0)
+			return log_error_errno(oci.lxc_sock, "lxc: cannot listen on %s: %s",
+					       lxc_path, strerror(-oci.lxc_sock));
+		ev.data.ptr = &oci.lxc_sock;
+		if (epoll_ctl(oci.epfd, EPOLL_CTL_ADD, oci.lxc_sock, &ev) < 0)
+			return log_error_errno(errno, "lxc: %m");
+		log_info("lxc: listening on %s", lxc_path);
+	}
 	r = pthread_create(&oci.thread, NULL, oci_main, NULL);
 	if (r)
 		return log_error_errno(r, "oci: cannot start thread: %s", strerror(r));
@@ -438,9 +471,11 @@ void ic_front_oci_stop(void)
 	}
 	if (oci.sock >= 0)
 		close(oci.sock);
+	if (oci.lxc_sock >= 0)
+		close(oci.lxc_sock);
 	if (oci.epfd >= 0)
 		close(oci.epfd);
 	if (oci.evfd >= 0)
 		close(oci.evfd);
-	oci.sock = oci.epfd = oci.evfd = -1;
+	oci.sock = oci.lxc_sock = oci.epfd = oci.evfd = -1;
 }

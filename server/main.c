@@ -92,6 +92,7 @@ static int run(struct ic_conf *conf)
 	if (r < 0)
 		goto out;
 	if ((r = make_parent(conf->server.oci_socket)) < 0 ||
+	    (r = make_parent(conf->server.lxc_socket)) < 0 ||
 	    (r = make_parent(conf->server.control_socket)) < 0) {
 		log_error_errno(r, "cannot create the socket directory: %s", strerror(-r));
 		goto out;
@@ -99,7 +100,7 @@ static int run(struct ic_conf *conf)
 	r = ic_control_start(conf->server.control_socket);
 	if (r < 0)
 		goto out;
-	r = ic_front_oci_start(conf->server.oci_socket);
+	r = ic_front_oci_start(conf->server.oci_socket, conf->server.lxc_socket);
 	if (r < 0)
 		goto out_control;
 	log_info("interceptd %s ready (pid %d)", PACKAGE_VERSION, (int)getpid());

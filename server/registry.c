@@ -190,10 +190,11 @@ struct ic_listener *ic_listener_new(int fd, struct ic_container *ct)
 
 	if (!l)
 		return NULL;
-	l->fd = fd;
+	l->src.kind = IC_SOURCE_LISTENER;
+	l->src.fd = fd;
 	l->refs = 1;
 	l->ct = ct;
-	CDS_INIT_LIST_HEAD(&l->link);
+	CDS_INIT_LIST_HEAD(&l->src.link);
 	__atomic_add_fetch(&ct->n_listeners, 1, __ATOMIC_RELAXED);
 	return l;
 }
@@ -207,7 +208,7 @@ void ic_listener_put(struct ic_listener *l)
 {
 	if (!l || __atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
-	close(l->fd);
+	close(l->src.fd);
 	__atomic_sub_fetch(&l->ct->n_listeners, 1, __ATOMIC_RELAXED);
 	ic_container_put(l->ct);
 	free(l);

@@ -28,15 +28,28 @@ struct ic_container {
 	struct ic_container_info info;
 };
 
-/* A listener fd. Owned by one acceptor thread at a time (its epoll set and list); requests in
- * flight hold references so the fd stays open until the last answer. */
-struct ic_listener {
+enum ic_source_kind {
+	IC_SOURCE_LISTENER = 0, /* a seccomp listener fd (OCI front end): we RECV and SEND */
+	IC_SOURCE_LXC = 1,	/* an LXC monitor's connection: datagrams in, datagrams out */
+	_IC_SOURCE_MAX
+};
+
+/* What an acceptor watches. Owned by one acceptor thread at a time (its epoll set and list);
+ * handed over through the acceptor's inbox. Embedded first in ic_listener and ic_lxc_conn. */
+struct ic_source {
+	enum ic_source_kind kind;
 	int fd;
-	int refs;		   /* atomic: 1 while registered with an acceptor + 1 per request */
-	struct ic_container *ct;   /* reference held */
 	struct ic_acceptor *owner; /* written by the owning acceptor only */
 	struct cds_list_head link; /* in owner's list; owner thread only */
 	struct cds_lfs_node inbox; /* hand-over to an acceptor */
+};
+
+/* A listener fd; requests in flight hold references so the fd stays open until the last
+ * answer. */
+struct ic_listener {
+	struct ic_source src;
+	int refs;		 /* atomic: 1 while registered with an acceptor + 1 per request */
+	struct ic_container *ct; /* reference held */
 };
 
 /* Main thread, before any other registry call. */
@@ -55,6 +68,11 @@ void ic_registry_foreach(void (*fn)(struct ic_container *ct, void *data), void *
 unsigned long ic_registry_count(void);
 
 struct ic_listener *ic_listener_new(int fd, struct ic_container *ct);
+/* The listener of a source of kind IC_SOURCE_LISTENER. */
+static inline struct ic_listener *ic_listener_of(struct ic_source *src)
+{
+	return caa_container_of(src, struct ic_listener, src);
+}
 void ic_listener_ref(struct ic_listener *l);
 /* Last reference closes the fd and drops the container reference. Any RCU-registered thread. */
 void ic_listener_put(struct ic_listener *l);

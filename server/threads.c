@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/proc.h"
+#include "server/lxc.h"
 #include "server/registry.h"
 #include "server/server.h"
 
@@ -142,8 +143,9 @@ void ic_server_wake_idle(unsigned except)
 	}
 }
 
-/* Main thread. Requests wait in a queue only while every worker is busy; those past their
- * deadline get the failure answer here, and the worker that dequeues them later just lets go. */
+/* Main thread. Requests past their deadline get the failure answer here: those still queued
+ * (every worker busy) and those whose handler is slow but has not begun its side effect. The
+ * worker that dequeues or finishes them later just lets go. */
 void ic_server_sweep(void)
 {
 	uint64_t now = ic_now_ns();
@@ -163,14 +165,30 @@ void ic_server_sweep(void)
 		{
 			struct ic_request *req = caa_container_of(node, struct ic_request, qnode);
 
-			/* FIFO per producer: later ones are younger, but other producers' are mixed
-			 * in, so look at all of them. */
-			if (now > req->deadline_ns && ic_request_claim(req)) {
+			/* FIFO per producer only, so look at all of them. */
+			if (now > req->deadline_ns &&
+			    ic_request_move(req, IC_REQ_QUEUED, IC_REQ_DONE)) {
 				IC_COUNTER_ADD(ic_srv.sweeper.deadline_missed, 1);
 				ic_request_fail(&ic_srv.sweeper, req, conf);
 			}
 		}
 		cds_wfcq_dequeue_unlock(&queue->head, &queue->tail);
+	}
+	for (unsigned i = 0; i < IC_WORKERS_MAX; i++) {
+		struct ic_worker *w = __atomic_load_n(&ic_srv.workers[i], __ATOMIC_ACQUIRE);
+		struct ic_request *req;
+
+		if (!w)
+			continue;
+		/* The lock keeps the worker from releasing cur while we answer it. */
+		pthread_mutex_lock(&w->cur_lock);
+		req = w->cur;
+		if (req && now > req->deadline_ns &&
+		    ic_request_move(req, IC_REQ_SERVING, IC_REQ_DONE)) {
+			IC_COUNTER_ADD(ic_srv.sweeper.deadline_missed, 1);
+			ic_request_fail(&ic_srv.sweeper, req, conf);
+		}
+		pthread_mutex_unlock(&w->cur_lock);
 	}
 	rcu_read_unlock();
 }
@@ -192,7 +210,7 @@ static int acceptor_start(unsigned i, int cpu)
 			return log_error_errno(errno, "acceptor %u: %m", i);
 		cds_lfs_init(&a->inbox);
 		cds_lfs_init(&a->returned);
-		CDS_INIT_LIST_HEAD(&a->listeners);
+		CDS_INIT_LIST_HEAD(&a->sources);
 	}
 	a->cpu = cpu;
 	__atomic_store_n(&a->stop, 0, __ATOMIC_RELEASE);
@@ -232,6 +250,7 @@ static int worker_start(unsigned i, int cpu)
 			return log_error_errno(ENOMEM, "worker %u: out of memory", i);
 		memset(w, 0, sizeof(*w));
 		w->idx = i;
+		pthread_mutex_init(&w->cur_lock, NULL);
 		ic_srv.workers[i] = w;
 	}
 	w->home = i % ic_srv.ncpu;
@@ -386,7 +405,7 @@ int ic_server_reload(char *err, size_t errlen)
 	return r;
 }
 
-int ic_server_adopt(struct ic_listener *l)
+int ic_server_adopt(struct ic_source *src)
 {
 	unsigned best = 0, n;
 	int best_load = -1;
@@ -394,7 +413,7 @@ int ic_server_adopt(struct ic_listener *l)
 	pthread_mutex_lock(&ic_srv.reload_lock);
 	n = ic_srv.n_acceptors;
 	for (unsigned i = 0; i < n; i++) {
-		int load = __atomic_load_n(&ic_srv.acceptors[i].n_listeners, __ATOMIC_RELAXED);
+		int load = __atomic_load_n(&ic_srv.acceptors[i].n_sources, __ATOMIC_RELAXED);
 
 		if (best_load < 0 || load < best_load) {
 			best = i;
@@ -405,8 +424,8 @@ int ic_server_adopt(struct ic_listener *l)
 		pthread_mutex_unlock(&ic_srv.reload_lock);
 		return -EAGAIN; /* no acceptor runs: nobody would ever poll it */
 	}
-	__atomic_add_fetch(&ic_srv.acceptors[best].n_listeners, 1, __ATOMIC_RELAXED);
-	ic_acceptor_hand_over(&ic_srv.acceptors[best], l);
+	__atomic_add_fetch(&ic_srv.acceptors[best].n_sources, 1, __ATOMIC_RELAXED);
+	ic_acceptor_hand_over(&ic_srv.acceptors[best], src);
 	pthread_mutex_unlock(&ic_srv.reload_lock);
 	return 0;
 }
@@ -436,18 +455,18 @@ void ic_server_stats(struct ic_stats *out)
 	}
 }
 
-static void drop_listeners(struct ic_acceptor *a)
+static void drop_sources(struct ic_acceptor *a)
 {
-	struct ic_listener *l, *tmp;
+	struct ic_source *src, *tmp;
 	struct cds_lfs_head *head;
 	struct cds_lfs_node *node, *next;
 
 	head = __cds_lfs_pop_all(&a->inbox);
 	IC_LFS_FOR_EACH_SAFE(head, node, next)
-	ic_listener_put(caa_container_of(node, struct ic_listener, inbox));
-	cds_list_for_each_entry_safe (l, tmp, &a->listeners, link) {
-		cds_list_del(&l->link);
-		ic_listener_put(l);
+	ic_source_put(caa_container_of(node, struct ic_source, inbox));
+	cds_list_for_each_entry_safe (src, tmp, &a->sources, link) {
+		cds_list_del(&src->link);
+		ic_source_put(src);
 	}
 }
 
@@ -460,7 +479,7 @@ void ic_server_fini(void)
 
 		if (a->epfd <= 0)
 			continue;
-		drop_listeners(a);
+		drop_sources(a);
 		head = __cds_lfs_pop_all(&a->returned);
 		IC_LFS_FOR_EACH_SAFE(head, node, next)
 		free(caa_container_of(node, struct ic_request, fnode));
@@ -473,8 +492,12 @@ void ic_server_fini(void)
 		close(a->epfd);
 		close(a->evfd);
 	}
-	for (unsigned i = 0; i < IC_WORKERS_MAX; i++)
+	for (unsigned i = 0; i < IC_WORKERS_MAX; i++) {
+		if (!ic_srv.workers[i])
+			continue;
+		pthread_mutex_destroy(&ic_srv.workers[i]->cur_lock);
 		free(ic_srv.workers[i]);
+	}
 	rcu_barrier();
 	topology_retire(rcu_xchg_pointer(&ic_srv.topo, NULL));
 	rcu_barrier();

@@ -9,6 +9,7 @@
 #include "common/notify.h"
 #include "common/proc.h"
 #include "handlers/handlers.h"
+#include "server/lxc.h"
 #include "server/registry.h"
 #include "server/server.h"
 
@@ -23,21 +24,48 @@ const struct ic_policy *ic_server_policy_of(const struct ic_conf *conf, const vo
 	return ct->own_policy ? ct->own_policy : ic_conf_policy(conf, ct->policy_name);
 }
 
+bool ic_request_move(struct ic_request *req, enum ic_req_state from, enum ic_req_state to)
+{
+	int expected = (int)from;
+
+	return __atomic_compare_exchange_n(&req->state, &expected, (int)to, false, __ATOMIC_ACQ_REL,
+					   __ATOMIC_ACQUIRE);
+}
+
+/* The listener to ask ID_VALID, -1 when an old LXC did not send it. */
+static int request_listener_fd(const struct ic_request *req)
+{
+	return req->kind == IC_SOURCE_LISTENER ? req->listener->src.fd : req->lxc_fds[2];
+}
+
+/* Worker thread, from a handler. After it succeeds the request is ours to answer (ACTING):
+ * the sweeper can no longer give it the failure answer, so the side effect may happen. */
 static int req_still_valid(struct ic_req *hreq)
 {
 	struct ic_request *req = hreq->core;
-	int r = ic_notif_id_valid(req->listener->fd, req->notif.id);
+	int fd = request_listener_fd(req), r;
 
-	if (r < 0)
-		return r;
+	if (fd >= 0) {
+		r = ic_notif_id_valid(fd, req->notif.id);
+		if (r < 0)
+			return r;
+	}
 	if (ic_now_ns() > req->deadline_ns) {
+		req->timed_out = true;
+		return -ETIMEDOUT;
+	}
+	if (__atomic_load_n(&req->state, __ATOMIC_ACQUIRE) == IC_REQ_ACTING)
+		return 0;
+	if (!ic_request_move(req, IC_REQ_SERVING, IC_REQ_ACTING)) {
+		/* The sweeper answered it a moment ago. */
 		req->timed_out = true;
 		return -ETIMEDOUT;
 	}
 	return 0;
 }
 
-/* Send the one answer of req. Returns the answer kind for the counters. */
+/* Send the one answer of req. Returns the answer kind for the counters. The caller moved req
+ * to IC_REQ_DONE. */
 static enum ic_answer answer(struct ic_request *req, enum ic_verdict v, const struct ic_resp *r,
 			     const struct ic_policy *p)
 {
@@ -56,7 +84,12 @@ static enum ic_answer answer(struct ic_request *req, enum ic_verdict v, const st
 		kind = IC_ANSWER_CONTINUED;
 		break;
 	case IC_VERDICT_GONE:
-		return IC_ANSWER_DROPPED;
+		/* The kernel has nothing to answer; LXC still waits for its datagram. */
+		if (req->kind == IC_SOURCE_LISTENER)
+			return IC_ANSWER_DROPPED;
+		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+		kind = IC_ANSWER_DROPPED;
+		break;
 	case IC_VERDICT_FAILED:
 	default:
 		if (p && p->failure.kind == IC_FAILURE_ERRNO)
@@ -66,12 +99,14 @@ static enum ic_answer answer(struct ic_request *req, enum ic_verdict v, const st
 		kind = IC_ANSWER_FAILED;
 		break;
 	}
-	ret = ic_notif_send(req->listener->fd, &resp);
+	if (req->kind == IC_SOURCE_LXC)
+		ret = ic_lxc_reply(req, &resp);
+	else
+		ret = ic_notif_send(req->listener->src.fd, &resp);
 	if (ret == -ENOENT)
 		return IC_ANSWER_DROPPED;
 	if (ret < 0) {
-		log_warn_errno(ret, "container %s: NOTIF_SEND: %s", req->listener->ct->info.id,
-			       strerror(-ret));
+		log_warn_errno(ret, "container %s: answer: %s", req->ct->info.id, strerror(-ret));
 		return IC_ANSWER_FAILED;
 	}
 	return kind;
@@ -86,20 +121,10 @@ static void account(struct ic_stats *st, struct ic_request *req, int sys, enum i
 	ic_hist_add(&st->latency[idx], ic_now_ns() - req->t_recv_ns);
 }
 
-/* Whoever claims a request answers it: the worker that dequeued it, or the deadline sweeper
- * while it still sits in its queue. Any thread. */
-bool ic_request_claim(struct ic_request *req)
-{
-	int expected = 0;
-
-	return __atomic_compare_exchange_n(&req->claimed, &expected, 1, false, __ATOMIC_ACQ_REL,
-					   __ATOMIC_RELAXED);
-}
-
 /* Any thread, with a reference on conf (or under rcu_read_lock); the caller claimed req. */
 void ic_request_fail(struct ic_stats *st, struct ic_request *req, const struct ic_conf *conf)
 {
-	const struct ic_policy *p = ic_server_policy_of(conf, req->listener->ct);
+	const struct ic_policy *p = ic_server_policy_of(conf, req->ct);
 	int sys = ic_sys_lookup(req->notif.data.arch, req->notif.data.nr, NULL);
 
 	account(st, req, sys, answer(req, IC_VERDICT_FAILED, NULL, p));
@@ -110,22 +135,28 @@ void ic_request_fail(struct ic_stats *st, struct ic_request *req, const struct i
  * by reference. */
 static void serve(struct ic_worker *w, struct ic_request *req)
 {
-	struct ic_container *ct = req->listener->ct;
+	struct ic_container *ct = req->ct;
 	struct ic_req hreq = {
 	    .notif = &req->notif,
 	    .ct = &ct->info,
 	    .policy = ic_server_policy_of(w->conf, ct),
+	    .mem_fd = req->kind == IC_SOURCE_LXC ? req->lxc_fds[1] : -1,
 	    .still_valid = req_still_valid,
 	    .core = req,
 	};
 	struct ic_resp resp = {0};
 	enum ic_verdict v;
+	int state;
 
 	/* The sweeper answered it while it waited in the queue. */
-	if (!ic_request_claim(req)) {
+	if (!ic_request_move(req, IC_REQ_QUEUED, IC_REQ_SERVING)) {
 		ic_request_release(req);
 		return;
 	}
+	pthread_mutex_lock(&w->cur_lock);
+	w->cur = req;
+	pthread_mutex_unlock(&w->cur_lock);
+
 	if (!hreq.policy)
 		log_warn("container %s: policy '%s' no longer exists; the kernel decides",
 			 ct->info.id, ct->policy_name);
@@ -134,7 +165,16 @@ static void serve(struct ic_worker *w, struct ic_request *req)
 	v = req->timed_out ? IC_VERDICT_FAILED : ic_handle(&hreq, &resp);
 	if (req->timed_out)
 		IC_COUNTER_ADD(w->stats.deadline_missed, 1);
-	account(&w->stats, req, hreq.sys, answer(req, v, &resp, hreq.policy));
+
+	/* Ours to answer unless the sweeper gave the failure answer meanwhile. */
+	state = __atomic_load_n(&req->state, __ATOMIC_ACQUIRE);
+	if (ic_request_move(req, state == IC_REQ_ACTING ? IC_REQ_ACTING : IC_REQ_SERVING,
+			    IC_REQ_DONE))
+		account(&w->stats, req, hreq.sys, answer(req, v, &resp, hreq.policy));
+
+	pthread_mutex_lock(&w->cur_lock);
+	w->cur = NULL;
+	pthread_mutex_unlock(&w->cur_lock);
 	ic_request_release(req);
 }
 

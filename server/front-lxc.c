@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/notify.h"
+#include "common/proc.h"
+#include "server/lxc.h"
+#include "server/registry.h"
+#include "server/server.h"
+
+/* The LXC seccomp proxy front end (lxc.seccomp.notify.proxy, LXD's protocol). One SOCK_SEQPACKET
+ * connection per running container, opened by its monitor; one datagram per notification,
+ * carrying the notification, a cookie and three fds; one 136-byte datagram back. The
+ * connections live in the acceptors' epoll sets like listeners. */
+
+#define LXC_MSG_MIN (sizeof(struct ic_lxc_hdr) + 80 + 24)
+#define LXC_FDS_MAX 3
+
+_Static_assert(sizeof(struct seccomp_notif) == 80, "seccomp_notif");
+_Static_assert(sizeof(struct seccomp_notif_resp) == 24, "seccomp_notif_resp");
+_Static_assert(IC_LXC_REPLY_SIZE == LXC_MSG_MIN, "reply size");
+
+void ic_lxc_conn_ref(struct ic_lxc_conn *c)
+{
+	__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
+}
+
+void ic_lxc_conn_put(struct ic_lxc_conn *c)
+{
+	if (!c || __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	close(c->src.fd);
+	if (c->ct) {
+		__atomic_sub_fetch(&c->ct->n_listeners, 1, __ATOMIC_RELAXED);
+		ic_container_put(c->ct);
+	}
+	free(c);
+}
+
+int ic_lxc_accept(int sock)
+{
+	for (;;) {
+		int fd = accept4(sock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		struct ucred cred;
+		socklen_t sl = sizeof(cred);
+		struct ic_lxc_conn *c;
+
+		if (fd < 0) {
+			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+				return 0;
+			return -errno;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) < 0) {
+			log_warn_errno(c ? errno : ENOMEM, "lxc: cannot take a connection: %m");
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->src.kind = IC_SOURCE_LXC;
+		c->src.fd = fd;
+		c->refs = 1;
+		c->peer_pid = cred.pid;
+		ic_proc_peer_name(fd, c->peer, sizeof(c->peer));
+		CDS_INIT_LIST_HEAD(&c->src.link);
+		if (ic_server_adopt(&c->src) < 0) {
+			log_error("lxc: refused %s: no acceptor thread is running", c->peer);
+			ic_lxc_conn_put(c);
+			continue;
+		}
+		log_debug("lxc: connection from %s", c->peer);
+	}
+}
+
+/* A bad datagram gets an empty one back at once: LXC then answers ENOSYS to the caller instead
+ * of waiting 30 s for us. */
+static int refuse(struct ic_lxc_conn *c, int *fds, int n_fds, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int refuse(struct ic_lxc_conn *c, int *fds, int n_fds, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	for (int i = 0; i < n_fds; i++)
+		close(fds[i]);
+	log_warn("lxc: refused a datagram from %s: %s", c->peer, why);
+	if (send(c->src.fd, "", 0, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN)
+		return IC_ACCEPT_DROP;
+	return -1;
+}
+
+/* The container's name from its monitor's command line, "[lxc monitor] LXCPATH NAME". */
+static void monitor_name(pid_t monitor, char *name, size_t len)
+{
+	char path[64], buf[512];
+	ssize_t n;
+	int fd;
+
+	snprintf(name, len, "pid%d", (int)monitor);
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)monitor);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	/* The monitor rewrites its argv into one string with spaces. */
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] == 0)
+			buf[i] = ' ';
+	while (n > 0 && buf[n - 1] == ' ')
+		buf[--n] = 0;
+	if (strncmp(buf, "[lxc monitor] ", 14) == 0 && strrchr(buf, ' '))
+		snprintf(name, len, "%s", strrchr(buf, ' ') + 1);
+}
+
+/* "policy=NAME" or a bare NAME; NULL when it names no policy of conf. */
+static const struct ic_policy *cookie_policy(const struct ic_conf *conf, const char *cookie)
+{
+	if (strncmp(cookie, "policy=", 7) == 0)
+		cookie += 7;
+	return *cookie ? ic_conf_policy(conf, cookie) : NULL;
+}
+
+static bool sizes_ok(const struct ic_lxc_hdr *h)
+{
+	static struct seccomp_notif_sizes sz;
+
+	/* The kernel's sizes do not change; the first caller's answer serves everyone. */
+	if (!__atomic_load_n(&sz.seccomp_notif, __ATOMIC_ACQUIRE)) {
+		struct seccomp_notif_sizes k;
+
+		if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &k) < 0)
+			return false;
+		sz.seccomp_notif_resp = k.seccomp_notif_resp;
+		sz.seccomp_data = k.seccomp_data;
+		__atomic_store_n(&sz.seccomp_notif, k.seccomp_notif, __ATOMIC_RELEASE);
+	}
+	return h->notif_size == sz.seccomp_notif && h->resp_size == sz.seccomp_notif_resp &&
+	       h->data_size == sz.seccomp_data && h->notif_size == sizeof(struct seccomp_notif) &&
+	       h->resp_size == sizeof(struct seccomp_notif_resp);
+}
+
+int ic_lxc_receive(struct ic_acceptor *a, struct ic_lxc_conn *c, struct ic_topology *topo,
+		   const struct ic_conf *conf)
+{
+	unsigned char buf[LXC_MSG_MIN + IC_LXC_COOKIE_MAX + 1];
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * (LXC_FDS_MAX + 1))];
+	} control;
+	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = control.buf,
+			    .msg_controllen = sizeof(control.buf)};
+	int fds[LXC_FDS_MAX + 1], n_fds = 0;
+	char cookie[IC_LXC_COOKIE_MAX + 1];
+	const struct ic_policy *policy;
+	struct ic_request *req;
+	struct ic_lxc_hdr hdr;
+	ssize_t n;
+
+	n = recvmsg(c->src.fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? -1 : IC_ACCEPT_DROP;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		int k;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		for (int i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (n_fds < LXC_FDS_MAX + 1)
+				fds[n_fds++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if (n == 0 && n_fds == 0) {
+		log_debug("lxc: %s closed the connection", c->peer);
+		return IC_ACCEPT_DROP;
+	}
+	if (mh.msg_flags & MSG_TRUNC)
+		return refuse(c, fds, n_fds, "datagram larger than %zu bytes", sizeof(buf) - 1);
+	if (mh.msg_flags & MSG_CTRUNC)
+		return refuse(c, fds, n_fds, "control data truncated");
+	if ((size_t)n < LXC_MSG_MIN)
+		return refuse(c, fds, n_fds, "%zd bytes, at least %zu expected", n, LXC_MSG_MIN);
+	memcpy(&hdr, buf, sizeof(hdr));
+	if (hdr.reserved != 0)
+		return refuse(c, fds, n_fds, "reserved header field is not 0");
+	if (!sizes_ok(&hdr))
+		return refuse(c, fds, n_fds, "struct sizes %u/%u/%u are not the kernel's",
+			      hdr.notif_size, hdr.resp_size, hdr.data_size);
+	if (hdr.cookie_len != (uint64_t)n - LXC_MSG_MIN)
+		return refuse(c, fds, n_fds, "cookie_len %llu, but %zu bytes follow",
+			      (unsigned long long)hdr.cookie_len, (size_t)n - LXC_MSG_MIN);
+	if (n_fds < 2 || n_fds > LXC_FDS_MAX)
+		return refuse(c, fds, n_fds, "%d fds, 2 or 3 expected", n_fds);
+	if (hdr.monitor_pid != c->peer_pid)
+		return refuse(c, fds, n_fds, "monitor_pid %d is not the peer's pid %d",
+			      (int)hdr.monitor_pid, (int)c->peer_pid);
+	if (hdr.init_pid <= 0)
+		return refuse(c, fds, n_fds, "bad init_pid %d", (int)hdr.init_pid);
+	if (n_fds == 3 && ic_notif_check_fd(fds[2]) < 0)
+		return refuse(c, fds, n_fds, "fd 2 is not a seccomp listener");
+
+	memcpy(cookie, buf + LXC_MSG_MIN, hdr.cookie_len);
+	cookie[hdr.cookie_len] = 0;
+	if (memchr(cookie, 0, hdr.cookie_len))
+		return refuse(c, fds, n_fds, "NUL in the cookie");
+	policy = cookie_policy(conf, cookie);
+	if (!policy && conf->server.lxc_allow_unknown_cookie)
+		policy = ic_conf_policy(conf, "default");
+	if (!policy)
+		return refuse(c, fds, n_fds, "cookie '%.64s' names no policy", cookie);
+
+	if (!c->ct) {
+		char name[128], id[sizeof(c->ct->info.id)];
+		bool created;
+
+		monitor_name(hdr.monitor_pid, name, sizeof(name));
+		snprintf(id, sizeof(id), "lxc:%s:%d", name, (int)hdr.init_pid);
+		if (ic_registry_get(id, hdr.init_pid, policy->name, NULL, &c->ct, &created) < 0)
+			return refuse(c, fds, n_fds, "cannot register the container");
+		__atomic_add_fetch(&c->ct->n_listeners, 1, __ATOMIC_RELAXED);
+		log_info("container %s: %s connection from %s (init %d, policy %s)", id,
+			 created ? "new" : "another", c->peer, (int)hdr.init_pid, policy->name);
+	} else if (c->ct->info.init_pid != hdr.init_pid) {
+		return refuse(c, fds, n_fds, "init_pid %d, but this connection serves %d",
+			      (int)hdr.init_pid, (int)c->ct->info.init_pid);
+	}
+
+	req = ic_request_get(a);
+	if (!req)
+		return refuse(c, fds, n_fds, "out of memory");
+	req->kind = IC_SOURCE_LXC;
+	memcpy(&req->notif, buf + sizeof(hdr), sizeof(req->notif));
+	memcpy(req->lxc_hdr, buf, sizeof(req->lxc_hdr));
+	for (int i = 0; i < n_fds; i++)
+		req->lxc_fds[i] = fds[i];
+	req->lxc = c;
+	req->ct = c->ct;
+	ic_lxc_conn_ref(c);
+	return ic_request_queue(a, req, topo, conf);
+}
+
+int ic_lxc_reply(struct ic_request *req, const struct seccomp_notif_resp *resp)
+{
+	unsigned char buf[IC_LXC_REPLY_SIZE];
+	ssize_t n;
+
+	/* Exactly header + notif + resp: no cookie, no fds, or LXC answers ENOSYS. */
+	memcpy(buf, req->lxc_hdr, sizeof(req->lxc_hdr));
+	memcpy(buf + sizeof(req->lxc_hdr), &req->notif, sizeof(req->notif));
+	memcpy(buf + sizeof(req->lxc_hdr) + sizeof(req->notif), resp, sizeof(*resp));
+	n = send(req->lxc->src.fd, buf, sizeof(buf), MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n == (ssize_t)sizeof(buf))
+		return 0;
+	if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+		return -ENOENT; /* the monitor is gone, and with it the caller */
+	return n < 0 ? -errno : -EIO;
+}
