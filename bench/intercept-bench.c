@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,12 +12,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/proc.h"
 
 /* Per-syscall latency as the caller sees it: N timed calls, one SUMMARY line.
  *   intercept-bench [--label L] [--warmup W] SYSCALL N
  * Run it natively, then inside a container (intercept-run ... -- intercept-bench ...) to compare;
  * tools/quickstart bench does both in one run. */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 static int call(const char *what)
 {
@@ -84,17 +92,17 @@ int main(int argc, char **argv)
 	}
 	for (long i = 0; i < warmup; i++)
 		call(argv[optind]);
-	t_start = ic_now_ns();
+	t_start = now_ns();
 	for (long i = 0; i < n; i++) {
-		uint64_t t0 = ic_now_ns();
+		uint64_t t0 = now_ns();
 
 		if (call(argv[optind]) < 0) {
 			fprintf(stderr, "intercept-bench: %s failed: %m\n", argv[optind]);
 			return 1;
 		}
-		lat[i] = ic_now_ns() - t0;
+		lat[i] = now_ns() - t0;
 	}
-	t_end = ic_now_ns();
+	t_end = now_ns();
 	qsort(lat, (size_t)n, sizeof(*lat), cmp_u64);
 	printf("SUMMARY label=%s syscall=%s n=%ld p50_us=%.3f p99_us=%.3f p999_us=%.3f "
 	       "calls_per_s=%.0f\n",
