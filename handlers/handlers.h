@@ -73,6 +73,8 @@ enum ic_verdict ic_handle(struct ic_req *req, struct ic_resp *resp);
 bool ic_policy_intercepts(const struct ic_policy *p, enum ic_sys sys);
 
 enum ic_verdict ic_handle_sysinfo(struct ic_req *req, struct ic_resp *resp);
+enum ic_verdict ic_handle_mknod(struct ic_req *req, struct ic_resp *resp);
+enum ic_verdict ic_handle_setxattr(struct ic_req *req, struct ic_resp *resp);
 
 /* The container's view of sysinfo for a caller of the given ABI, as bytes to write. Exposed for
  * tests. Returns the size of the layout written into buf (112 native, 64 i386). */

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "common/caller.h"
 #include "common/log.h"
 #include "common/notify.h"
 #include "common/proc.h"
@@ -203,8 +204,14 @@ static struct ic_conf *follow_conf(struct ic_worker *w)
 void *ic_worker_main(void *arg)
 {
 	struct ic_worker *w = arg;
+	int r;
 
 	rcu_register_thread();
+	/* Handlers act in containers' roots and namespaces: this thread's fs state is its own. */
+	r = ic_fsctx_thread_init();
+	if (r < 0)
+		log_error_errno(r, "worker %u: no private fs context (%s): mknod and setxattr will fail",
+				w->idx, strerror(-r));
 	for (;;) {
 		int stop = __atomic_load_n(&w->stop, __ATOMIC_ACQUIRE);
 		struct ic_conf *old;

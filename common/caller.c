@@ -1,0 +1,402 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fsuid.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/caller.h"
+#include "common/macros.h"
+#include "common/mem.h"
+
+/* Per worker thread: what ic_fsctx_leave restores. */
+static __thread int host_root = -1, host_cwd = -1, host_mntns = -1;
+static __thread mode_t host_umask;
+static __thread struct __user_cap_data_struct host_caps[2];
+static __thread bool fsctx_ready;
+
+static bool parse_ids(const char *line, const char *key, unsigned long *v4)
+{
+	size_t kl = strlen(key);
+
+	if (strncmp(line, key, kl) != 0)
+		return false;
+	return sscanf(line + kl, "%lu %lu %lu %lu", &v4[0], &v4[1], &v4[2], &v4[3]) == 4;
+}
+
+/* Extents beyond IC_CALLER_MAP_MAX are left out: the ids they map get no DAC override. */
+static void read_map(pid_t tid, const char *map, int *n, unsigned long (*ranges)[2])
+{
+	char path[64];
+	unsigned long inside, outside, count;
+	FILE *f;
+
+	*n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)tid, map);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (*n < IC_CALLER_MAP_MAX && fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3) {
+		ranges[*n][0] = outside;
+		ranges[*n][1] = count;
+		(*n)++;
+	}
+	fclose(f);
+}
+
+int ic_caller_read(pid_t tid, struct ic_caller *c)
+{
+	char path[64], line[4096];
+	unsigned long ids[4];
+	bool have_uid = false, have_gid = false, have_cap = false, have_umask = false;
+	FILE *f;
+
+	memset(c, 0, sizeof(*c));
+	c->tid = tid;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (parse_ids(line, "Uid:", ids)) {
+			c->fsuid = (uid_t)ids[3];
+			have_uid = true;
+		} else if (parse_ids(line, "Gid:", ids)) {
+			c->fsgid = (gid_t)ids[3];
+			have_gid = true;
+		} else if (strncmp(line, "CapEff:", 7) == 0) {
+			have_cap = sscanf(line + 7, "%" SCNx64, &c->cap_eff) == 1;
+		} else if (strncmp(line, "Umask:", 6) == 0) {
+			unsigned m;
+
+			have_umask = sscanf(line + 6, "%o", &m) == 1;
+			c->umask = (mode_t)(m & 0777);
+		} else if (strncmp(line, "Groups:", 7) == 0) {
+			char *p = line + 7, *end;
+
+			for (;;) {
+				unsigned long g = strtoul(p, &end, 10);
+
+				if (end == p)
+					break;
+				if (c->n_groups >= IC_CALLER_GROUPS_MAX) {
+					fclose(f);
+					return -E2BIG;
+				}
+				c->groups[c->n_groups++] = (gid_t)g;
+				p = end;
+			}
+		}
+	}
+	fclose(f);
+	if (!have_uid || !have_gid || !have_cap || !have_umask)
+		return -EIO;
+	read_map(tid, "uid_map", &c->n_uid_ranges, (void *)c->uid_ranges);
+	read_map(tid, "gid_map", &c->n_gid_ranges, (void *)c->gid_ranges);
+	return 0;
+}
+
+static int ns_id(pid_t pid, struct stat *st)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+	return stat(path, st) < 0 ? -errno : 0;
+}
+
+int ic_caller_userns(pid_t tid, pid_t init_pid, bool *container, bool *initial)
+{
+	static struct stat host;
+	static int host_r = 1;
+	struct stat mine, theirs;
+	int r;
+
+	/* The host's is ours: the daemon runs in the initial user namespace. Read once. */
+	if (__atomic_load_n(&host_r, __ATOMIC_ACQUIRE) > 0) {
+		struct stat st;
+		int hr = ns_id(getpid(), &st);
+
+		if (hr == 0)
+			host = st;
+		__atomic_store_n(&host_r, hr, __ATOMIC_RELEASE);
+	}
+	if ((r = ns_id(tid, &mine)) < 0 || (r = ns_id(init_pid, &theirs)) < 0)
+		return r;
+	*container = mine.st_ino == theirs.st_ino && mine.st_dev == theirs.st_dev;
+	*initial = __atomic_load_n(&host_r, __ATOMIC_ACQUIRE) == 0 && mine.st_ino == host.st_ino &&
+		   mine.st_dev == host.st_dev;
+	return 0;
+}
+
+int ic_read_string(pid_t tid, uint64_t addr, char *buf, size_t max)
+{
+	size_t got = 0;
+	long page = sysconf(_SC_PAGESIZE);
+
+	while (got < max) {
+		/* Up to the end of the page, so an unmapped next page is never touched early. */
+		size_t chunk = (size_t)page - (size_t)((addr + got) % (uint64_t)page);
+		char *nul;
+		int r;
+
+		if (chunk > max - got)
+			chunk = max - got;
+		r = ic_mem_read(tid, addr + got, buf + got, chunk);
+		if (r < 0)
+			return r;
+		nul = memchr(buf + got, 0, chunk);
+		if (nul)
+			return 0;
+		got += chunk;
+	}
+	return -ENAMETOOLONG;
+}
+
+static int capget_self(struct __user_cap_data_struct data[2])
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+
+	return syscall(SYS_capget, &h, data) < 0 ? -errno : 0;
+}
+
+static int capset_self(const struct __user_cap_data_struct data[2])
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+
+	return syscall(SYS_capset, &h, data) < 0 ? -errno : 0;
+}
+
+int ic_fsctx_thread_init(void)
+{
+	if (fsctx_ready)
+		return 0;
+	if (unshare(CLONE_FS) < 0)
+		return -errno;
+	host_root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	host_cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	host_mntns = open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (host_root < 0 || host_cwd < 0 || host_mntns < 0)
+		return -errno;
+	if (capget_self(host_caps) < 0)
+		return -errno;
+	host_umask = umask(0);
+	umask(host_umask);
+	fsctx_ready = true;
+	return 0;
+}
+
+/* Raw syscalls throughout: glibc's setgroups and friends change every thread of the process. */
+static void restore_ids(void)
+{
+	static const gid_t none[1];
+
+	syscall(SYS_setfsuid, 0);
+	syscall(SYS_setfsgid, 0);
+	syscall(SYS_setgroups, 0, none);
+	capset_self(host_caps);
+}
+
+int ic_fsctx_enter(const struct ic_caller *c, int rootfd, int cwdfd, uint64_t keep_caps)
+{
+	struct __user_cap_data_struct caps[2];
+	int r;
+
+	if (!fsctx_ready)
+		return -EINVAL;
+	if (fchdir(rootfd) < 0 || chroot(".") < 0 || fchdir(cwdfd) < 0) {
+		r = -errno;
+		goto fail_fs;
+	}
+	if (syscall(SYS_setgroups, (size_t)c->n_groups, c->groups) < 0) {
+		r = -errno;
+		goto fail_ids;
+	}
+	/* setfsuid reports the old id, not errors: check it took. */
+	syscall(SYS_setfsgid, c->fsgid);
+	syscall(SYS_setfsuid, c->fsuid);
+	if ((gid_t)syscall(SYS_setfsgid, -1) != c->fsgid ||
+	    (uid_t)syscall(SYS_setfsuid, -1) != c->fsuid) {
+		r = -EPERM;
+		goto fail_ids;
+	}
+	/* A non-root fsuid drops the fs capabilities by itself; set exactly what we keep. */
+	memcpy(caps, host_caps, sizeof(caps));
+	caps[0].effective = (uint32_t)(keep_caps & host_caps[0].permitted);
+	caps[1].effective = (uint32_t)((keep_caps >> 32) & host_caps[1].permitted);
+	r = capset_self(caps);
+	if (r < 0)
+		goto fail_ids;
+	umask(c->umask);
+	return 0;
+
+fail_ids:
+	restore_ids();
+fail_fs:
+	if (fchdir(host_root) < 0 || chroot(".") < 0 || fchdir(host_cwd) < 0)
+		abort(); /* a worker stuck in a container's root must not serve anyone else */
+	return r;
+}
+
+int ic_fsctx_raise(uint64_t caps)
+{
+	struct __user_cap_data_struct now[2];
+	int r = capget_self(now);
+
+	if (r < 0)
+		return r;
+	now[0].effective |= (uint32_t)caps & now[0].permitted;
+	now[1].effective |= (uint32_t)(caps >> 32) & now[1].permitted;
+	return capset_self(now);
+}
+
+static bool in_ranges(int n, const unsigned long (*r)[2], unsigned long id)
+{
+	for (int i = 0; i < n; i++)
+		if (id >= r[i][0] && id - r[i][0] < r[i][1])
+			return true;
+	return false;
+}
+
+bool ic_caller_maps(const struct ic_caller *c, uid_t uid, gid_t gid)
+{
+	return in_ranges(c->n_uid_ranges, (const void *)c->uid_ranges, uid) &&
+	       in_ranges(c->n_gid_ranges, (const void *)c->gid_ranges, gid);
+}
+
+void ic_fsctx_leave(void)
+{
+	umask(host_umask);
+	restore_ids();
+	if (fchdir(host_root) < 0 || chroot(".") < 0 || fchdir(host_cwd) < 0)
+		abort(); /* a worker stuck in a container's root must not serve anyone else */
+}
+
+static int open_proc(pid_t tid, const char *what, int flags)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)tid, what);
+	fd = open(path, flags | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int ic_caller_open_root(pid_t tid)
+{
+	return open_proc(tid, "root", O_PATH | O_DIRECTORY);
+}
+
+int ic_caller_open_cwd(pid_t tid)
+{
+	return open_proc(tid, "cwd", O_PATH | O_DIRECTORY);
+}
+
+int ic_caller_open_fd(pid_t tid, int fd, bool want_dir)
+{
+	char what[32];
+	int r;
+
+	if (fd < 0)
+		return -EBADF;
+	snprintf(what, sizeof(what), "fd/%d", fd);
+	r = open_proc(tid, what, O_PATH | (want_dir ? O_DIRECTORY : O_NOFOLLOW));
+	if (r == -ENOENT)
+		return -EBADF; /* no such fd in the caller */
+	return r;
+}
+
+static int open_how(const char *path, uint64_t flags)
+{
+	struct open_how how = {
+	    .flags = flags | O_PATH | O_CLOEXEC,
+	    /* The caller's root is our root now; its /proc magic links would lead to us. */
+	    .resolve = RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+
+	return fd < 0 ? -errno : fd;
+}
+
+int ic_open_dir_as_caller(const char *dir)
+{
+	return open_how(dir, O_DIRECTORY);
+}
+
+int ic_open_as_caller(const char *path, bool follow)
+{
+	return open_how(path, follow ? 0 : O_NOFOLLOW);
+}
+
+void ic_path_split(const char *path, char *dir, size_t dirlen, const char **last)
+{
+	size_t n = strlen(path), end = n, start;
+
+	/* The last component keeps its trailing slashes. */
+	while (end > 0 && path[end - 1] == '/')
+		end--;
+	start = end;
+	while (start > 0 && path[start - 1] != '/')
+		start--;
+	if (end == 0) {
+		/* "/" or "///": no component at all; the kernel judges the whole string. */
+		snprintf(dir, dirlen, "/");
+		*last = path;
+		return;
+	}
+	*last = path + start;
+	if (start == 0) {
+		snprintf(dir, dirlen, ".");
+		return;
+	}
+	/* The directory part, without its trailing slashes (but "/" stays "/"). */
+	while (start > 1 && path[start - 1] == '/')
+		start--;
+	if (start >= dirlen)
+		start = dirlen - 1;
+	memcpy(dir, path, start);
+	dir[start] = 0;
+}
+
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
+#endif
+
+int ic_bind_host_node(pid_t tid, const char *src, int target)
+{
+	_cleanup_close_ int tree = -EBADF, ns = -EBADF;
+	int r = 0;
+
+	if (!fsctx_ready)
+		return -EINVAL;
+	/* A detached copy of the host's node mount: it keeps the host mount's flags (not nodev). */
+	tree = (int)syscall(SYS_open_tree, AT_FDCWD, src, OPEN_TREE_CLONE | O_CLOEXEC);
+	if (tree < 0)
+		return -errno;
+	ns = open_proc(tid, "ns/mnt", O_RDONLY);
+	if (ns < 0)
+		return ns;
+	/* move_mount attaches only inside our own mount namespace: go there for the one call. */
+	if (setns(ns, CLONE_NEWNS) < 0)
+		return -errno;
+	if (syscall(SYS_move_mount, tree, "", target, "",
+		    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		r = -errno;
+	if (setns(host_mntns, CLONE_NEWNS) < 0 || fchdir(host_root) < 0 || chroot(".") < 0 ||
+	    fchdir(host_cwd) < 0)
+		abort(); /* a worker stuck in a container's namespace must not serve anyone else */
+	return r;
+}

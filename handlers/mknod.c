@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "common/caller.h"
+#include "common/log.h"
+#include "common/macros.h"
+#include "handlers/handlers.h"
+
+/* The character devices a container may create (SPEC §5), and the host node that stands in
+ * for one where the container's filesystem refuses device nodes. */
+static const struct {
+	unsigned major, minor;
+	const char *host;
+} safe_devices[] = {
+    {1, 3, "/dev/null"},    {1, 5, "/dev/zero"}, {1, 7, "/dev/full"},	 {1, 8, "/dev/random"},
+    {1, 9, "/dev/urandom"}, {5, 0, "/dev/tty"},	 {5, 1, "/dev/console"},
+};
+
+static const char *safe_device(unsigned major, unsigned minor)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(safe_devices); i++)
+		if (safe_devices[i].major == major && safe_devices[i].minor == minor)
+			return safe_devices[i].host;
+	return NULL;
+}
+
+/* The host's node must really be the device asked for: it is what the container will get. */
+/* Whether the node we just made cannot be used for want of device access: MNT_NODEV, or
+ * SB_I_NODEV on a filesystem a user namespace mounted, which statvfs does not show. Only a
+ * node that is still the safe character device we created is opened (as root, without a
+ * controlling terminal, closed at once): never a FIFO or anything the container swapped in. */
+static bool node_unusable(int target, dev_t dev, uid_t owner)
+{
+	char link[64];
+	struct stat st;
+	int fd;
+
+	if (fstat(target, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != dev ||
+	    st.st_uid != owner)
+		return false;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", target);
+	fd = open(link, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0)
+		close(fd);
+	return fd < 0 && errno == EACCES;
+}
+
+static bool host_node_ok(const char *host, dev_t dev)
+{
+	struct stat st;
+
+	return stat(host, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == dev;
+}
+
+/* mknod(path, mode, dev) and mknodat(dirfd, path, mode, dev). Worker threads. */
+enum ic_verdict ic_handle_mknod(struct ic_req *req, struct ic_resp *resp)
+{
+	const __u64 *a = req->notif->data.args;
+	bool at = req->sys == IC_SYS_MKNODAT;
+	int dirfd = at ? (int)a[0] : AT_FDCWD;
+	uint64_t path_addr = at ? a[1] : a[0];
+	mode_t mode = (mode_t)(uint32_t)(at ? a[2] : a[1]);
+	dev_t dev = (dev_t)(uint32_t)(at ? a[3] : a[2]);
+	pid_t tid = (pid_t)req->notif->pid;
+	_cleanup_close_ int root = -EBADF, base = -EBADF, parent = -EBADF, target = -EBADF;
+	char path[PATH_MAX], dir[PATH_MAX];
+	const char *last, *host;
+	struct ic_caller caller;
+	bool in_container, initial, entered = false, nodev = false, host_ok;
+	int r;
+
+	/* Whiteouts (0:0) the kernel allows unprivileged; block devices, FIFOs, sockets, files and
+	 * other devices it judges itself. */
+	if (!S_ISCHR(mode))
+		return IC_VERDICT_CONTINUE;
+	host = safe_device(major(dev), minor(dev));
+	if (!host)
+		return IC_VERDICT_CONTINUE;
+	host_ok = host_node_ok(host, dev);
+
+	r = ic_caller_read(tid, &caller);
+	if (r == 0)
+		r = ic_caller_userns(tid, req->ct->init_pid, &in_container, &initial);
+	if (r < 0)
+		return r == -ESRCH || r == -ENOENT ? IC_VERDICT_GONE : IC_VERDICT_FAILED;
+	/* Privileged in the host's namespace: the kernel itself lets it. Another namespace than
+	 * the container's, or no CAP_MKNOD in its own: the kernel's refusal stands. */
+	if (initial || !in_container || !(caller.cap_eff & (1ULL << CAP_MKNOD)))
+		return IC_VERDICT_CONTINUE;
+
+	r = ic_read_string(tid, path_addr, path, sizeof(path));
+	if (r == -EFAULT || r == -ENAMETOOLONG) {
+		resp->error = -r;
+		return IC_VERDICT_RESPOND;
+	}
+	if (r < 0)
+		return IC_VERDICT_GONE;
+
+	root = ic_caller_open_root(tid);
+	if (path[0] != '/' && dirfd != AT_FDCWD)
+		base = ic_caller_open_fd(tid, dirfd, true);
+	else
+		base = ic_caller_open_cwd(tid);
+	/* The fds above must be the notifying task's, not a recycled pid's. */
+	r = req->still_valid(req);
+	if (r < 0)
+		return ic_verdict_of(r);
+	if (root < 0)
+		return IC_VERDICT_GONE;
+	if (base < 0) {
+		if (base != -EBADF && base != -ENOTDIR)
+			return IC_VERDICT_GONE;
+		resp->error = -base;
+		return IC_VERDICT_RESPOND;
+	}
+
+	ic_path_split(path, dir, sizeof(dir), &last);
+	r = ic_fsctx_enter(&caller, root, base, 1ULL << CAP_MKNOD);
+	if (r < 0) {
+		log_warn_errno(r, "mknod: cannot act as pid %d: %s", (int)tid, strerror(-r));
+		return IC_VERDICT_FAILED;
+	}
+	entered = true;
+	parent = ic_open_dir_as_caller(dir);
+	if (parent < 0) {
+		r = parent;
+		goto out;
+	}
+	r = req->still_valid(req);
+	if (r < 0) {
+		ic_fsctx_leave();
+		return ic_verdict_of(r);
+	}
+	/* The caller's own DAC override counts where the kernel would honour it: on a directory
+	 * whose owner and group its namespace maps. (Directories on the way were searched with
+	 * its ids alone.) */
+	if (caller.cap_eff & (1ULL << CAP_DAC_OVERRIDE)) {
+		struct stat st;
+
+		if (fstat(parent, &st) == 0 && ic_caller_maps(&caller, st.st_uid, st.st_gid))
+			(void)ic_fsctx_raise(1ULL << CAP_DAC_OVERRIDE);
+	}
+	if (mknodat(parent, last, mode, dev) < 0) {
+		r = -errno;
+		goto out;
+	}
+	target = openat(parent, last, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	ic_fsctx_leave();
+	entered = false;
+	/* Where its filesystem will not honour a node (nodev, or a tmpfs a user namespace
+	 * mounted), the host's node is bound over it so that it works. */
+	if (target >= 0 && node_unusable(target, dev, caller.fsuid)) {
+		nodev = true;
+		r = host_ok ? ic_bind_host_node(tid, host, target) : -EPERM;
+		if (r < 0) {
+			log_warn_errno(r, "container %s: mknod %s: cannot bind %s: %s", req->ct->id,
+				       path, host, strerror(-r));
+			unlinkat(parent, last, 0);
+			r = -EPERM;
+		}
+	}
+out:
+	if (entered)
+		ic_fsctx_leave();
+	if (r == 0)
+		log_info("container %s: pid %d mknod %s c %u:%u%s: done", req->ct->id, (int)tid,
+			 path, major(dev), minor(dev),
+			 nodev ? " (host node bound: nodev filesystem)" : "");
+	resp->error = -r;
+	return IC_VERDICT_RESPOND;
+}

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "common/caller.h"
+#include "common/log.h"
+#include "common/macros.h"
+#include "common/mem.h"
+#include "handlers/handlers.h"
+
+#define OPAQUE_NAME "trusted.overlay.opaque"
+
+#ifndef SYS_setxattrat
+#define SYS_setxattrat 463
+#endif
+
+struct xattr_args_v0 {
+	uint64_t value;
+	uint32_t size;
+	uint32_t flags;
+};
+
+/* Set the attribute on what fd (O_PATH) names, with host privilege. The fd was resolved as the
+ * caller; going through our /proc link names that very inode and opens nothing (a FIFO cannot
+ * block us, a device is not opened). */
+static int set_on_fd(int fd, int flags)
+{
+	char link[64];
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	return setxattr(link, OPAQUE_NAME, "y", 1, flags) < 0 ? -errno : 0;
+}
+
+/* Whether the caller's fd was opened O_PATH: fsetxattr then fails with EBADF. */
+static int fd_is_opath(pid_t tid, int fd)
+{
+	char path[64], line[128];
+	unsigned flags = 0;
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)tid, fd);
+	f = fopen(path, "re");
+	if (!f)
+		return -EBADF;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "flags: %o", &flags) == 1) {
+			found = true;
+			break;
+		}
+	fclose(f);
+	return found && (flags & O_PATH) ? 1 : 0;
+}
+
+/* setxattr(path, name, value, size, flags), lsetxattr(...), fsetxattr(fd, ...). The filter only
+ * passes size 1; of those we set trusted.overlay.opaque = "y" (OverlayFS's opaque directory
+ * marker) for a caller with CAP_SYS_ADMIN in the container's user namespace. */
+enum ic_verdict ic_handle_setxattr(struct ic_req *req, struct ic_resp *resp)
+{
+	const __u64 *a = req->notif->data.args;
+	pid_t tid = (pid_t)req->notif->pid;
+	int flags = (int)(uint32_t)a[4];
+	_cleanup_close_ int root = -EBADF, cwd = -EBADF, target = -EBADF, parent = -EBADF;
+	char name[XATTR_NAME_MAX + 1], path[PATH_MAX], dir[PATH_MAX], value;
+	const char *last = NULL;
+	struct ic_caller caller;
+	bool in_container, initial;
+	int r, v;
+
+	if (a[3] != 1 || (flags & ~(XATTR_CREATE | XATTR_REPLACE)))
+		return IC_VERDICT_CONTINUE; /* the kernel's EINVAL, ERANGE or its own success */
+	r = ic_read_string(tid, a[1], name, sizeof(name));
+	if (r < 0 || strcmp(name, OPAQUE_NAME) != 0)
+		return IC_VERDICT_CONTINUE; /* not ours: the kernel reads it again and judges */
+	r = ic_mem_read(tid, a[2], &value, 1);
+	if (r < 0 || value != 'y')
+		return IC_VERDICT_CONTINUE;
+
+	r = ic_caller_read(tid, &caller);
+	if (r == 0)
+		r = ic_caller_userns(tid, req->ct->init_pid, &in_container, &initial);
+	if (r < 0)
+		return r == -ESRCH || r == -ENOENT ? IC_VERDICT_GONE : IC_VERDICT_FAILED;
+	if (initial || !in_container || !(caller.cap_eff & (1ULL << CAP_SYS_ADMIN)))
+		return IC_VERDICT_CONTINUE;
+
+	if (req->sys == IC_SYS_FSETXATTR) {
+		r = fd_is_opath(tid, (int)a[0]);
+		target = r == 0 ? ic_caller_open_fd(tid, (int)a[0], false) : -EBADF;
+		r = req->still_valid(req);
+		if (r < 0)
+			return ic_verdict_of(r);
+		if (target < 0) {
+			resp->error = EBADF;
+			return IC_VERDICT_RESPOND;
+		}
+		r = set_on_fd(target, flags);
+		goto done;
+	}
+
+	r = ic_read_string(tid, a[0], path, sizeof(path));
+	if (r == -EFAULT || r == -ENAMETOOLONG) {
+		resp->error = -r;
+		return IC_VERDICT_RESPOND;
+	}
+	if (r < 0)
+		return IC_VERDICT_GONE;
+	root = ic_caller_open_root(tid);
+	cwd = ic_caller_open_cwd(tid);
+	r = req->still_valid(req);
+	if (r < 0)
+		return ic_verdict_of(r);
+	if (root < 0 || cwd < 0)
+		return IC_VERDICT_GONE;
+
+	r = ic_fsctx_enter(&caller, root, cwd, 1ULL << CAP_SYS_ADMIN);
+	if (r < 0) {
+		log_warn_errno(r, "setxattr: cannot act as pid %d: %s", (int)tid, strerror(-r));
+		return IC_VERDICT_FAILED;
+	}
+	if (req->sys == IC_SYS_SETXATTR) {
+		/* Follows the last symlink, as the caller's setxattr would. */
+		target = ic_open_as_caller(path, true);
+		v = target < 0 ? 0 : req->still_valid(req);
+		ic_fsctx_leave();
+		if (v < 0)
+			return ic_verdict_of(v);
+		r = target < 0 ? target : set_on_fd(target, flags);
+		goto done;
+	}
+	/* lsetxattr: the last component itself, even a symlink, named from its directory while we
+	 * still stand in the caller's root (so ".." cannot climb out of it). */
+	ic_path_split(path, dir, sizeof(dir), &last);
+	parent = ic_open_dir_as_caller(dir);
+	v = parent < 0 ? 0 : req->still_valid(req);
+	if (v < 0) {
+		ic_fsctx_leave();
+		return ic_verdict_of(v);
+	}
+	if (parent < 0) {
+		r = parent;
+	} else {
+		struct xattr_args_v0 args = {
+		    .value = (uintptr_t) "y", .size = 1, .flags = (uint32_t)flags};
+
+		r = syscall(SYS_setxattrat, parent, last, AT_SYMLINK_NOFOLLOW, OPAQUE_NAME, &args,
+			    sizeof(args)) < 0
+			? -errno
+			: 0;
+	}
+	ic_fsctx_leave();
+done:
+	if (r == 0)
+		log_info("container %s: pid %d %s %s=y: done", req->ct->id, (int)tid,
+			 ic_sys_name(req->sys), OPAQUE_NAME);
+	resp->error = -r;
+	return IC_VERDICT_RESPOND;
+}

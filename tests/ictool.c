@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Runs inside containers (static): one filesystem syscall as asked, its result printed as
+ * "ret=R errno=E", and stat output as key=value. Options before the command:
+ *   -u MASK   umask first        -i UID:GID  setresgid/setresuid first (keeps no capabilities)
+ *   -t        make the call from a second thread (not the thread-group leader)
+ * Commands:
+ *   mknod PATH c|b|p MAJ MIN [MODE]     mknodat DIR NAME c|b|p MAJ MIN [MODE]
+ *   setxattr|lsetxattr|fsetxattr PATH NAME VALUE [FLAGS]    getxattr|lgetxattr PATH NAME
+ *   stat PATH   lstat PATH   write PATH   fault-mknod   fault-setxattr PATH */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <grp.h>
+#include <unistd.h>
+
+static int g_argc;
+static char **g_argv;
+static long g_ret;
+static int g_errno;
+
+static mode_t type_of(const char *t)
+{
+	return t[0] == 'c' ? S_IFCHR : t[0] == 'b' ? S_IFBLK : t[0] == 'p' ? S_IFIFO : S_IFREG;
+}
+
+static void print_stat(const char *path, int follow)
+{
+	struct stat st;
+
+	if ((follow ? stat(path, &st) : lstat(path, &st)) < 0) {
+		printf("ret=-1 errno=%d\n", errno);
+		return;
+	}
+	printf("ret=0 errno=0\nmode=%o\nperm=%o\nuid=%u\ngid=%u\nmajor=%u\nminor=%u\nchr=%d\nreg=%d\n",
+	       st.st_mode, st.st_mode & 07777, st.st_uid, st.st_gid, major(st.st_rdev),
+	       minor(st.st_rdev), S_ISCHR(st.st_mode), S_ISREG(st.st_mode));
+}
+
+static void *run(void *unused)
+{
+	char **a = g_argv;
+	const char *cmd = a[0];
+
+	(void)unused;
+	errno = 0;
+	if (!strcmp(cmd, "mknod") && g_argc >= 5) {
+		mode_t mode = a[5] ? (mode_t)strtoul(a[5], NULL, 8) : 0666;
+
+		g_ret = mknod(a[1], type_of(a[2]) | mode, makedev(atoi(a[3]), atoi(a[4])));
+	} else if (!strcmp(cmd, "mknodat") && g_argc >= 6) {
+		int dfd = open(a[1], O_PATH | O_DIRECTORY);
+		mode_t mode = a[6] ? (mode_t)strtoul(a[6], NULL, 8) : 0666;
+
+		g_ret = syscall(SYS_mknodat, dfd, a[2], type_of(a[3]) | mode, makedev(atoi(a[4]), atoi(a[5])));
+	} else if (!strcmp(cmd, "mknodat-badfd") && g_argc >= 2) {
+		g_ret = syscall(SYS_mknodat, 999, a[1], S_IFCHR | 0666, makedev(1, 3));
+	} else if (!strcmp(cmd, "mknodat-filefd") && g_argc >= 3) {
+		int fd = open(a[1], O_RDONLY);
+
+		g_ret = syscall(SYS_mknodat, fd, a[2], S_IFCHR | 0666, makedev(1, 3));
+	} else if (!strcmp(cmd, "fault-mknod")) {
+		g_ret = syscall(SYS_mknod, (void *)16, S_IFCHR | 0666, makedev(1, 3));
+	} else if ((!strcmp(cmd, "setxattr") || !strcmp(cmd, "lsetxattr") || !strcmp(cmd, "fsetxattr")) &&
+		   g_argc >= 4) {
+		int flags = a[4] ? atoi(a[4]) : 0;
+		size_t len = strlen(a[3]);
+
+		if (cmd[0] == 's')
+			g_ret = setxattr(a[1], a[2], a[3], len, flags);
+		else if (cmd[0] == 'l')
+			g_ret = lsetxattr(a[1], a[2], a[3], len, flags);
+		else {
+			int fd = open(a[1], O_RDONLY | O_NONBLOCK);
+
+			g_ret = fd < 0 ? -1 : fsetxattr(fd, a[2], a[3], len, flags);
+		}
+	} else if ((!strcmp(cmd, "getxattr") || !strcmp(cmd, "lgetxattr")) && g_argc >= 3) {
+		char v[64] = "";
+
+		g_ret = cmd[0] == 'g' ? getxattr(a[1], a[2], v, sizeof(v) - 1)
+				      : lgetxattr(a[1], a[2], v, sizeof(v) - 1);
+		printf("value=%s\n", v);
+	} else if (!strcmp(cmd, "fault-setxattr") && g_argc >= 2) {
+		g_ret = syscall(SYS_setxattr, a[1], "trusted.overlay.opaque", (void *)16, 1, 0);
+	} else if (!strcmp(cmd, "write") && g_argc >= 2) {
+		int fd = open(a[1], O_WRONLY);
+
+		g_ret = fd < 0 ? -1 : write(fd, "x\n", 2);
+	} else {
+		fprintf(stderr, "ictool: bad command\n");
+		exit(2);
+	}
+	g_errno = g_ret < 0 ? errno : 0;
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	int c, threaded = 0;
+
+	while ((c = getopt(argc, argv, "+u:i:t")) != -1) {
+		switch (c) {
+		case 'u':
+			umask((mode_t)strtoul(optarg, NULL, 8));
+			break;
+		case 'i': {
+			unsigned uid, gid;
+
+			if (sscanf(optarg, "%u:%u", &uid, &gid) != 2 || setgroups(0, NULL) < 0 ||
+			    setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
+				perror("ictool: -i");
+				return 2;
+			}
+			break;
+		}
+		case 't':
+			threaded = 1;
+			break;
+		default:
+			return 2;
+		}
+	}
+	g_argc = argc - optind;
+	g_argv = argv + optind;
+	if (g_argc < 1)
+		return 2;
+	if (!strcmp(g_argv[0], "stat") || !strcmp(g_argv[0], "lstat")) {
+		print_stat(g_argv[1], g_argv[0][0] == 's');
+		return 0;
+	}
+	if (threaded) {
+		pthread_t t;
+
+		pthread_create(&t, NULL, run, NULL);
+		pthread_join(t, NULL);
+	} else {
+		run(NULL);
+	}
+	printf("ret=%ld errno=%d\n", g_ret, g_errno);
+	return 0;
+}
