@@ -309,7 +309,8 @@ int ic_caller_open_fd(pid_t tid, int fd, bool want_dir)
 	if (fd < 0)
 		return -EBADF;
 	snprintf(what, sizeof(what), "fd/%d", fd);
-	r = open_proc(tid, what, O_PATH | (want_dir ? O_DIRECTORY : O_NOFOLLOW));
+	/* Following the magic link is the point: it leads to the caller's open file. */
+	r = open_proc(tid, what, O_PATH | (want_dir ? O_DIRECTORY : 0));
 	if (r == -ENOENT)
 		return -EBADF; /* no such fd in the caller */
 	return r;

@@ -210,8 +210,9 @@ void *ic_worker_main(void *arg)
 	/* Handlers act in containers' roots and namespaces: this thread's fs state is its own. */
 	r = ic_fsctx_thread_init();
 	if (r < 0)
-		log_error_errno(r, "worker %u: no private fs context (%s): mknod and setxattr will fail",
-				w->idx, strerror(-r));
+		log_error_errno(
+		    r, "worker %u: no private fs context (%s): mknod and setxattr will fail",
+		    w->idx, strerror(-r));
 	for (;;) {
 		int stop = __atomic_load_n(&w->stop, __ATOMIC_ACQUIRE);
 		struct ic_conf *old;

@@ -7,13 +7,13 @@
  *   mknod PATH c|b|p MAJ MIN [MODE]     mknodat DIR NAME c|b|p MAJ MIN [MODE]
  *   setxattr|lsetxattr|fsetxattr PATH NAME VALUE [FLAGS]    getxattr|lgetxattr PATH NAME
  *   stat PATH   lstat PATH   write PATH   fault-mknod   fault-setxattr PATH */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -39,9 +39,10 @@ static void print_stat(const char *path, int follow)
 		printf("ret=-1 errno=%d\n", errno);
 		return;
 	}
-	printf("ret=0 errno=0\nmode=%o\nperm=%o\nuid=%u\ngid=%u\nmajor=%u\nminor=%u\nchr=%d\nreg=%d\n",
-	       st.st_mode, st.st_mode & 07777, st.st_uid, st.st_gid, major(st.st_rdev),
-	       minor(st.st_rdev), S_ISCHR(st.st_mode), S_ISREG(st.st_mode));
+	printf(
+	    "ret=0 errno=0\nmode=%o\nperm=%o\nuid=%u\ngid=%u\nmajor=%u\nminor=%u\nchr=%d\nreg=%d\n",
+	    st.st_mode, st.st_mode & 07777, st.st_uid, st.st_gid, major(st.st_rdev),
+	    minor(st.st_rdev), S_ISCHR(st.st_mode), S_ISREG(st.st_mode));
 }
 
 static void *run(void *unused)
@@ -59,7 +60,8 @@ static void *run(void *unused)
 		int dfd = open(a[1], O_PATH | O_DIRECTORY);
 		mode_t mode = a[6] ? (mode_t)strtoul(a[6], NULL, 8) : 0666;
 
-		g_ret = syscall(SYS_mknodat, dfd, a[2], type_of(a[3]) | mode, makedev(atoi(a[4]), atoi(a[5])));
+		g_ret = syscall(SYS_mknodat, dfd, a[2], type_of(a[3]) | mode,
+				makedev(atoi(a[4]), atoi(a[5])));
 	} else if (!strcmp(cmd, "mknodat-badfd") && g_argc >= 2) {
 		g_ret = syscall(SYS_mknodat, 999, a[1], S_IFCHR | 0666, makedev(1, 3));
 	} else if (!strcmp(cmd, "mknodat-filefd") && g_argc >= 3) {
@@ -68,7 +70,8 @@ static void *run(void *unused)
 		g_ret = syscall(SYS_mknodat, fd, a[2], S_IFCHR | 0666, makedev(1, 3));
 	} else if (!strcmp(cmd, "fault-mknod")) {
 		g_ret = syscall(SYS_mknod, (void *)16, S_IFCHR | 0666, makedev(1, 3));
-	} else if ((!strcmp(cmd, "setxattr") || !strcmp(cmd, "lsetxattr") || !strcmp(cmd, "fsetxattr")) &&
+	} else if ((!strcmp(cmd, "setxattr") || !strcmp(cmd, "lsetxattr") ||
+		    !strcmp(cmd, "fsetxattr")) &&
 		   g_argc >= 4) {
 		int flags = a[4] ? atoi(a[4]) : 0;
 		size_t len = strlen(a[3]);
@@ -132,6 +135,20 @@ int main(int argc, char **argv)
 	g_argv = argv + optind;
 	if (g_argc < 1)
 		return 2;
+	if (!strcmp(g_argv[0], "mount-tmpfs") && g_argc >= 9) {
+		/* mount-tmpfs DIR mknod PATH c MAJ MIN write PATH: a user-namespace /dev, as
+		 * unprivileged runtimes make it, then a node in it, then a write to the node. */
+		int fd;
+
+		g_ret = mount("tmpfs", g_argv[1], "tmpfs", 0, "mode=755");
+		printf("step=mount ret=%ld errno=%d\n", g_ret, g_ret < 0 ? errno : 0);
+		g_ret = mknod(g_argv[3], S_IFCHR | 0666, makedev(atoi(g_argv[5]), atoi(g_argv[6])));
+		printf("step=mknod ret=%ld errno=%d\n", g_ret, g_ret < 0 ? errno : 0);
+		fd = open(g_argv[8], O_WRONLY);
+		g_ret = fd < 0 ? -1 : write(fd, "x\n", 2);
+		printf("step=write ret=%ld errno=%d\n", g_ret, g_ret < 0 ? errno : 0);
+		return 0;
+	}
 	if (!strcmp(g_argv[0], "stat") || !strcmp(g_argv[0], "lstat")) {
 		print_stat(g_argv[1], g_argv[0][0] == 's');
 		return 0;

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,10 @@ static char id[64];
 
 static void setup(void)
 {
-	ic_test_daemon_start(&d, NULL, NULL);
+	ic_test_daemon_start(&d, NULL,
+			     "[policy default]\nsecurity.syscalls.intercept.sysinfo = true\n"
+			     "security.syscalls.intercept.mknod = true\n"
+			     "security.syscalls.intercept.setxattr = true\n");
 }
 
 static void teardown(void)
@@ -54,7 +58,9 @@ static const char *runtime_cmd(const char *rt)
 	return cmd;
 }
 
-static void make_bundle(const char *rt, const char *args)
+/* userns: a user namespace mapping 0-65535 to 100000-165535, CAP_MKNOD (namespaced) and a
+ * tmpfs /dev, as unprivileged runtimes make it. */
+static void make_bundle_ex(const char *rt, const char *args, bool userns)
 {
 	static char seccomp[8192];
 	char path[512];
@@ -67,8 +73,9 @@ static void make_bundle(const char *rt, const char *args)
 		       "set -e; mkdir -p %s/rootfs/bin %s/rootfs/proc %s/rootfs/dev %s/rootfs/tmp; "
 		       "cp /bin/busybox %s/rootfs/bin/busybox; "
 		       "for a in sh free sleep cat; do ln -sf busybox %s/rootfs/bin/$a; done; "
+		       "for a in mknod echo; do ln -sf busybox %s/rootfs/bin/$a; done; "
 		       "cp %s %s/rootfs/bin/probe",
-		       bundle, bundle, bundle, bundle, bundle, bundle,
+		       bundle, bundle, bundle, bundle, bundle, bundle, bundle,
 		       ic_test_bin("tests/sysinfo-probe"), bundle);
 	cr_assert_eq(r, 0, "bundle: %s", out);
 	/* The seccomp section is what operators get from intercept-run --print oci. */
@@ -83,21 +90,49 @@ static void make_bundle(const char *rt, const char *args)
 		"  \"ociVersion\": \"1.0.2-dev\",\n"
 		"  \"process\": { \"terminal\": false, \"user\": { \"uid\": 0, \"gid\": 0 },\n"
 		"    \"args\": [ %s ], \"env\": [ \"PATH=/bin\" ], \"cwd\": \"/\", "
-		"\"noNewPrivileges\": true },\n"
+		"\"noNewPrivileges\": true%s },\n"
 		"  \"root\": { \"path\": \"rootfs\", \"readonly\": false },\n"
 		"  \"hostname\": \"%s\",\n"
 		"  \"mounts\": [ { \"destination\": \"/proc\", \"type\": \"proc\", \"source\": "
-		"\"proc\" } ],\n"
+		"\"proc\" }%s ],\n"
 		"  \"linux\": {\n"
 		"    \"namespaces\": [ { \"type\": \"pid\" }, { \"type\": \"ipc\" }, { \"type\": "
 		"\"uts\" },\n"
-		"                    { \"type\": \"mount\" } ],\n"
+		"                    { \"type\": \"mount\" }%s ],%s\n"
 		"    \"resources\": { \"memory\": { \"limit\": 67108864 } },\n"
 		"    \"seccomp\": %s\n"
 		"  }\n"
 		"}\n",
-		args, rt, seccomp);
+		args,
+		userns ? ", \"capabilities\": { \"bounding\": [\"CAP_MKNOD\", \"CAP_SYS_ADMIN\"], "
+			 "\"effective\": [\"CAP_MKNOD\", \"CAP_SYS_ADMIN\"], "
+			 "\"permitted\": [\"CAP_MKNOD\", \"CAP_SYS_ADMIN\"] }"
+		       : "",
+		rt,
+		userns
+		    ? ", { \"destination\": \"/dev\", \"type\": \"tmpfs\", \"source\": \"tmpfs\", "
+		      "\"options\": [\"nosuid\", \"mode=755\"] }"
+		    : "",
+		userns ? ", { \"type\": \"user\" }" : "",
+		userns ? "\n    \"uidMappings\": [ { \"containerID\": 0, \"hostID\": 100000, "
+			 "\"size\": 65536 } ],"
+			 "\n    \"gidMappings\": [ { \"containerID\": 0, \"hostID\": 100000, "
+			 "\"size\": 65536 } ],"
+		       : "",
+		seccomp);
 	fclose(f);
+	if (userns) {
+		/* The namespace's root must reach its rootfs. */
+		cr_assert_eq(ic_test_sh(out, sizeof(out), 30,
+					"chmod 755 %s %s && chown -R 100000:100000 %s/rootfs",
+					d.dir, bundle, bundle),
+			     0, "%s", out);
+	}
+}
+
+static void make_bundle(const char *rt, const char *args)
+{
+	make_bundle_ex(rt, args, false);
 }
 
 static void runtime_sees_its_memory_limit(const char *rt)
@@ -125,6 +160,32 @@ Test(runtimes, runc_container_sees_its_memory_limit)
 Test(runtimes, crun_container_sees_its_memory_limit)
 {
 	runtime_sees_its_memory_limit("crun");
+}
+
+static void unprivileged_mknod_works(const char *rt)
+{
+	int r;
+
+	make_bundle_ex(rt,
+		       "\"/bin/sh\", \"-c\", \"mknod /dev/mynull c 1 3 && echo ok > /dev/mynull && "
+		       "echo wrote-ok\"",
+		       true);
+	r = ic_test_sh(out, sizeof(out), 60, "cd %s && %s run %s </dev/null", bundle,
+		       runtime_cmd(rt), id);
+	cr_expect_eq(r, 0, "%s run failed: %s", rt, out);
+	cr_expect(strstr(out, "wrote-ok"), "%s: %s", rt, out);
+	cr_expect(ic_test_log_has(&d, "mknod /dev/mynull c 1:3"),
+		  "the daemon did not make the node");
+}
+
+Test(runtimes, runc_user_namespace_container_makes_a_usable_dev_null)
+{
+	unprivileged_mknod_works("runc");
+}
+
+Test(runtimes, crun_user_namespace_container_makes_a_usable_dev_null)
+{
+	unprivileged_mknod_works("crun");
 }
 
 Test(runtimes, runc_exec_joins_the_same_container)

@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "tests/harness.h"
+
+/* Integration: mknod/mknodat and the setxattr family through the real daemon, in intercept-run
+ * containers with a user namespace (container 0 = host 100000) pivoted into a scratch rootfs. */
+
+static struct ic_test_daemon d;
+static char out[1 << 16];
+static char root[128];
+
+#define CT_ROOT 100000
+
+static void setup(void)
+{
+	int r;
+
+	ic_test_daemon_start(&d, NULL,
+			     "[policy default]\nsecurity.syscalls.intercept.sysinfo = true\n"
+			     "security.syscalls.intercept.mknod = true\n"
+			     "security.syscalls.intercept.setxattr = true\n");
+	snprintf(root, sizeof(root), "%s/rootfs", d.dir);
+	/* w: the container's (100000); hostdir: the host's, 0755; sg: setgid, group 100005. */
+	r = ic_test_sh(out, sizeof(out), 30,
+		       "set -e; R=%s; mkdir -p $R/bin $R/proc $R/w $R/hostdir $R/sg $R/ro $R/dev; "
+		       "cp %s $R/bin/ictool; chmod 755 %s $R; chown %d:%d $R/w $R/dev; "
+		       "chown %d:%d $R/sg; chmod 2775 $R/sg; chown %d:%d $R/ro; "
+		       "mount --bind $R/ro $R/ro; mount -o remount,bind,ro $R/ro",
+		       root, ic_test_bin("tests/ictool"), d.dir, CT_ROOT, CT_ROOT, CT_ROOT,
+		       CT_ROOT + 5, CT_ROOT, CT_ROOT);
+	cr_assert_eq(r, 0, "rootfs: %s", out);
+}
+
+static void teardown(void)
+{
+	if (root[0])
+		ic_test_sh(NULL, 0, 30, "umount -l %s/ro 2>/dev/null; true", root);
+	ic_test_daemon_stop(&d);
+}
+
+TestSuite(mknod, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(setxattr, .init = setup, .fini = teardown, .timeout = 120);
+
+/* ictool ARGS inside a --userns container pivoted into root; output in out. */
+static long long ct(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static long long ct(const char *fmt, ...)
+{
+	char args[2048];
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	r = ic_test_sh(out, sizeof(out), 60,
+		       "%s -c %s -s %s --userns --rootfs %s -- /bin/ictool %s",
+		       ic_test_bin("intercept-run"), d.conf, d.oci, root, args);
+	cr_assert_eq(r, 0, "intercept-run ... ictool %s: %s", args, out);
+	return ic_test_kv(out, "errno");
+}
+
+static struct stat host_stat(const char *rel)
+{
+	char path[512];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	cr_assert_eq(lstat(path, &st), 0, "%s: %s", path, strerror(errno));
+	return st;
+}
+
+static bool host_exists(const char *rel)
+{
+	char path[512];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	return lstat(path, &st) == 0;
+}
+
+Test(mknod, every_safe_character_device_is_created)
+{
+	static const unsigned devs[][2] = {{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}};
+
+	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
+		char rel[64];
+		struct stat st;
+
+		snprintf(rel, sizeof(rel), "w/dev%zu", i);
+		cr_expect_eq(ct("mknod /%s c %u %u", rel, devs[i][0], devs[i][1]), 0, "%u:%u: %s",
+			     devs[i][0], devs[i][1], out);
+		st = host_stat(rel);
+		cr_expect(S_ISCHR(st.st_mode) && major(st.st_rdev) == devs[i][0] &&
+			      minor(st.st_rdev) == devs[i][1],
+			  "%u:%u", devs[i][0], devs[i][1]);
+		cr_expect_eq(st.st_uid, CT_ROOT);
+		cr_expect_eq(st.st_gid, CT_ROOT);
+	}
+	cr_expect(ic_test_stat_reaches(&d, "answers.emulated", 7, 5000));
+}
+
+Test(mknod, other_devices_are_refused_by_the_kernel)
+{
+	cr_expect_eq(ct("mknod /w/loop b 7 0"), EPERM, "%s", out);
+	cr_expect_eq(ct("mknod /w/tty1 c 4 1"), EPERM, "%s", out);
+	cr_expect_eq(ct("mknod /w/mem c 1 1"), EPERM, "%s", out);
+	cr_expect_eq(ct("mknod /w/kmsg c 1 11"), EPERM, "%s", out);
+	cr_expect(!host_exists("w/loop") && !host_exists("w/tty1") && !host_exists("w/mem"));
+	cr_expect(ic_test_stat_reaches(&d, "answers.continued", 4, 5000));
+}
+
+Test(mknod, whiteout_is_left_to_the_kernel_and_works)
+{
+	struct stat st;
+
+	cr_expect_eq(ct("mknod /w/wh c 0 0"), 0, "%s", out);
+	st = host_stat("w/wh");
+	cr_expect(S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0));
+	cr_expect(ic_test_stat_reaches(&d, "answers.continued", 1, 5000));
+	cr_expect_eq(ic_test_stat(&d, "answers.emulated"), 0);
+}
+
+Test(mknod, fifo_is_not_intercepted)
+{
+	cr_expect_eq(ct("mknod /w/fifo p 0 0"), 0, "%s", out);
+	cr_expect(S_ISFIFO(host_stat("w/fifo").st_mode));
+	cr_expect_eq(ic_test_stat(&d, "received"), 0, "the filter passed a FIFO mknod");
+}
+
+Test(mknod, mode_follows_the_callers_umask)
+{
+	cr_expect_eq(ct("-u 022 mknod /w/n022 c 1 3 0666"), 0, "%s", out);
+	cr_expect_eq(host_stat("w/n022").st_mode & 07777, 0644);
+	cr_expect_eq(ct("-u 077 mknod /w/n077 c 1 3 0666"), 0, "%s", out);
+	cr_expect_eq(host_stat("w/n077").st_mode & 07777, 0600);
+}
+
+Test(mknod, setgid_directory_gives_its_group)
+{
+	cr_expect_eq(ct("mknod /sg/null c 1 3"), 0, "%s", out);
+	cr_expect_eq(host_stat("sg/null").st_uid, CT_ROOT);
+	cr_expect_eq(host_stat("sg/null").st_gid, CT_ROOT + 5, "setgid directory ignored");
+}
+
+Test(mknod, errors_are_the_kernels)
+{
+	cr_expect_eq(ct("mknod /w/x c 1 3"), 0, "%s", out);
+	cr_expect_eq(ct("mknod /w/x c 1 3"), EEXIST, "%s", out);
+	cr_expect_eq(ct("mknod /w/missing/x c 1 3"), ENOENT, "%s", out);
+	cr_expect_eq(ct("mknod /w/x/y c 1 3"), ENOTDIR, "%s", out);
+	cr_expect_eq(ct("mknod /ro/x c 1 3"), EROFS, "%s", out);
+	/* Owned by the host's root, which the container's namespace does not map. */
+	cr_expect_eq(ct("mknod /hostdir/x c 1 3"), EACCES, "%s", out);
+	cr_expect(!host_exists("hostdir/x"));
+	cr_expect_eq(ct("fault-mknod"), EFAULT, "%s", out);
+	/* Longer than PATH_MAX, and a component longer than NAME_MAX. */
+	cr_expect_eq(ct("mknod /w/$(head -c 5000 /dev/zero | tr '\\0' a) c 1 3"), ENAMETOOLONG,
+		     "%.100s", out);
+	cr_expect_eq(ct("mknod /w/$(head -c 300 /dev/zero | tr '\\0' a) c 1 3"), ENAMETOOLONG,
+		     "%.100s", out);
+	/* A symlink loop. */
+	cr_assert_eq(ic_test_sh(NULL, 0, 10, "ln -s b %s/w/a && ln -s a %s/w/b", root, root), 0);
+	cr_expect_eq(ct("mknod /w/a/x c 1 3"), ELOOP, "%s", out);
+	/* The last component is never followed: a dangling symlink is EEXIST. */
+	cr_assert_eq(ic_test_sh(NULL, 0, 10, "ln -s nowhere %s/w/dangling", root), 0);
+	cr_expect_eq(ct("mknod /w/dangling c 1 3"), EEXIST, "%s", out);
+}
+
+Test(mknod, symlinks_never_lead_out_of_the_callers_root)
+{
+	char host[256];
+
+	/* An absolute symlink and a ../ climb, both aimed at a host directory. */
+	snprintf(host, sizeof(host), "%s/outside", d.dir);
+	cr_assert_eq(ic_test_sh(NULL, 0, 10,
+				"mkdir -p %s && chmod 777 %s && ln -s %s %s/w/abs && "
+				"ln -s ../../../../../../../%s %s/w/rel",
+				host, host, host, root, host, root),
+		     0);
+	cr_expect_eq(ct("mknod /w/abs/x c 1 3"), ENOENT, "%s", out);
+	cr_expect_eq(ct("mknod /w/rel/x c 1 3"), ENOENT, "%s", out);
+	cr_expect_eq(ct("mknod /../../../../../../../%s/y c 1 3", host), ENOENT, "%s", out);
+	cr_expect_eq(ic_test_sh(NULL, 0, 10, "test -z \"$(ls -A %s)\"", host), 0,
+		     "the host directory was written to");
+	/* /proc/self inside the container must not lead to the daemon's root either. */
+	cr_expect_neq(ct("mknod /proc/self/root/tmp/x c 1 3"), 0, "%s", out);
+}
+
+Test(mknod, relative_paths_and_dirfds_resolve_like_the_kernels)
+{
+	/* ictool's cwd in the container is / */
+	cr_expect_eq(ct("mknod w/rel c 1 3"), 0, "%s", out);
+	cr_expect(host_exists("w/rel"));
+	cr_expect_eq(ct("mknodat /w at c 1 5"), 0, "%s", out);
+	cr_expect(S_ISCHR(host_stat("w/at").st_mode));
+	cr_expect_eq(ct("mknodat /w /w/abs-ignores-dirfd c 1 5"), 0, "%s", out);
+	cr_expect(host_exists("w/abs-ignores-dirfd"));
+	cr_expect_eq(ct("mknodat-badfd rel2"), EBADF, "%s", out);
+	cr_expect_eq(ct("mknodat-filefd /bin/ictool rel3"), ENOTDIR, "%s", out);
+}
+
+Test(mknod, non_leader_thread_is_served)
+{
+	cr_expect_eq(ct("-t mknod /w/thread c 1 9"), 0, "%s", out);
+	cr_expect(S_ISCHR(host_stat("w/thread").st_mode));
+}
+
+Test(mknod, caller_without_cap_mknod_gets_the_kernels_refusal)
+{
+	/* A directory it may write to, or the kernel's EACCES would come first. */
+	cr_assert_eq(ic_test_sh(NULL, 0, 10, "mkdir -m 1777 %s/w/open", root), 0);
+	cr_expect_eq(ct("-i 1000:1000 mknod /w/open/nocap c 1 3"), EPERM, "%s", out);
+	cr_expect(!host_exists("w/open/nocap"));
+	cr_expect_eq(ct("-i 1000:1000 mknod /w/nocap c 1 3"), EACCES, "%s", out);
+}
+
+Test(mknod, node_on_a_user_namespace_tmpfs_is_usable)
+{
+	int r = ic_test_sh(out, sizeof(out), 60,
+			   "%s -c %s -s %s --userns --rootfs %s -- /bin/ictool mount-tmpfs /dev "
+			   "mknod /dev/null c 1 3 write /dev/null",
+			   ic_test_bin("intercept-run"), d.conf, d.oci, root);
+
+	cr_assert_eq(r, 0, "%s", out);
+	cr_expect(strstr(out, "step=mount ret=0"), "%s", out);
+	cr_expect(strstr(out, "step=mknod ret=0"), "%s", out);
+	cr_expect(strstr(out, "step=write ret=2"), "writing to the new /dev/null failed: %s", out);
+}
+
+Test(mknod, image_layers_with_whiteout_and_opaque_directory_work_as_overlayfs)
+{
+	int r;
+
+	/* Lower layer: /etc/a, /etc/b, /opq/old. Upper layer, made in the container through the
+	 * intercepted calls: a whiteout for /etc/a and /opq marked opaque with /opq/new. */
+	r = ic_test_sh(out, sizeof(out), 30,
+		       "set -e; L=%s/w/lower; U=%s/w/upper; mkdir -p $L/etc $L/opq $U/etc $U/opq "
+		       "%s/w/work %s/w/merged; echo a > $L/etc/a; echo b > $L/etc/b; "
+		       "echo old > $L/opq/old; echo new > $U/opq/new; chown -R %d:%d %s/w",
+		       root, root, root, root, CT_ROOT, CT_ROOT, root);
+	cr_assert_eq(r, 0, "%s", out);
+	cr_expect_eq(ct("mknod /w/upper/etc/a c 0 0"), 0, "whiteout: %s", out);
+	cr_expect_eq(ct("setxattr /w/upper/opq trusted.overlay.opaque y"), 0, "opaque: %s", out);
+	r = ic_test_sh(
+	    out, sizeof(out), 30,
+	    "set -e; W=%s/w; mount -t overlay overlay -o lowerdir=$W/lower,upperdir=$W/upper,"
+	    "workdir=$W/work $W/merged; ls $W/merged/etc; echo --; ls $W/merged/opq; "
+	    "umount $W/merged",
+	    root);
+	cr_assert_eq(r, 0, "overlay: %s", out);
+	cr_expect(!strstr(out, "a\nb") && strstr(out, "b\n--"),
+		  "the whiteout did not hide etc/a: %s", out);
+	cr_expect(strstr(out, "--\nnew") && !strstr(out, "old"),
+		  "the opaque directory did not hide opq/old: %s", out);
+}
+
+Test(setxattr, opaque_marker_is_set_with_cap_sys_admin)
+{
+	char path[256], v[8] = "";
+
+	cr_expect_eq(ct("setxattr /w trusted.overlay.opaque y"), 0, "%s", out);
+	snprintf(path, sizeof(path), "%s/w", root);
+	cr_expect_eq(getxattr(path, "trusted.overlay.opaque", v, sizeof(v)), 1);
+	cr_expect_eq(v[0], 'y');
+	cr_expect(ic_test_stat_reaches(&d, "answers.emulated", 1, 5000));
+}
+
+Test(setxattr, lsetxattr_and_fsetxattr)
+{
+	char path[256], v[8] = "";
+
+	cr_assert_eq(
+	    ic_test_sh(NULL, 0, 10,
+		       "mkdir %s/w/d && ln -s d %s/w/link && chown -h %d:%d %s/w/d %s/w/link", root,
+		       root, CT_ROOT, CT_ROOT, root, root),
+	    0);
+	cr_expect_eq(ct("lsetxattr /w/link trusted.overlay.opaque y"), 0, "%s", out);
+	snprintf(path, sizeof(path), "%s/w/link", root);
+	cr_expect_eq(lgetxattr(path, "trusted.overlay.opaque", v, sizeof(v)), 1, "not on the link");
+	snprintf(path, sizeof(path), "%s/w/d", root);
+	cr_expect_lt(getxattr(path, "trusted.overlay.opaque", v, sizeof(v)), 0,
+		     "lsetxattr followed the link");
+	cr_expect_eq(ct("fsetxattr /w/d trusted.overlay.opaque y"), 0, "%s", out);
+	cr_expect_eq(getxattr(path, "trusted.overlay.opaque", v, sizeof(v)), 1);
+}
+
+Test(setxattr, without_cap_sys_admin_the_kernel_refuses)
+{
+	cr_expect_eq(ct("-i 0:0 setxattr /w trusted.overlay.opaque y"), 0, "%s", out);
+	cr_expect_eq(ct("-i 1000:1000 setxattr /w trusted.overlay.opaque y"), EPERM, "%s", out);
+}
+
+Test(setxattr, other_names_are_the_kernels)
+{
+	char path[256], v[8] = "";
+
+	cr_expect_eq(ct("setxattr /w trusted.other y"), EPERM, "%s", out);
+	cr_expect_eq(ct("setxattr /w user.note y"), 0, "%s", out);
+	snprintf(path, sizeof(path), "%s/w", root);
+	cr_expect_eq(getxattr(path, "user.note", v, sizeof(v)), 1);
+	cr_expect_lt(getxattr(path, "trusted.other", v, sizeof(v)), 0);
+}
+
+Test(setxattr, flags_are_honoured)
+{
+	cr_expect_eq(ct("setxattr /w trusted.overlay.opaque y 2"), ENODATA, "XATTR_REPLACE: %s",
+		     out);
+	cr_expect_eq(ct("setxattr /w trusted.overlay.opaque y 1"), 0, "XATTR_CREATE: %s", out);
+	cr_expect_eq(ct("setxattr /w trusted.overlay.opaque y 1"), EEXIST, "XATTR_CREATE: %s", out);
+	cr_expect_eq(ct("setxattr /w trusted.overlay.opaque y 2"), 0, "XATTR_REPLACE: %s", out);
+	cr_expect_eq(ct("fault-setxattr /w"), EFAULT, "%s", out);
+}
+
+Test(setxattr, fifo_target_does_not_hang_the_worker)
+{
+	cr_assert_eq(ic_test_sh(NULL, 0, 10, "mkfifo %s/w/fifo && chown %d:%d %s/w/fifo", root,
+				CT_ROOT, CT_ROOT, root),
+		     0);
+	/* Whatever the filesystem says about xattrs on a FIFO, the call returns, and so do others.
+	 */
+	ct("setxattr /w/fifo trusted.overlay.opaque y");
+	cr_expect(strstr(out, "ret="), "%s", out);
+	cr_expect_eq(ct("mknod /w/after c 1 3"), 0, "%s", out);
+}
