@@ -58,7 +58,9 @@ static void lxc_setup(void)
 	int r;
 
 	cr_assert_eq(ic_test_sh(NULL, 0, 10, "command -v lxc-start"), 0, "lxc is not installed");
-	ic_test_daemon_start(&d, NULL, NULL);
+	ic_test_daemon_start(&d, NULL,
+			     "[policy default]\nsecurity.syscalls.intercept.sysinfo = true\n"
+			     "security.syscalls.intercept.mknod = true\n");
 	snprintf(lxcpath, sizeof(lxcpath), "/tmp/ic-lxc.XXXXXX");
 	cr_assert(mkdtemp(lxcpath));
 	/* The unprivileged containers' ids must be able to traverse it. */
@@ -172,6 +174,15 @@ Test(lxc, unprivileged_container_and_its_attached_process_see_the_memory_limit)
 				"lxc-attach -P %s -n unpriv -- cat /proc/self/uid_map", lxcpath),
 		     0);
 	cr_expect(strstr(out, "100000"), "not a user namespace: %s", out);
+	/* LXC's /dev is a tmpfs mounted in the container's user namespace. */
+	cr_expect_eq(
+	    ic_test_sh(out, sizeof(out), 30,
+		       "lxc-attach -P %s -n unpriv -- /bin/sh -c 'mknod /dev/mynull c 1 3 && "
+		       "echo ok > /dev/mynull && echo wrote-ok'",
+		       lxcpath),
+	    0, "%s", out);
+	cr_expect(strstr(out, "wrote-ok"), "%s", out);
+	cr_expect(ic_test_log_has(&d, "mknod /dev/mynull c 1:3"), "not made by the daemon");
 }
 
 Test(lxc, daemon_restart_while_a_container_runs)
