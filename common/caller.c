@@ -56,18 +56,25 @@ static void read_map(pid_t tid, const char *map, int *n, unsigned long (*ranges)
 
 int ic_caller_read(pid_t tid, struct ic_caller *c)
 {
-	char path[64], line[4096];
+	char path[64], buf[4096], *line, *save = NULL;
 	unsigned long ids[4];
 	bool have_uid = false, have_gid = false, have_cap = false, have_umask = false;
-	FILE *f;
+	ssize_t n;
+	int fd;
 
 	memset(c, 0, sizeof(*c));
 	c->tid = tid;
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	f = fopen(path, "re");
-	if (!f)
+	/* One read: this runs for every mknod and setxattr, stdio would triple the cost. */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return errno == ENOENT ? -ESRCH : -errno;
-	while (fgets(line, sizeof(line), f)) {
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	buf[n] = 0;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (parse_ids(line, "Uid:", ids)) {
 			c->fsuid = (uid_t)ids[3];
 			have_uid = true;
@@ -89,20 +96,15 @@ int ic_caller_read(pid_t tid, struct ic_caller *c)
 
 				if (end == p)
 					break;
-				if (c->n_groups >= IC_CALLER_GROUPS_MAX) {
-					fclose(f);
+				if (c->n_groups >= IC_CALLER_GROUPS_MAX)
 					return -E2BIG;
-				}
 				c->groups[c->n_groups++] = (gid_t)g;
 				p = end;
 			}
 		}
 	}
-	fclose(f);
 	if (!have_uid || !have_gid || !have_cap || !have_umask)
 		return -EIO;
-	read_map(tid, "uid_map", &c->n_uid_ranges, (void *)c->uid_ranges);
-	read_map(tid, "gid_map", &c->n_gid_ranges, (void *)c->gid_ranges);
 	return 0;
 }
 
@@ -114,27 +116,32 @@ static int ns_id(pid_t pid, struct stat *st)
 	return stat(path, st) < 0 ? -errno : 0;
 }
 
-int ic_caller_userns(pid_t tid, pid_t init_pid, bool *container, bool *initial)
+int ic_userns_of(pid_t pid, struct ic_userns *ns)
 {
-	static struct stat host;
-	static int host_r = 1;
 	struct stat mine, theirs;
 	int r;
 
-	/* The host's is ours: the daemon runs in the initial user namespace. Read once. */
-	if (__atomic_load_n(&host_r, __ATOMIC_ACQUIRE) > 0) {
-		struct stat st;
-		int hr = ns_id(getpid(), &st);
-
-		if (hr == 0)
-			host = st;
-		__atomic_store_n(&host_r, hr, __ATOMIC_RELEASE);
-	}
-	if ((r = ns_id(tid, &mine)) < 0 || (r = ns_id(init_pid, &theirs)) < 0)
+	memset(ns, 0, sizeof(*ns));
+	/* The daemon runs in the initial user namespace. */
+	if ((r = ns_id(getpid(), &mine)) < 0 || (r = ns_id(pid, &theirs)) < 0)
 		return r;
-	*container = mine.st_ino == theirs.st_ino && mine.st_dev == theirs.st_dev;
-	*initial = __atomic_load_n(&host_r, __ATOMIC_ACQUIRE) == 0 && mine.st_ino == host.st_ino &&
-		   mine.st_dev == host.st_dev;
+	ns->dev = theirs.st_dev;
+	ns->ino = theirs.st_ino;
+	ns->initial = mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino;
+	read_map(pid, "uid_map", &ns->n_uid, ns->uid);
+	read_map(pid, "gid_map", &ns->n_gid, ns->gid);
+	ns->known = true;
+	return 0;
+}
+
+int ic_caller_in_userns(pid_t tid, const struct ic_userns *ns, bool *same)
+{
+	struct stat st;
+	int r = ns_id(tid, &st);
+
+	if (r < 0)
+		return r;
+	*same = ns->known && st.st_dev == ns->dev && st.st_ino == ns->ino;
 	return 0;
 }
 
@@ -200,9 +207,14 @@ static void restore_ids(void)
 {
 	static const gid_t none[1];
 
+	/* Capabilities first: setgroups needs CAP_SETGID, which the caller's set lacked. */
+	if (capset_self(host_caps) < 0 || syscall(SYS_setgroups, 0, none) < 0)
+		abort(); /* a worker left with a container's identity must not serve anyone else */
 	syscall(SYS_setfsuid, 0);
 	syscall(SYS_setfsgid, 0);
-	syscall(SYS_setgroups, 0, none);
+	if (syscall(SYS_setfsuid, -1) != 0 || syscall(SYS_setfsgid, -1) != 0)
+		abort();
+	/* fsuid 0 raised the fs capabilities again; the host set is what we want. */
 	capset_self(host_caps);
 }
 
@@ -267,10 +279,9 @@ static bool in_ranges(int n, const unsigned long (*r)[2], unsigned long id)
 	return false;
 }
 
-bool ic_caller_maps(const struct ic_caller *c, uid_t uid, gid_t gid)
+bool ic_userns_maps(const struct ic_userns *ns, uid_t uid, gid_t gid)
 {
-	return in_ranges(c->n_uid_ranges, (const void *)c->uid_ranges, uid) &&
-	       in_ranges(c->n_gid_ranges, (const void *)c->gid_ranges, gid);
+	return in_ranges(ns->n_uid, ns->uid, uid) && in_ranges(ns->n_gid, ns->gid, gid);
 }
 
 void ic_fsctx_leave(void)

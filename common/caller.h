@@ -19,17 +19,23 @@ struct ic_caller {
 	gid_t groups[IC_CALLER_GROUPS_MAX];
 	uint64_t cap_eff; /* relative to the task's own user namespace */
 	mode_t umask;
-	/* Its namespace's id maps as host ranges [first, first + count). */
-	int n_uid_ranges, n_gid_ranges;
-	struct {
-		unsigned long first, count;
-	} uid_ranges[IC_CALLER_MAP_MAX], gid_ranges[IC_CALLER_MAP_MAX];
+};
+
+/* A container's user namespace, read once from its init: which one, and its id maps as host
+ * ranges [first, first + count). Immutable once read (maps are written once per namespace). */
+struct ic_userns {
+	bool known;
+	bool initial; /* the host's own: the kernel itself judges privileged calls */
+	dev_t dev;
+	ino_t ino;
+	int n_uid, n_gid;
+	unsigned long uid[IC_CALLER_MAP_MAX][2], gid[IC_CALLER_MAP_MAX][2];
 };
 
 int ic_caller_read(pid_t tid, struct ic_caller *c);
-/* Whether tid's user namespace is the one of init_pid (the container's), and whether it is the
- * host's initial one (then the kernel itself judges privileged calls). */
-int ic_caller_userns(pid_t tid, pid_t init_pid, bool *container, bool *initial);
+int ic_userns_of(pid_t pid, struct ic_userns *ns);
+/* Whether tid is in user namespace ns (one stat). */
+int ic_caller_in_userns(pid_t tid, const struct ic_userns *ns, bool *same);
 
 /* A NUL-terminated string of at most max bytes (including the NUL) from target memory, read
  * page by page so that a string ending just before an unmapped page reads fine. -EFAULT for a
@@ -48,9 +54,9 @@ int ic_fsctx_enter(const struct ic_caller *c, int rootfd, int cwdfd, uint64_t ke
 void ic_fsctx_leave(void);
 /* Inside ic_fsctx_enter: make caps (of our permitted ones) effective too. */
 int ic_fsctx_raise(uint64_t caps);
-/* Whether host uid and gid both have a mapping in the caller's user namespace (the kernel's
- * test for honouring that namespace's DAC override on an inode). */
-bool ic_caller_maps(const struct ic_caller *c, uid_t uid, gid_t gid);
+/* Whether host uid and gid both have a mapping in ns (the kernel's test for honouring that
+ * namespace's DAC override on an inode). */
+bool ic_userns_maps(const struct ic_userns *ns, uid_t uid, gid_t gid);
 /* Bind-mount the host's node at src over target (an O_PATH fd of a file in tid's mount
  * namespace): the node then works even where that namespace's filesystem is nodev. Worker
  * threads, outside ic_fsctx_enter. */

@@ -45,3 +45,20 @@ enum ic_verdict ic_handle(struct ic_req *req, struct ic_resp *resp)
 		return IC_VERDICT_CONTINUE;
 	return handlers[req->sys](req, resp);
 }
+
+enum ic_verdict ic_caller_check(struct ic_req *req, struct ic_caller *caller, int cap)
+{
+	pid_t tid = (pid_t)req->notif->pid;
+	bool same;
+	int r = ic_caller_read(tid, caller);
+
+	if (r == 0)
+		r = ic_caller_in_userns(tid, &req->ct->userns, &same);
+	if (r < 0)
+		return r == -ESRCH || r == -ENOENT ? IC_VERDICT_GONE : IC_VERDICT_FAILED;
+	/* In the host's namespace the kernel itself judges; in another namespace than the
+	 * container's, or without the capability in its own, the kernel's refusal stands. */
+	if (!same || req->ct->userns.initial || !(caller->cap_eff & (1ULL << cap)))
+		return IC_VERDICT_CONTINUE;
+	return IC_VERDICT_RESPOND;
+}

@@ -10,6 +10,7 @@
 #include <sys/sysinfo.h>
 #include <sys/types.h>
 
+#include "common/caller.h"
 #include "common/cgroup.h"
 #include "common/syscalls.h"
 
@@ -36,6 +37,12 @@ struct ic_container_info {
 	pid_t init_pid;
 	uint64_t init_start_ticks; /* of init_pid, to spot pid reuse and to compute uptime */
 	struct ic_cgroup cgroup;
+	struct ic_userns userns; /* of init_pid, read at registration */
+
+	/* mknod: whether the last mount a node was made on honours devices (mount's unique id). */
+	pthread_mutex_t dev_lock;
+	uint64_t dev_mnt_id;
+	int dev_usable; /* -1 unknown, 0 no (nodev), 1 yes */
 
 	/* sysinfo cache: the last answer computed for this container. */
 	pthread_mutex_t si_lock;
@@ -75,6 +82,9 @@ bool ic_policy_intercepts(const struct ic_policy *p, enum ic_sys sys);
 enum ic_verdict ic_handle_sysinfo(struct ic_req *req, struct ic_resp *resp);
 enum ic_verdict ic_handle_mknod(struct ic_req *req, struct ic_resp *resp);
 enum ic_verdict ic_handle_setxattr(struct ic_req *req, struct ic_resp *resp);
+/* Read the caller's identity and place it: CONTINUE unless it is in the container's own
+ * (non-initial) user namespace and holds capability cap there. */
+enum ic_verdict ic_caller_check(struct ic_req *req, struct ic_caller *caller, int cap);
 
 /* The container's view of sysinfo for a caller of the given ABI, as bytes to write. Exposed for
  * tests. Returns the size of the layout written into buf (112 native, 64 i386). */

@@ -57,6 +57,35 @@ static bool node_unusable(int target, dev_t dev, uid_t owner)
 	return fd < 0 && errno == EACCES;
 }
 
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U
+#endif
+
+/* The answer holds for the whole mount (its flags and its superblock's), so it is kept per
+ * container for the last mount asked about: one device open per mount, not per node. */
+static bool node_unusable_cached(struct ic_container_info *ct, int target, dev_t dev, uid_t owner)
+{
+	struct statx stx;
+	bool unusable;
+
+	if (statx(target, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID_UNIQUE, &stx) < 0 ||
+	    !(stx.stx_mask & STATX_MNT_ID_UNIQUE))
+		return node_unusable(target, dev, owner);
+	pthread_mutex_lock(&ct->dev_lock);
+	if (ct->dev_usable >= 0 && ct->dev_mnt_id == stx.stx_mnt_id) {
+		unusable = !ct->dev_usable;
+		pthread_mutex_unlock(&ct->dev_lock);
+		return unusable;
+	}
+	pthread_mutex_unlock(&ct->dev_lock);
+	unusable = node_unusable(target, dev, owner);
+	pthread_mutex_lock(&ct->dev_lock);
+	ct->dev_mnt_id = stx.stx_mnt_id;
+	ct->dev_usable = !unusable;
+	pthread_mutex_unlock(&ct->dev_lock);
+	return unusable;
+}
+
 static bool host_node_ok(const char *host, dev_t dev)
 {
 	struct stat st;
@@ -78,7 +107,8 @@ enum ic_verdict ic_handle_mknod(struct ic_req *req, struct ic_resp *resp)
 	char path[PATH_MAX], dir[PATH_MAX];
 	const char *last, *host;
 	struct ic_caller caller;
-	bool in_container, initial, entered = false, nodev = false, host_ok;
+	bool entered = false, nodev = false, host_ok;
+	enum ic_verdict v;
 	int r;
 
 	/* Whiteouts (0:0) the kernel allows unprivileged; block devices, FIFOs, sockets, files and
@@ -90,15 +120,9 @@ enum ic_verdict ic_handle_mknod(struct ic_req *req, struct ic_resp *resp)
 		return IC_VERDICT_CONTINUE;
 	host_ok = host_node_ok(host, dev);
 
-	r = ic_caller_read(tid, &caller);
-	if (r == 0)
-		r = ic_caller_userns(tid, req->ct->init_pid, &in_container, &initial);
-	if (r < 0)
-		return r == -ESRCH || r == -ENOENT ? IC_VERDICT_GONE : IC_VERDICT_FAILED;
-	/* Privileged in the host's namespace: the kernel itself lets it. Another namespace than
-	 * the container's, or no CAP_MKNOD in its own: the kernel's refusal stands. */
-	if (initial || !in_container || !(caller.cap_eff & (1ULL << CAP_MKNOD)))
-		return IC_VERDICT_CONTINUE;
+	v = ic_caller_check(req, &caller, CAP_MKNOD);
+	if (v != IC_VERDICT_RESPOND)
+		return v;
 
 	r = ic_read_string(tid, path_addr, path, sizeof(path));
 	if (r == -EFAULT || r == -ENAMETOOLONG) {
@@ -149,7 +173,8 @@ enum ic_verdict ic_handle_mknod(struct ic_req *req, struct ic_resp *resp)
 	if (caller.cap_eff & (1ULL << CAP_DAC_OVERRIDE)) {
 		struct stat st;
 
-		if (fstat(parent, &st) == 0 && ic_caller_maps(&caller, st.st_uid, st.st_gid))
+		if (fstat(parent, &st) == 0 &&
+		    ic_userns_maps(&req->ct->userns, st.st_uid, st.st_gid))
 			(void)ic_fsctx_raise(1ULL << CAP_DAC_OVERRIDE);
 	}
 	if (mknodat(parent, last, mode, dev) < 0) {
@@ -161,7 +186,7 @@ enum ic_verdict ic_handle_mknod(struct ic_req *req, struct ic_resp *resp)
 	entered = false;
 	/* Where its filesystem will not honour a node (nodev, or a tmpfs a user namespace
 	 * mounted), the host's node is bound over it so that it works. */
-	if (target >= 0 && node_unusable(target, dev, caller.fsuid)) {
+	if (target >= 0 && node_unusable_cached(req->ct, target, dev, caller.fsuid)) {
 		nodev = true;
 		r = host_ok ? ic_bind_host_node(tid, host, target) : -EPERM;
 		if (r < 0) {

@@ -73,8 +73,8 @@ enum ic_verdict ic_handle_setxattr(struct ic_req *req, struct ic_resp *resp)
 	char name[XATTR_NAME_MAX + 1], path[PATH_MAX], dir[PATH_MAX], value;
 	const char *last = NULL;
 	struct ic_caller caller;
-	bool in_container, initial;
-	int r, v;
+	enum ic_verdict v;
+	int r, w;
 
 	if (a[3] != 1 || (flags & ~(XATTR_CREATE | XATTR_REPLACE)))
 		return IC_VERDICT_CONTINUE; /* the kernel's EINVAL, ERANGE or its own success */
@@ -85,13 +85,9 @@ enum ic_verdict ic_handle_setxattr(struct ic_req *req, struct ic_resp *resp)
 	if (r < 0 || value != 'y')
 		return IC_VERDICT_CONTINUE;
 
-	r = ic_caller_read(tid, &caller);
-	if (r == 0)
-		r = ic_caller_userns(tid, req->ct->init_pid, &in_container, &initial);
-	if (r < 0)
-		return r == -ESRCH || r == -ENOENT ? IC_VERDICT_GONE : IC_VERDICT_FAILED;
-	if (initial || !in_container || !(caller.cap_eff & (1ULL << CAP_SYS_ADMIN)))
-		return IC_VERDICT_CONTINUE;
+	v = ic_caller_check(req, &caller, CAP_SYS_ADMIN);
+	if (v != IC_VERDICT_RESPOND)
+		return v;
 
 	if (req->sys == IC_SYS_FSETXATTR) {
 		r = fd_is_opath(tid, (int)a[0]);
@@ -130,10 +126,10 @@ enum ic_verdict ic_handle_setxattr(struct ic_req *req, struct ic_resp *resp)
 	if (req->sys == IC_SYS_SETXATTR) {
 		/* Follows the last symlink, as the caller's setxattr would. */
 		target = ic_open_as_caller(path, true);
-		v = target < 0 ? 0 : req->still_valid(req);
+		w = target < 0 ? 0 : req->still_valid(req);
 		ic_fsctx_leave();
-		if (v < 0)
-			return ic_verdict_of(v);
+		if (w < 0)
+			return ic_verdict_of(w);
 		r = target < 0 ? target : set_on_fd(target, flags);
 		goto done;
 	}
@@ -141,10 +137,10 @@ enum ic_verdict ic_handle_setxattr(struct ic_req *req, struct ic_resp *resp)
 	 * still stand in the caller's root (so ".." cannot climb out of it). */
 	ic_path_split(path, dir, sizeof(dir), &last);
 	parent = ic_open_dir_as_caller(dir);
-	v = parent < 0 ? 0 : req->still_valid(req);
-	if (v < 0) {
+	w = parent < 0 ? 0 : req->still_valid(req);
+	if (w < 0) {
 		ic_fsctx_leave();
-		return ic_verdict_of(v);
+		return ic_verdict_of(w);
 	}
 	if (parent < 0) {
 		r = parent;

@@ -46,6 +46,7 @@ static void container_free(struct ic_container *ct)
 	if (!ct)
 		return;
 	pthread_mutex_destroy(&ct->info.si_lock);
+	pthread_mutex_destroy(&ct->info.dev_lock);
 	if (ct->own_policy) {
 		ic_policy_done(ct->own_policy);
 		free(ct->own_policy);
@@ -86,6 +87,11 @@ static struct ic_container *container_new(const char *id, pid_t init_pid, const 
 		ct->info.init_start_ticks = 0;
 	if (ic_cgroup_of_pid(init_pid, &ct->info.cgroup) < 0)
 		memset(&ct->info.cgroup, 0, sizeof(ct->info.cgroup));
+	/* Without it, mknod and setxattr leave every call to the kernel. */
+	if (ic_userns_of(init_pid, &ct->info.userns) < 0)
+		ct->info.userns.known = false;
+	pthread_mutex_init(&ct->info.dev_lock, NULL);
+	ct->info.dev_usable = -1;
 	return ct;
 }
 

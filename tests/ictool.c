@@ -3,6 +3,7 @@
  * "ret=R errno=E", and stat output as key=value. Options before the command:
  *   -u MASK   umask first        -i UID:GID  setresgid/setresuid first (keeps no capabilities)
  *   -t        make the call from a second thread (not the thread-group leader)
+ *   -G GID    supplementary groups = { GID }, keeping every capability
  * Commands:
  *   mknod PATH c|b|p MAJ MIN [MODE]     mknodat DIR NAME c|b|p MAJ MIN [MODE]
  *   setxattr|lsetxattr|fsetxattr PATH NAME VALUE [FLAGS]    getxattr|lgetxattr PATH NAME
@@ -109,7 +110,7 @@ int main(int argc, char **argv)
 {
 	int c, threaded = 0;
 
-	while ((c = getopt(argc, argv, "+u:i:t")) != -1) {
+	while ((c = getopt(argc, argv, "+u:i:tG:")) != -1) {
 		switch (c) {
 		case 'u':
 			umask((mode_t)strtoul(optarg, NULL, 8));
@@ -127,6 +128,15 @@ int main(int argc, char **argv)
 		case 't':
 			threaded = 1;
 			break;
+		case 'G': {
+			gid_t g = (gid_t)atoi(optarg);
+
+			if (setgroups(1, &g) < 0) {
+				perror("ictool: -G");
+				return 2;
+			}
+			break;
+		}
 		default:
 			return 2;
 		}

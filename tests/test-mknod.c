@@ -211,6 +211,28 @@ Test(mknod, relative_paths_and_dirfds_resolve_like_the_kernels)
 	cr_expect_eq(ct("mknodat-filefd /bin/ictool rel3"), ENOTDIR, "%s", out);
 }
 
+Test(mknod, workers_take_back_their_own_identity)
+{
+	char status[4096];
+	int r;
+
+	cr_expect_eq(ct("-G 7 mknod /w/ident c 1 3"), 0, "%s", out);
+	/* Every thread of the daemon: fs ids 0, no supplementary groups, all its capabilities. */
+	r = ic_test_sh(
+	    status, sizeof(status), 10,
+	    "for t in /proc/%d/task/*; do grep -E '^(Uid|Gid|Groups|CapEff):' $t/status | "
+	    "tr -s '\t' ' ' | tr '\n' ' '; echo; done | sort | uniq -c",
+	    (int)d.pid);
+	cr_assert_eq(r, 0);
+	cr_expect(strstr(status, "Uid: 0 0 0 0 Gid: 0 0 0 0 Groups: "), "%s", status);
+	cr_expect(!strstr(status, "Groups: 7") && !strstr(status, " 7 ") &&
+		      !strstr(status, "100000"),
+		  "a worker kept the caller's identity: %s", status);
+	/* One line: every thread alike. */
+	cr_expect(strchr(status, '\n') && strchr(status, '\n')[1] == 0, "threads differ: %s",
+		  status);
+}
+
 Test(mknod, non_leader_thread_is_served)
 {
 	cr_expect_eq(ct("-t mknod /w/thread c 1 9"), 0, "%s", out);
