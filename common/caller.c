@@ -35,7 +35,7 @@ static bool parse_ids(const char *line, const char *key, unsigned long *v4)
 }
 
 /* Extents beyond IC_CALLER_MAP_MAX are left out: the ids they map get no DAC override. */
-static void read_map(pid_t tid, const char *map, int *n, unsigned long (*ranges)[2])
+static void read_map(pid_t tid, const char *map, int *n, unsigned long (*ranges)[2], uid_t *root)
 {
 	char path[64];
 	unsigned long inside, outside, count;
@@ -47,6 +47,8 @@ static void read_map(pid_t tid, const char *map, int *n, unsigned long (*ranges)
 	if (!f)
 		return;
 	while (*n < IC_CALLER_MAP_MAX && fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3) {
+		if (root && inside == 0 && count > 0)
+			*root = (uid_t)outside;
 		ranges[*n][0] = outside;
 		ranges[*n][1] = count;
 		(*n)++;
@@ -76,6 +78,7 @@ int ic_caller_read(pid_t tid, struct ic_caller *c)
 	buf[n] = 0;
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (parse_ids(line, "Uid:", ids)) {
+			c->euid = (uid_t)ids[1];
 			c->fsuid = (uid_t)ids[3];
 			have_uid = true;
 		} else if (parse_ids(line, "Gid:", ids)) {
@@ -128,8 +131,9 @@ int ic_userns_of(pid_t pid, struct ic_userns *ns)
 	ns->dev = theirs.st_dev;
 	ns->ino = theirs.st_ino;
 	ns->initial = mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino;
-	read_map(pid, "uid_map", &ns->n_uid, ns->uid);
-	read_map(pid, "gid_map", &ns->n_gid, ns->gid);
+	ns->root_uid = (uid_t)-1;
+	read_map(pid, "uid_map", &ns->n_uid, ns->uid, &ns->root_uid);
+	read_map(pid, "gid_map", &ns->n_gid, ns->gid, NULL);
 	ns->known = true;
 	return 0;
 }

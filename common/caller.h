@@ -13,6 +13,7 @@
 /* A notifying task's identity as the host sees it, from /proc/<tid>/status. */
 struct ic_caller {
 	pid_t tid;
+	uid_t euid;
 	uid_t fsuid;
 	gid_t fsgid;
 	int n_groups;
@@ -30,6 +31,7 @@ struct ic_userns {
 	ino_t ino;
 	int n_uid, n_gid;
 	unsigned long uid[IC_CALLER_MAP_MAX][2], gid[IC_CALLER_MAP_MAX][2];
+	uid_t root_uid; /* the host uid of the namespace's uid 0, (uid_t)-1 when unmapped */
 };
 
 int ic_caller_read(pid_t tid, struct ic_caller *c);
