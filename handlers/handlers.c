@@ -12,6 +12,7 @@ static const ic_handler_fn handlers[_IC_SYS_MAX] = {
 	[IC_SYS_SETXATTR] = ic_handle_setxattr,
 	[IC_SYS_LSETXATTR] = ic_handle_setxattr,
 	[IC_SYS_FSETXATTR] = ic_handle_setxattr,
+	[IC_SYS_BPF] = ic_handle_bpf,
 	[IC_SYS_SCHED_SETSCHEDULER] = ic_handle_sched,
 	[IC_SYS_SYSINFO] = ic_handle_sysinfo,
 };

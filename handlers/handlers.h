@@ -63,7 +63,10 @@ struct ic_req {
 	 * deadline. Handlers call it after reading target memory and right before any side effect,
 	 * and return ic_verdict_of(r) when it fails. */
 	int (*still_valid)(struct ic_req *req);
-	void *core; /* the core's, for still_valid */
+	/* Install our fd in the caller (SECCOMP_IOCTL_NOTIF_ADDFD, O_CLOEXEC): its number there,
+	 * or -errno (-ENOENT: the target is gone). After still_valid, as a side effect. */
+	int (*add_fd)(struct ic_req *req, int fd);
+	void *core; /* the core's, for still_valid and add_fd */
 };
 
 typedef enum ic_verdict (*ic_handler_fn)(struct ic_req *req, struct ic_resp *resp);
@@ -83,6 +86,7 @@ enum ic_verdict ic_handle_sysinfo(struct ic_req *req, struct ic_resp *resp);
 enum ic_verdict ic_handle_mknod(struct ic_req *req, struct ic_resp *resp);
 enum ic_verdict ic_handle_setxattr(struct ic_req *req, struct ic_resp *resp);
 enum ic_verdict ic_handle_sched(struct ic_req *req, struct ic_resp *resp);
+enum ic_verdict ic_handle_bpf(struct ic_req *req, struct ic_resp *resp);
 /* Read the caller's identity and place it: CONTINUE unless it is in the container's own
  * (non-initial) user namespace and holds capability cap there. */
 enum ic_verdict ic_caller_check(struct ic_req *req, struct ic_caller *caller, int cap);

@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "common/caller.h"
 #include "common/log.h"
@@ -63,6 +65,22 @@ static int req_still_valid(struct ic_req *hreq)
 		return -ETIMEDOUT;
 	}
 	return 0;
+}
+
+static int req_add_fd(struct ic_req *hreq, int fd)
+{
+	struct ic_request *req = hreq->core;
+	struct seccomp_notif_addfd addfd = {
+	    .id = req->notif.id,
+	    .srcfd = (uint32_t)fd,
+	    .newfd_flags = O_CLOEXEC,
+	};
+	int lfd = request_listener_fd(req), r;
+
+	if (lfd < 0)
+		return -EOPNOTSUPP; /* an LXC older than 4.0.5 sends no listener */
+	r = ioctl(lfd, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+	return r < 0 ? -errno : r;
 }
 
 /* Send the one answer of req. Returns the answer kind for the counters. The caller moved req
@@ -143,6 +161,7 @@ static void serve(struct ic_worker *w, struct ic_request *req)
 	    .policy = ic_server_policy_of(w->conf, ct),
 	    .mem_fd = req->kind == IC_SOURCE_LXC ? req->lxc_fds[1] : -1,
 	    .still_valid = req_still_valid,
+	    .add_fd = req_add_fd,
 	    .core = req,
 	};
 	struct ic_resp resp = {0};

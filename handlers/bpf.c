@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/capability.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/caller.h"
+#include "common/conf.h"
+#include "common/log.h"
+#include "common/macros.h"
+#include "common/mem.h"
+#include "common/proc.h"
+#include "handlers/handlers.h"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+/* Bounds on what a container may make us copy: the kernel's own for unprivileged programs. */
+#define BPF_INSNS_MAX	4096
+#define BPF_LOG_MAX	(1U << 20)
+#define BPF_LICENSE_MAX 128
+
+static char cg2_mount[4096]; /* where the cgroup2 hierarchy is mounted, "" if nowhere */
+static pthread_once_t cg2_once = PTHREAD_ONCE_INIT;
+
+static void find_cg2_mount(void)
+{
+	char line[4096], *sep;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char mnt[4096];
+
+		sep = strstr(line, " - cgroup2 ");
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+			continue;
+		snprintf(cg2_mount, sizeof(cg2_mount), "%s", mnt);
+		break;
+	}
+	fclose(f);
+}
+
+/* The container's cgroup2 directory (absolute host path) from its init's /proc/<pid>/cgroup. */
+static int container_cg2(pid_t init, char *buf, size_t len)
+{
+	char path[64], line[4096];
+	FILE *f;
+	int r = -ENOENT;
+
+	pthread_once(&cg2_once, find_cg2_mount);
+	if (!cg2_mount[0])
+		return -ENOENT;
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)init);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3) != 0)
+			continue;
+		line[strcspn(line, "\n")] = 0;
+		/* The root of the hierarchy is nobody's to narrow. */
+		if (strcmp(line + 3, "/") == 0)
+			break;
+		r = (size_t)snprintf(buf, len, "%s%s", cg2_mount, line + 3) < len ? 0
+										  : -ENAMETOOLONG;
+		break;
+	}
+	fclose(f);
+	return r;
+}
+
+/* Whether fd (ours) is a cgroup2 directory at or below dir. */
+static bool cgroup_inside(int fd, const char *dir)
+{
+	char link[64], path[4096];
+	struct statfs sf;
+	size_t n = strlen(dir);
+	ssize_t l;
+
+	if (fstatfs(fd, &sf) < 0 || (unsigned long)sf.f_type != CGROUP2_SUPER_MAGIC)
+		return false;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	l = readlink(link, path, sizeof(path) - 1);
+	if (l <= 0)
+		return false;
+	path[l] = 0;
+	return strncmp(path, dir, n) == 0 && (path[n] == 0 || path[n] == '/');
+}
+
+static long sys_bpf(int cmd, union bpf_attr *attr)
+{
+	return syscall(SYS_bpf, cmd, attr, sizeof(*attr));
+}
+
+/* Read the caller's attribute: at most what we know of it, the rest must be zero (the kernel's
+ * rule for a bigger attr; fields newer than ours are refused this way). */
+static int read_attr(pid_t tid, uint64_t addr, uint64_t size, union bpf_attr *attr)
+{
+	unsigned char tail[256];
+	uint64_t off;
+	int r;
+
+	memset(attr, 0, sizeof(*attr));
+	if (size > 65536)
+		return -E2BIG;
+	r = ic_mem_read(tid, addr, attr, IC_MIN(size, sizeof(*attr)));
+	if (r < 0)
+		return r;
+	for (off = sizeof(*attr); off < size; off += sizeof(tail)) {
+		size_t chunk = IC_MIN(sizeof(tail), size - off);
+
+		r = ic_mem_read(tid, addr + off, tail, chunk);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < chunk; i++)
+			if (tail[i])
+				return -E2BIG;
+	}
+	return 0;
+}
+
+static enum ic_verdict prog_load(struct ic_req *req, struct ic_resp *resp, union bpf_attr *attr)
+{
+	pid_t tid = (pid_t)req->notif->pid;
+	uint64_t user_log = attr->log_buf;
+	uint32_t log_size = attr->log_size;
+	_cleanup_free_ struct bpf_insn *insns = NULL;
+	_cleanup_free_ char *log = NULL;
+	_cleanup_close_ int prog = -EBADF;
+	char license[BPF_LICENSE_MAX];
+	int r, remote;
+
+	/* Fields that carry fds or kernel object ids are not translated: refused. */
+	if (attr->prog_btf_fd || attr->attach_prog_fd || attr->attach_btf_id || attr->fd_array ||
+	    attr->func_info_cnt || attr->line_info_cnt || attr->core_relo_cnt ||
+	    attr->prog_ifindex) {
+		resp->error = EINVAL;
+		return IC_VERDICT_RESPOND;
+	}
+	if (attr->insn_cnt == 0 || attr->insn_cnt > BPF_INSNS_MAX) {
+		resp->error = attr->insn_cnt ? E2BIG : EINVAL;
+		return IC_VERDICT_RESPOND;
+	}
+	if (log_size > BPF_LOG_MAX || (attr->log_level && (!user_log || log_size < 128))) {
+		resp->error = EINVAL;
+		return IC_VERDICT_RESPOND;
+	}
+	insns = malloc((size_t)attr->insn_cnt * sizeof(*insns));
+	log = log_size ? calloc(1, log_size) : NULL;
+	if (!insns || (log_size && !log))
+		return IC_VERDICT_FAILED;
+	r = ic_mem_read(tid, attr->insns, insns, (size_t)attr->insn_cnt * sizeof(*insns));
+	if (r == 0)
+		r = ic_read_string(tid, attr->license, license, sizeof(license));
+	if (r < 0) {
+		resp->error = r == -ENAMETOOLONG ? EINVAL : EFAULT;
+		return IC_VERDICT_RESPOND;
+	}
+	attr->insns = (uintptr_t)insns;
+	attr->license = (uintptr_t)license;
+	attr->log_buf = (uintptr_t)log;
+
+	r = req->still_valid(req);
+	if (r < 0)
+		return ic_verdict_of(r);
+	prog = (int)sys_bpf(BPF_PROG_LOAD, attr);
+	if (prog < 0) {
+		int err = errno;
+
+		/* The verifier's words go back to the caller, as the kernel would write them. */
+		if (log && log_size && user_log)
+			(void)ic_mem_write(tid, user_log, log, strnlen(log, log_size - 1) + 1);
+		resp->error = err;
+		return IC_VERDICT_RESPOND;
+	}
+	remote = req->add_fd(req, prog);
+	if (remote < 0) {
+		resp->error = remote == -EMFILE ? EMFILE : EBADF;
+		return remote == -ENOENT ? IC_VERDICT_GONE : IC_VERDICT_RESPOND;
+	}
+	log_info("container %s: pid %d bpf PROG_LOAD cgroup-device (%u insns): fd %d", req->ct->id,
+		 (int)tid, attr->insn_cnt, remote);
+	resp->val = remote;
+	return IC_VERDICT_RESPOND;
+}
+
+static int take_fd(int pidfd, uint32_t fd)
+{
+	int r = (int)syscall(SYS_pidfd_getfd, pidfd, (int)fd, 0);
+
+	return r < 0 ? -errno : r;
+}
+
+static enum ic_verdict prog_attach(struct ic_req *req, struct ic_resp *resp, int cmd,
+				   union bpf_attr *attr)
+{
+	pid_t tid = (pid_t)req->notif->pid;
+	_cleanup_close_ int pidfd = -EBADF, cg = -EBADF, prog = -EBADF, old = -EBADF;
+	char dir[8192];
+	uint32_t flags = attr->attach_flags;
+	int r;
+
+	if (cmd == BPF_PROG_ATTACH &&
+	    (!(flags & BPF_F_ALLOW_MULTI) || (flags & ~(BPF_F_ALLOW_MULTI | BPF_F_REPLACE)))) {
+		/* Without ALLOW_MULTI a program could override those above it. */
+		resp->error = EPERM;
+		return IC_VERDICT_RESPOND;
+	}
+	if (container_cg2(req->ct->init_pid, dir, sizeof(dir)) < 0) {
+		resp->error = EPERM;
+		return IC_VERDICT_RESPOND;
+	}
+	/* PIDFD_THREAD: the caller may be any thread of its process. */
+	pidfd = ic_pidfd_open(tid, O_EXCL);
+	if (pidfd < 0)
+		return IC_VERDICT_GONE;
+	r = req->still_valid(req);
+	if (r < 0)
+		return ic_verdict_of(r);
+	cg = take_fd(pidfd, attr->target_fd);
+	prog = take_fd(pidfd, attr->attach_bpf_fd);
+	if (flags & BPF_F_REPLACE)
+		old = take_fd(pidfd, attr->replace_bpf_fd);
+	if (cg < 0 || prog < 0 || ((flags & BPF_F_REPLACE) && old < 0)) {
+		resp->error = EBADF;
+		return IC_VERDICT_RESPOND;
+	}
+	if (!cgroup_inside(cg, dir)) {
+		resp->error = EPERM;
+		return IC_VERDICT_RESPOND;
+	}
+	attr->target_fd = (uint32_t)cg;
+	attr->attach_bpf_fd = (uint32_t)prog;
+	attr->replace_bpf_fd = flags & BPF_F_REPLACE ? (uint32_t)old : 0;
+	r = sys_bpf(cmd, attr) < 0 ? -errno : 0;
+	if (r == 0)
+		log_info("container %s: pid %d bpf %s cgroup-device: done", req->ct->id, (int)tid,
+			 cmd == BPF_PROG_ATTACH ? "PROG_ATTACH" : "PROG_DETACH");
+	resp->error = -r;
+	return IC_VERDICT_RESPOND;
+}
+
+/* bpf(cmd, attr, size): device-cgroup programs for nested runtimes. Loaded with host privilege
+ * and handed to the caller as an O_CLOEXEC fd; attached only with BPF_F_ALLOW_MULTI inside the
+ * container's own cgroup2 subtree, so a container can only narrow its device access. */
+enum ic_verdict ic_handle_bpf(struct ic_req *req, struct ic_resp *resp)
+{
+	const __u64 *a = req->notif->data.args;
+	int cmd = (int)(int32_t)a[0];
+	struct ic_caller caller;
+	union bpf_attr attr;
+	enum ic_verdict v;
+	int r;
+
+	if (!req->policy->bpf_devices ||
+	    (cmd != BPF_PROG_LOAD && cmd != BPF_PROG_ATTACH && cmd != BPF_PROG_DETACH))
+		return IC_VERDICT_CONTINUE;
+	r = read_attr((pid_t)req->notif->pid, a[1], a[2], &attr);
+	if (r == -ESRCH)
+		return IC_VERDICT_GONE;
+	if (r < 0) {
+		resp->error = -r;
+		return IC_VERDICT_RESPOND;
+	}
+	if (cmd == BPF_PROG_LOAD ? attr.prog_type != BPF_PROG_TYPE_CGROUP_DEVICE
+				 : attr.attach_type != BPF_CGROUP_DEVICE)
+		return IC_VERDICT_CONTINUE;
+	v = ic_caller_check(req, &caller, CAP_SYS_ADMIN);
+	if (v != IC_VERDICT_RESPOND)
+		return v;
+	return cmd == BPF_PROG_LOAD ? prog_load(req, resp, &attr)
+				    : prog_attach(req, resp, cmd, &attr);
+}
