@@ -58,7 +58,8 @@ static void read_map(pid_t tid, const char *map, int *n, unsigned long (*ranges)
 
 int ic_caller_read(pid_t tid, struct ic_caller *c)
 {
-	char path[64], buf[4096], *line, *save = NULL;
+	char path[64], buf[16384], *line, *save = NULL;
+	size_t len = 0;
 	unsigned long ids[4];
 	bool have_uid = false, have_gid = false, have_cap = false, have_umask = false;
 	ssize_t n;
@@ -71,11 +72,24 @@ int ic_caller_read(pid_t tid, struct ic_caller *c)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? -ESRCH : -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
+	/* To the end: a line cut short (many groups) must not be parsed as a shorter value. */
+	while ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0 &&
+	       len + (size_t)n < sizeof(buf) - 1)
+		len += (size_t)n;
 	close(fd);
-	if (n <= 0)
-		return n < 0 ? -errno : -EIO;
-	buf[n] = 0;
+	if (n < 0)
+		return -errno;
+	if (n > 0)
+		return -E2BIG;
+	buf[len] = 0;
+	/* Only whole lines count. */
+	if (len && buf[len - 1] != '\n') {
+		char *nl = strrchr(buf, '\n');
+
+		if (!nl)
+			return -EIO;
+		nl[1] = 0;
+	}
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (parse_ids(line, "Uid:", ids)) {
 			c->euid = (uid_t)ids[1];
@@ -85,7 +99,10 @@ int ic_caller_read(pid_t tid, struct ic_caller *c)
 			c->fsgid = (gid_t)ids[3];
 			have_gid = true;
 		} else if (strncmp(line, "CapEff:", 7) == 0) {
-			have_cap = sscanf(line + 7, "%" SCNx64, &c->cap_eff) == 1;
+			const char *h = line + 7 + strspn(line + 7, " \t");
+
+			have_cap = strspn(h, "0123456789abcdef") == 16 && h[16] == 0 &&
+				   sscanf(h, "%" SCNx64, &c->cap_eff) == 1;
 		} else if (strncmp(line, "Umask:", 6) == 0) {
 			unsigned m;
 
@@ -229,6 +246,9 @@ int ic_fsctx_enter(const struct ic_caller *c, int rootfd, int cwdfd, uint64_t ke
 
 	if (!fsctx_ready)
 		return -EINVAL;
+	/* Ours alone even if a thread was created from this one since (it would share it). */
+	if (unshare(CLONE_FS) < 0)
+		return -errno;
 	if (fchdir(rootfd) < 0 || chroot(".") < 0 || fchdir(cwdfd) < 0) {
 		r = -errno;
 		goto fail_fs;

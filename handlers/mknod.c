@@ -20,19 +20,31 @@
 
 /* The character devices a container may create (SPEC §5), and the host node that stands in
  * for one where the container's filesystem refuses device nodes. */
+/* clang-format off */
 static const struct {
 	unsigned major, minor;
 	const char *host;
+	/* Always the host's node, bound over a placeholder file: a node of our own would give the
+	 * container the real device, and the system console must keep the host's permissions. */
+	bool always_bind;
 } safe_devices[] = {
-    {1, 3, "/dev/null"},    {1, 5, "/dev/zero"}, {1, 7, "/dev/full"},	 {1, 8, "/dev/random"},
-    {1, 9, "/dev/urandom"}, {5, 0, "/dev/tty"},	 {5, 1, "/dev/console"},
+	{1, 3, "/dev/null", false},
+	{1, 5, "/dev/zero", false},
+	{1, 7, "/dev/full", false},
+	{1, 8, "/dev/random", false},
+	{1, 9, "/dev/urandom", false},
+	{5, 0, "/dev/tty", false},
+	{5, 1, "/dev/console", true},
 };
+/* clang-format on */
 
-static const char *safe_device(unsigned major, unsigned minor)
+static const char *safe_device(unsigned major, unsigned minor, bool *always_bind)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(safe_devices); i++)
-		if (safe_devices[i].major == major && safe_devices[i].minor == minor)
+		if (safe_devices[i].major == major && safe_devices[i].minor == minor) {
+			*always_bind = safe_devices[i].always_bind;
 			return safe_devices[i].host;
+		}
 	return NULL;
 }
 
@@ -107,7 +119,8 @@ enum ic_verdict ic_handle_mknod(struct ic_req *req, struct ic_resp *resp)
 	char path[PATH_MAX], dir[PATH_MAX];
 	const char *last, *host;
 	struct ic_caller caller;
-	bool entered = false, nodev = false, host_ok;
+	bool entered = false, nodev = false, host_ok, always_bind = false;
+	struct stat made;
 	enum ic_verdict v;
 	int r;
 
@@ -115,7 +128,7 @@ enum ic_verdict ic_handle_mknod(struct ic_req *req, struct ic_resp *resp)
 	 * other devices it judges itself. */
 	if (!S_ISCHR(mode))
 		return IC_VERDICT_CONTINUE;
-	host = safe_device(major(dev), minor(dev));
+	host = safe_device(major(dev), minor(dev), &always_bind);
 	if (!host)
 		return IC_VERDICT_CONTINUE;
 	host_ok = host_node_ok(host, dev);
@@ -132,6 +145,10 @@ enum ic_verdict ic_handle_mknod(struct ic_req *req, struct ic_resp *resp)
 	if (r < 0)
 		return IC_VERDICT_GONE;
 
+	if (!path[0]) {
+		resp->error = ENOENT; /* the kernel's answer to "", whatever dirfd is */
+		return IC_VERDICT_RESPOND;
+	}
 	root = ic_caller_open_root(tid);
 	if (path[0] != '/' && dirfd != AT_FDCWD)
 		base = ic_caller_open_fd(tid, dirfd, true);
@@ -177,22 +194,33 @@ enum ic_verdict ic_handle_mknod(struct ic_req *req, struct ic_resp *resp)
 		    ic_userns_maps(&req->ct->userns, st.st_uid, st.st_gid))
 			(void)ic_fsctx_raise(1ULL << CAP_DAC_OVERRIDE);
 	}
-	if (mknodat(parent, last, mode, dev) < 0) {
+	/* A placeholder file where the node must be the host's anyway: no instant in which the
+	 * container could open a device of our making. */
+	if (mknodat(parent, last, always_bind ? S_IFREG | (mode & 07777) : mode,
+		    always_bind ? 0 : dev) < 0) {
 		r = -errno;
 		goto out;
 	}
 	target = openat(parent, last, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (target >= 0 && fstat(target, &made) < 0)
+		made.st_ino = 0;
 	ic_fsctx_leave();
 	entered = false;
 	/* Where its filesystem will not honour a node (nodev, or a tmpfs a user namespace
 	 * mounted), the host's node is bound over it so that it works. */
-	if (target >= 0 && node_unusable_cached(req->ct, target, dev, caller.fsuid)) {
+	if (target >= 0 &&
+	    (always_bind || node_unusable_cached(req->ct, target, dev, caller.fsuid))) {
 		nodev = true;
 		r = host_ok ? ic_bind_host_node(tid, host, target) : -EPERM;
 		if (r < 0) {
+			struct stat now;
+
 			log_warn_errno(r, "container %s: mknod %s: cannot bind %s: %s", req->ct->id,
 				       path, host, strerror(-r));
-			unlinkat(parent, last, 0);
+			/* Only what we made: the name may have been swapped meanwhile. */
+			if (fstatat(parent, last, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    now.st_ino == made.st_ino && now.st_dev == made.st_dev)
+				unlinkat(parent, last, 0);
 			r = -EPERM;
 		}
 	}
@@ -202,7 +230,7 @@ out:
 	if (r == 0)
 		log_info("container %s: pid %d mknod %s c %u:%u%s: done", req->ct->id, (int)tid,
 			 path, major(dev), minor(dev),
-			 nodev ? " (host node bound: nodev filesystem)" : "");
+			 nodev ? " (the host's node bound on it)" : "");
 	resp->error = -r;
 	return IC_VERDICT_RESPOND;
 }

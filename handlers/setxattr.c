@@ -7,6 +7,7 @@
 #include <linux/capability.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -38,6 +39,46 @@ static int set_on_fd(int fd, int flags)
 
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	return setxattr(link, OPAQUE_NAME, "y", 1, flags) < 0 ? -errno : 0;
+}
+
+/* Only on what the container owns: an inode whose owner and group its namespace maps (the
+ * kernel's own test for a namespaced privilege over an inode). Host inodes it can reach, such
+ * as the nodes we bind into it, get the kernel's EPERM. */
+static bool owned(const struct ic_req *req, const struct stat *st)
+{
+	return ic_userns_maps(&req->ct->userns, st->st_uid, st->st_gid);
+}
+
+static int set_owned(const struct ic_req *req, int fd, int flags)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return owned(req, &st) ? set_on_fd(fd, flags) : -EPERM;
+}
+
+/* lsetxattr on a symlink itself, inside the caller's context. It cannot be reached through an
+ * fd, so it is set by name, checked before and after (a swap in between is logged; it can only
+ * land on another inode the caller could name, and must pass the same ownership test). */
+static int set_link(const struct ic_req *req, int parent, const char *last,
+		    const struct stat *before, int flags)
+{
+	struct xattr_args_v0 args = {.value = (uintptr_t) "y", .size = 1, .flags = (uint32_t)flags};
+	struct stat after;
+	int r;
+
+	if (!owned(req, before))
+		return -EPERM;
+	r = syscall(SYS_setxattrat, parent, last, AT_SYMLINK_NOFOLLOW, OPAQUE_NAME, &args,
+		    sizeof(args)) < 0
+		? -errno
+		: 0;
+	if (r == 0 && (fstatat(parent, last, &after, AT_SYMLINK_NOFOLLOW) < 0 ||
+		       after.st_ino != before->st_ino || after.st_dev != before->st_dev))
+		log_warn("container %s: lsetxattr %s: the name changed under us", req->ct->id,
+			 last);
+	return r;
 }
 
 /* Whether the caller's fd was opened O_PATH: fsetxattr then fails with EBADF. */
@@ -74,6 +115,7 @@ enum ic_verdict ic_handle_setxattr(struct ic_req *req, struct ic_resp *resp)
 	const char *last = NULL;
 	struct ic_caller caller;
 	enum ic_verdict v;
+	struct stat st;
 	int r, w;
 
 	if (a[3] != 1 || (flags & ~(XATTR_CREATE | XATTR_REPLACE)))
@@ -99,7 +141,7 @@ enum ic_verdict ic_handle_setxattr(struct ic_req *req, struct ic_resp *resp)
 			resp->error = EBADF;
 			return IC_VERDICT_RESPOND;
 		}
-		r = set_on_fd(target, flags);
+		r = set_owned(req, target, flags);
 		goto done;
 	}
 
@@ -123,19 +165,20 @@ enum ic_verdict ic_handle_setxattr(struct ic_req *req, struct ic_resp *resp)
 		log_warn_errno(r, "setxattr: cannot act as pid %d: %s", (int)tid, strerror(-r));
 		return IC_VERDICT_FAILED;
 	}
-	if (req->sys == IC_SYS_SETXATTR) {
-		/* Follows the last symlink, as the caller's setxattr would. */
+	ic_path_split(path, dir, sizeof(dir), &last);
+	if (req->sys == IC_SYS_SETXATTR || strchr(last, '/')) {
+		/* Follows the last symlink, as the caller's setxattr would (and lsetxattr too when
+		 * a trailing slash asks for it), never through a /proc magic link. */
 		target = ic_open_as_caller(path, true);
 		w = target < 0 ? 0 : req->still_valid(req);
 		ic_fsctx_leave();
 		if (w < 0)
 			return ic_verdict_of(w);
-		r = target < 0 ? target : set_on_fd(target, flags);
+		r = target < 0 ? target : set_owned(req, target, flags);
 		goto done;
 	}
-	/* lsetxattr: the last component itself, even a symlink, named from its directory while we
-	 * still stand in the caller's root (so ".." cannot climb out of it). */
-	ic_path_split(path, dir, sizeof(dir), &last);
+	/* lsetxattr: the last component itself, named from its directory while we still stand in
+	 * the caller's root (so ".." cannot climb out of it). */
 	parent = ic_open_dir_as_caller(dir);
 	w = parent < 0 ? 0 : req->still_valid(req);
 	if (w < 0) {
@@ -144,16 +187,18 @@ enum ic_verdict ic_handle_setxattr(struct ic_req *req, struct ic_resp *resp)
 	}
 	if (parent < 0) {
 		r = parent;
+	} else if (fstatat(parent, last, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		r = -errno;
+	} else if (S_ISLNK(st.st_mode)) {
+		r = set_link(req, parent, last, &st, flags);
 	} else {
-		struct xattr_args_v0 args = {
-		    .value = (uintptr_t) "y", .size = 1, .flags = (uint32_t)flags};
-
-		r = syscall(SYS_setxattrat, parent, last, AT_SYMLINK_NOFOLLOW, OPAQUE_NAME, &args,
-			    sizeof(args)) < 0
-			? -errno
-			: 0;
+		/* An O_PATH fd of it: the inode checked is the inode set, after we left. */
+		target = openat(parent, last, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		r = target < 0 ? -errno : 1;
 	}
 	ic_fsctx_leave();
+	if (r == 1)
+		r = set_owned(req, target, flags);
 done:
 	if (r == 0)
 		log_info("container %s: pid %d %s %s=y: done", req->ct->id, (int)tid,

@@ -369,6 +369,10 @@ int ic_server_init(struct ic_conf *conf)
 	r = ic_registry_init();
 	if (r < 0)
 		return r;
+	/* liburcu starts its call_rcu thread lazily, from the first caller: let that be us, not a
+	 * worker standing in a container's root at the time. */
+	if (!get_default_call_rcu_data())
+		return -ENOMEM;
 	rcu_assign_pointer(ic_srv.conf, conf);
 	pthread_mutex_lock(&ic_srv.reload_lock);
 	r = ic_server_apply(conf);

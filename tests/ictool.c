@@ -159,6 +159,22 @@ int main(int argc, char **argv)
 		printf("step=write ret=%ld errno=%d\n", g_ret, g_ret < 0 ? errno : 0);
 		return 0;
 	}
+	if (!strcmp(g_argv[0], "mknod-stat-write") && g_argc >= 5) {
+		/* mknod-stat-write PATH c MAJ MIN: all in this one mount namespace, where a bound
+		 * host node lives. */
+		struct stat st;
+		int fd;
+
+		g_ret = mknod(g_argv[1], S_IFCHR | 0666, makedev(atoi(g_argv[3]), atoi(g_argv[4])));
+		printf("step=mknod ret=%ld errno=%d\n", g_ret, g_ret < 0 ? errno : 0);
+		if (stat(g_argv[1], &st) == 0)
+			printf("chr=%d major=%u minor=%u uid=%u\n", S_ISCHR(st.st_mode),
+			       major(st.st_rdev), minor(st.st_rdev), st.st_uid);
+		fd = open(g_argv[1], O_WRONLY);
+		g_ret = fd < 0 ? -1 : write(fd, "x\n", 2);
+		printf("step=write ret=%ld errno=%d\n", g_ret, g_ret < 0 ? errno : 0);
+		return 0;
+	}
 	if (!strcmp(g_argv[0], "stat") || !strcmp(g_argv[0], "lstat")) {
 		print_stat(g_argv[1], g_argv[0][0] == 's');
 		return 0;
