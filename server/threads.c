@@ -29,6 +29,15 @@ static void pin(pthread_t t, int cpu)
 	(void)pthread_setaffinity_np(t, sizeof(set), &set);
 }
 
+static void topology_free(void *p)
+{
+	struct ic_topology *t = p;
+
+	free(t->queues);
+	free(t->wake);
+	free(t);
+}
+
 static struct ic_topology *topology_new(const struct ic_conf *conf, unsigned n_workers)
 {
 	struct ic_topology *t = calloc(1, sizeof(*t));
@@ -41,9 +50,7 @@ static struct ic_topology *topology_new(const struct ic_conf *conf, unsigned n_w
 	t->queues = calloc(n, sizeof(*t->queues));
 	t->wake = calloc(n, sizeof(*t->wake));
 	if (!t->queues || !t->wake) {
-		free(t->queues);
-		free(t->wake);
-		free(t);
+		topology_free(t);
 		return NULL;
 	}
 	for (unsigned q = 0; q < n; q++) {
@@ -54,40 +61,42 @@ static struct ic_topology *topology_new(const struct ic_conf *conf, unsigned n_w
 	return t;
 }
 
-static void topology_free_rcu(struct rcu_head *head);
-
-struct topo_box {
+/* Run release(p) once no RCU reader can still see p. Any RCU-registered thread. */
+struct rcu_box {
 	struct rcu_head rcu;
-	struct ic_topology *t;
+	void *p;
+	void (*release)(void *p);
 };
 
-static void topology_free_rcu(struct rcu_head *head)
+static void rcu_box_run(struct rcu_head *head)
 {
-	struct topo_box *b = caa_container_of(head, struct topo_box, rcu);
+	struct rcu_box *b = caa_container_of(head, struct rcu_box, rcu);
 
-	free(b->t->queues);
-	free(b->t->wake);
-	free(b->t);
+	b->release(b->p);
 	free(b);
+}
+
+static void release_after_grace_period(void *p, void (*release)(void *p))
+{
+	struct rcu_box *b;
+
+	if (!p)
+		return;
+	b = malloc(sizeof(*b));
+	if (!b) {
+		/* Rare: wait for the readers instead of deferring. */
+		synchronize_rcu();
+		release(p);
+		return;
+	}
+	b->p = p;
+	b->release = release;
+	call_rcu(&b->rcu, rcu_box_run);
 }
 
 static void topology_retire(struct ic_topology *old)
 {
-	struct topo_box *b;
-
-	if (!old)
-		return;
-	b = calloc(1, sizeof(*b));
-	if (!b) {
-		/* Rare: wait for readers instead of deferring. */
-		synchronize_rcu();
-		free(old->queues);
-		free(old->wake);
-		free(old);
-		return;
-	}
-	b->t = old;
-	call_rcu(&b->rcu, topology_free_rcu);
+	release_after_grace_period(old, topology_free);
 }
 
 void ic_server_conf_ref(struct ic_conf *conf)
@@ -101,34 +110,15 @@ void ic_server_conf_put(struct ic_conf *conf)
 		ic_conf_free(conf);
 }
 
-struct conf_box {
-	struct rcu_head rcu;
-	struct ic_conf *conf;
-};
-
-static void conf_put_rcu(struct rcu_head *head)
+static void conf_put_void(void *conf)
 {
-	struct conf_box *b = caa_container_of(head, struct conf_box, rcu);
-
-	ic_server_conf_put(b->conf);
-	free(b);
+	ic_server_conf_put(conf);
 }
 
 /* Drop the published reference once no read section can still take a new one. */
 static void conf_retire(struct ic_conf *old)
 {
-	struct conf_box *b;
-
-	if (!old)
-		return;
-	b = malloc(sizeof(*b));
-	if (!b) {
-		synchronize_rcu();
-		ic_server_conf_put(old);
-		return;
-	}
-	b->conf = old;
-	call_rcu(&b->rcu, conf_put_rcu);
+	release_after_grace_period(old, conf_put_void);
 }
 
 void ic_server_wake_idle(unsigned except)

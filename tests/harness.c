@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -11,10 +12,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <seccomp.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/sock.h"
 #include "tests/harness.h"
 
 const char *ic_test_bin(const char *name)
@@ -268,4 +274,109 @@ bool ic_test_log_wait(struct ic_test_daemon *d, const char *s, int timeout_ms)
 		usleep(50000);
 	}
 	return false;
+}
+
+pid_t ic_test_thread_named(struct ic_test_daemon *d, const char *name)
+{
+	char path[512], comm[32];
+	struct dirent *de;
+	DIR *dir;
+	pid_t tid = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)d->pid);
+	dir = opendir(path);
+	cr_assert(dir);
+	while (!tid && (de = readdir(dir))) {
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int)d->pid, de->d_name);
+		f = fopen(path, "re");
+		if (f && fgets(comm, sizeof(comm), f) && strncmp(comm, name, strlen(name)) == 0)
+			tid = (pid_t)atoi(de->d_name);
+		if (f)
+			fclose(f);
+	}
+	closedir(dir);
+	return tid;
+}
+
+pid_t ic_test_stop_worker(struct ic_test_daemon *d)
+{
+	pid_t worker = ic_test_thread_named(d, "ic-worker-0");
+	int status;
+
+	cr_assert_gt(worker, 0, "no worker thread");
+	cr_assert_eq(ptrace(PTRACE_SEIZE, worker, 0, 0), 0, "PTRACE_SEIZE: %s", strerror(errno));
+	cr_assert_eq(ptrace(PTRACE_INTERRUPT, worker, 0, 0), 0);
+	cr_assert_eq(waitpid(worker, &status, __WALL), worker);
+	return worker;
+}
+
+void ic_test_read_file(const char *path, char *out, size_t outlen)
+{
+	FILE *f = fopen(path, "re");
+
+	cr_assert(f, "%s: %s", path, strerror(errno));
+	out[fread(out, 1, outlen - 1, f)] = 0;
+	fclose(f);
+}
+
+void ic_test_target_spawn(struct ic_test_target *t, int calls)
+{
+	char buf[1], control[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {buf, 1};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = control,
+			    .msg_controllen = sizeof(control)};
+	int sp[2];
+
+	cr_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+	t->pid = fork();
+	cr_assert(t->pid >= 0);
+	if (t->pid == 0) {
+		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+		struct sysinfo si;
+		int fd, first_errno = 0;
+		char c;
+
+		close(sp[0]);
+		if (!ctx || seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(sysinfo), 0) < 0 ||
+		    seccomp_load(ctx) < 0)
+			_exit(10);
+		fd = seccomp_notify_fd(ctx);
+		if (fd < 0 || ic_sock_send_fds(sp[1], "L", 1, &fd, 1) < 0)
+			_exit(11);
+		close(fd);
+		if (read(sp[1], &c, 1) != 1)
+			_exit(12);
+		for (int i = 0; i < calls; i++)
+			if (sysinfo(&si) < 0 && !first_errno)
+				first_errno = errno;
+		_exit(first_errno ? 100 + first_errno : 0);
+	}
+	close(sp[1]);
+	t->ctl = sp[0];
+	cr_assert_eq(recvmsg(t->ctl, &mh, MSG_CMSG_CLOEXEC), 1);
+	cr_assert(CMSG_FIRSTHDR(&mh) && CMSG_FIRSTHDR(&mh)->cmsg_type == SCM_RIGHTS);
+	memcpy(&t->listener, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
+}
+
+void ic_test_target_go(struct ic_test_target *t)
+{
+	cr_assert_eq(write(t->ctl, "g", 1), 1);
+}
+
+int ic_test_target_wait(struct ic_test_target *t)
+{
+	int status;
+
+	cr_assert_eq(waitpid(t->pid, &status, 0), t->pid);
+	close(t->ctl);
+	if (t->listener >= 0)
+		close(t->listener);
+	t->listener = -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

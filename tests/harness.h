@@ -40,6 +40,26 @@ long long ic_test_stat(struct ic_test_daemon *d, const char *path);
  * after sending it, so the target may finish first. */
 bool ic_test_stat_reaches(struct ic_test_daemon *d, const char *path, long long want,
 			  int timeout_ms);
+/* A child under a sysinfo NOTIFY filter whose listener we hold: on ic_test_target_go it makes
+ * `calls` sysinfo calls and exits 0 when each returned 0, else 100 + the first errno. */
+struct ic_test_target {
+	pid_t pid;
+	int ctl;      /* our end of its socketpair */
+	int listener; /* its filter's listener fd */
+};
+
+void ic_test_target_spawn(struct ic_test_target *t, int calls);
+void ic_test_target_go(struct ic_test_target *t);
+/* Wait for it; returns its exit code. Closes ctl and listener (when still open). */
+int ic_test_target_wait(struct ic_test_target *t);
+
+/* The tid of the daemon's thread named name ("ic-worker-0"), 0 if none. */
+pid_t ic_test_thread_named(struct ic_test_daemon *d, const char *name);
+/* Stop that worker with ptrace (PTRACE_SEIZE + INTERRUPT): requests then wait in their queue.
+ * Resume it with ptrace(PTRACE_DETACH, tid, 0, 0). */
+pid_t ic_test_stop_worker(struct ic_test_daemon *d);
+/* A file's content into out (NUL-terminated), or fail the test. */
+void ic_test_read_file(const char *path, char *out, size_t outlen);
 /* Whether the daemon's log contains s. */
 bool ic_test_log_has(struct ic_test_daemon *d, const char *s);
 /* Wait (bounded by timeout_ms) until the log contains s. */

@@ -174,130 +174,47 @@ Test(daemon, unknown_policy_is_refused)
 	cr_expect(strstr(out, "nosuch"), "%s", out);
 }
 
-/* A target with a sysinfo NOTIFY filter, registered by hand; it calls sysinfo when told. */
-struct target {
-	pid_t pid;
-	int ctl; /* our end of its socketpair */
-};
-
-/* split: send the JSON in two writes 200 ms apart, the fd with the first, as the OCI spec
- * allows. */
-static void target_spawn(struct target *t, const char *id, bool split)
+/* A target with a sysinfo NOTIFY filter (one call), registered by hand over the OCI socket.
+ * split: the JSON in two writes 200 ms apart, the fd with the first, as the OCI spec allows. */
+static void target_spawn(struct ic_test_target *t, const char *id, bool split)
 {
-	int sp[2];
 	char *msg;
-	int lfd = -1;
-	char c;
 
-	cr_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
-	t->pid = fork();
-	cr_assert(t->pid >= 0);
-	if (t->pid == 0) {
-		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-		struct sysinfo si;
-		int fd;
-
-		close(sp[0]);
-		if (!ctx || seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(sysinfo), 0) < 0 ||
-		    seccomp_load(ctx) < 0)
-			_exit(10);
-		fd = seccomp_notify_fd(ctx);
-		if (fd < 0 || ic_sock_send_fds(sp[1], "L", 1, &fd, 1) < 0)
-			_exit(11);
-		close(fd);
-		if (read(sp[1], &c, 1) != 1)
-			_exit(12);
-		/* 100 + errno: the test learns what the caller saw. */
-		_exit(sysinfo(&si) == 0 ? 0 : 100 + errno);
-	}
-	close(sp[1]);
-	t->ctl = sp[0];
-	{
-		char buf[1];
-		char control[CMSG_SPACE(sizeof(int))];
-		struct iovec iov = {buf, 1};
-		struct msghdr mh = {.msg_iov = &iov,
-				    .msg_iovlen = 1,
-				    .msg_control = control,
-				    .msg_controllen = sizeof(control)};
-		struct cmsghdr *cm;
-
-		cr_assert_eq(recvmsg(t->ctl, &mh, MSG_CMSG_CLOEXEC), 1);
-		cm = CMSG_FIRSTHDR(&mh);
-		cr_assert(cm && cm->cmsg_type == SCM_RIGHTS);
-		memcpy(&lfd, CMSG_DATA(cm), sizeof(int));
-	}
+	ic_test_target_spawn(t, 1);
 	msg = ic_oci_format(id, t->pid, t->pid, "creating", NULL);
+	cr_assert(msg);
 	if (split) {
 		int fd = oci_connect();
 		size_t half = strlen(msg) / 2;
 
-		cr_assert_eq(ic_sock_send_fds(fd, msg, half, &lfd, 1), 0);
+		cr_assert_eq(ic_sock_send_fds(fd, msg, half, &t->listener, 1), 0);
 		usleep(200000);
 		cr_assert_eq(send(fd, msg + half, strlen(msg) - half, MSG_NOSIGNAL),
 			     (ssize_t)(strlen(msg) - half));
 		close(fd);
 	} else {
-		send_raw(msg, strlen(msg), &lfd, 1);
+		send_raw(msg, strlen(msg), &t->listener, 1);
 	}
 	free(msg);
-	close(lfd);
-}
-
-static pid_t thread_named(pid_t pid, const char *name)
-{
-	char path[512], comm[32];
-	struct dirent *de;
-	DIR *dir;
-	pid_t tid = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	dir = opendir(path);
-	cr_assert(dir);
-	while (!tid && (de = readdir(dir))) {
-		FILE *f;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int)pid, de->d_name);
-		f = fopen(path, "re");
-		if (f && fgets(comm, sizeof(comm), f) && strncmp(comm, name, strlen(name)) == 0)
-			tid = (pid_t)atoi(de->d_name);
-		if (f)
-			fclose(f);
-	}
-	closedir(dir);
-	return tid;
-}
-
-/* Stop the only worker with ptrace, so that requests wait in their queue. */
-static pid_t stop_worker(void)
-{
-	pid_t worker = thread_named(d.pid, "ic-worker-0");
-	int status;
-
-	cr_assert_gt(worker, 0, "no worker thread");
-	cr_assert_eq(ptrace(PTRACE_SEIZE, worker, 0, 0), 0, "PTRACE_SEIZE: %s", strerror(errno));
-	cr_assert_eq(ptrace(PTRACE_INTERRUPT, worker, 0, 0), 0);
-	cr_assert_eq(waitpid(worker, &status, __WALL), worker);
-	return worker;
+	/* The daemon holds it now; ours would keep the filter's listener alive. */
+	close(t->listener);
+	t->listener = -1;
 }
 
 Test(daemon, target_killed_while_its_request_waits_is_counted_as_dropped)
 {
-	struct target t;
+	struct ic_test_target t;
 	pid_t worker;
 
 	start("workers = 1\nacceptors = 1\n");
 	/* The request is received and queued, then waits. */
-	worker = stop_worker();
+	worker = ic_test_stop_worker(&d);
 
 	target_spawn(&t, "doomed", false);
-	cr_assert_eq(write(t.ctl, "g", 1), 1);
+	ic_test_target_go(&t);
 	cr_expect(ic_test_stat_reaches(&d, "received", 1, 5000), "request never received");
 	kill(t.pid, SIGKILL);
-	waitpid(t.pid, NULL, 0);
-	close(t.ctl);
+	ic_test_target_wait(&t);
 
 	cr_assert_eq(ptrace(PTRACE_DETACH, worker, 0, 0), 0);
 	cr_expect(ic_test_stat_reaches(&d, "answers.dropped", 1, 5000),
@@ -308,21 +225,19 @@ Test(daemon, target_killed_while_its_request_waits_is_counted_as_dropped)
 
 Test(daemon, request_past_its_deadline_gets_the_failure_answer_once)
 {
-	struct target t;
+	struct ic_test_target t;
 	pid_t worker;
 	int status;
 
 	ic_test_daemon_start(&d, "workers = 1\nacceptors = 1\nrequest.deadline_ms = 300\n",
 			     "[policy default]\nsecurity.syscalls.intercept.sysinfo = true\n"
 			     "failure.answer = EPERM\n");
-	worker = stop_worker();
+	worker = ic_test_stop_worker(&d);
 	target_spawn(&t, "late", false);
-	cr_assert_eq(write(t.ctl, "g", 1), 1);
+	ic_test_target_go(&t);
 	/* Nobody can serve it: the sweeper answers EPERM once the 300 ms are up. */
-	cr_assert_eq(waitpid(t.pid, &status, 0), t.pid);
-	close(t.ctl);
-	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 100 + EPERM, "target status %d",
-		  status);
+	status = ic_test_target_wait(&t);
+	cr_expect_eq(status, 100 + EPERM, "target exit %d", status);
 	cr_expect(ic_test_stat_reaches(&d, "answers.failed", 1, 5000));
 	cr_expect_eq(ic_test_stat(&d, "deadline_missed"), 1);
 	cr_expect_eq(ic_test_stat(&d, "answers.failed"), 1);
@@ -335,15 +250,14 @@ Test(daemon, request_past_its_deadline_gets_the_failure_answer_once)
 
 Test(daemon, json_split_over_several_writes_is_accepted)
 {
-	struct target t;
+	struct ic_test_target t;
 	int status;
 
 	start(NULL);
 	target_spawn(&t, "split", true);
-	cr_assert_eq(write(t.ctl, "g", 1), 1);
-	cr_assert_eq(waitpid(t.pid, &status, 0), t.pid);
-	close(t.ctl);
-	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "target status %d", status);
+	ic_test_target_go(&t);
+	status = ic_test_target_wait(&t);
+	cr_expect_eq(status, 0, "target exit %d", status);
 	cr_expect(ic_test_stat_reaches(&d, "answers.emulated", 1, 5000));
 	cr_expect_eq(ic_test_stat(&d, "answers.emulated"), 1);
 	cr_expect(ic_test_log_has(&d, "container split: new listener"));
@@ -351,7 +265,7 @@ Test(daemon, json_split_over_several_writes_is_accepted)
 
 Test(daemon, last_listener_hangup_removes_the_container)
 {
-	struct target t;
+	struct ic_test_target t;
 	int status;
 
 	start(NULL);
@@ -373,7 +287,7 @@ Test(daemon, reload_changes_threads_without_failing_a_call)
 	static const char *const steps[] = {
 	    "workers = 4\n", "workers = 2\n", "workers = 4\nacceptors = 1\n",
 	    "workers = 1\nacceptors = 2\n", "workers = 2\nacceptors = 2\n"};
-	char loop[1024];
+	char loop[1024], path[256];
 	pid_t pid;
 	int status;
 
@@ -397,16 +311,8 @@ Test(daemon, reload_changes_threads_without_failing_a_call)
 	cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "status --json"), 0);
 	cr_expect(strstr(out, "\"workers\":2") || strstr(out, "\"workers\": 2"), "%s", out);
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	{
-		char path[256];
-		FILE *f;
-
-		snprintf(path, sizeof(path), "%s/loop.out", d.dir);
-		f = fopen(path, "re");
-		cr_assert(f);
-		out[fread(out, 1, sizeof(out) - 1, f)] = 0;
-		fclose(f);
-	}
+	snprintf(path, sizeof(path), "%s/loop.out", d.dir);
+	ic_test_read_file(path, out, sizeof(out));
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "loop failed: %s", out);
 	cr_expect_gt(ic_test_kv(out, "calls"), 100, "%s", out);
 	cr_expect_eq(ic_test_kv(out, "failures"), 0, "%s", out);
@@ -440,7 +346,6 @@ Test(daemon, running_container_follows_a_policy_reload)
 	char loop[1024], path[256];
 	pid_t pid;
 	int status;
-	FILE *f;
 
 	start(NULL);
 	/* 3 s of sysinfo calls that must see 64 MiB until the reload, then the host's memory. */
@@ -461,10 +366,7 @@ Test(daemon, running_container_follows_a_policy_reload)
 		  "the running container's filter still notifies, the new policy continues");
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	snprintf(path, sizeof(path), "%s/loop.out", d.dir);
-	f = fopen(path, "re");
-	cr_assert(f);
-	out[fread(out, 1, sizeof(out) - 1, f)] = 0;
-	fclose(f);
+	ic_test_read_file(path, out, sizeof(out));
 	cr_expect_eq(ic_test_kv(out, "failures"), 0, "%s", out);
 }
 

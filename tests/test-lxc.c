@@ -140,14 +140,10 @@ static int attach_probe(const char *name)
 static void expect_container_sees_64m(const char *name)
 {
 	char path[256];
-	FILE *f;
 	int r;
 
 	snprintf(path, sizeof(path), "%s/%s/rootfs/tmp/init.out", lxcpath, name);
-	f = fopen(path, "re");
-	cr_assert(f);
-	out[fread(out, 1, sizeof(out) - 1, f)] = 0;
-	fclose(f);
+	ic_test_read_file(path, out, sizeof(out));
 	cr_expect_eq(ic_test_kv(out, "totalram"), 64LL << 20, "init of %s: %s", name, out);
 	r = attach_probe(name);
 	cr_assert_eq(r, 0, "lxc-attach: %s", out);
@@ -259,57 +255,6 @@ struct hdr {
 	uint64_t cookie_len;
 };
 
-/* A child under a sysinfo NOTIFY filter that makes `calls` sysinfo calls once told to, and exits
- * 0 when each returned 0, else 100 + the first errno. The test is its "monitor": it holds the
- * listener. */
-struct target {
-	pid_t pid;
-	int ctl, listener;
-};
-
-static void target_spawn(struct target *t, int calls)
-{
-	int sp[2];
-	char c;
-
-	cr_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
-	t->pid = fork();
-	cr_assert(t->pid >= 0);
-	if (t->pid == 0) {
-		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-		struct sysinfo si;
-		int fd, first_errno = 0;
-
-		if (!ctx || seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(sysinfo), 0) < 0 ||
-		    seccomp_load(ctx) < 0)
-			_exit(10);
-		fd = seccomp_notify_fd(ctx);
-		if (fd < 0 || ic_sock_send_fds(sp[1], "L", 1, &fd, 1) < 0)
-			_exit(11);
-		close(fd);
-		if (read(sp[1], &c, 1) != 1)
-			_exit(12);
-		for (int i = 0; i < calls; i++)
-			if (sysinfo(&si) < 0 && !first_errno)
-				first_errno = errno;
-		_exit(first_errno ? 100 + first_errno : 0);
-	}
-	close(sp[1]);
-	t->ctl = sp[0];
-	{
-		char buf[1], control[CMSG_SPACE(sizeof(int))];
-		struct iovec iov = {buf, 1};
-		struct msghdr mh = {.msg_iov = &iov,
-				    .msg_iovlen = 1,
-				    .msg_control = control,
-				    .msg_controllen = sizeof(control)};
-
-		cr_assert_eq(recvmsg(t->ctl, &mh, MSG_CMSG_CLOEXEC), 1);
-		memcpy(&t->listener, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
-	}
-	cr_assert_eq(write(t->ctl, "g", 1), 1);
-}
-
 static int lxc_connect(void)
 {
 	char path[160];
@@ -322,8 +267,8 @@ static int lxc_connect(void)
 }
 
 /* Receive the target's next notification and forward it as LXC would; returns the message. */
-static void forward(int sock, struct target *t, struct seccomp_notif *req, const char *cookie,
-		    struct hdr *h)
+static void forward(int sock, struct ic_test_target *t, struct seccomp_notif *req,
+		    const char *cookie, struct hdr *h)
 {
 	unsigned char msg[136 + 64];
 	struct seccomp_notif_resp resp = {0};
@@ -373,40 +318,31 @@ static ssize_t reply(int sock, struct seccomp_notif_resp *resp, int timeout_ms)
 }
 
 /* Send the daemon's resp to the kernel as LXC does. */
-static void apply(struct target *t, struct seccomp_notif_resp *resp)
+static void apply(struct ic_test_target *t, struct seccomp_notif_resp *resp)
 {
 	cr_assert_eq(ioctl(t->listener, SECCOMP_IOCTL_NOTIF_SEND, resp), 0, "SEND: %s",
 		     strerror(errno));
-}
-
-static int target_wait(struct target *t)
-{
-	int status;
-
-	cr_assert_eq(waitpid(t->pid, &status, 0), t->pid);
-	close(t->ctl);
-	close(t->listener);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 Test(lxc, fake_monitor_gets_exactly_136_bytes_with_the_answer)
 {
 	struct seccomp_notif req;
 	struct seccomp_notif_resp resp;
-	struct target t;
+	struct ic_test_target t;
 	struct hdr h;
 	int sock;
 
 	ic_test_daemon_start(&d, NULL, NULL);
 	sock = lxc_connect();
-	target_spawn(&t, 1);
+	ic_test_target_spawn(&t, 1);
+	ic_test_target_go(&t);
 	forward(sock, &t, &req, "policy=default", &h);
 	cr_assert_eq(reply(sock, &resp, 5000), 136);
 	cr_expect_eq(resp.id, req.id);
 	cr_expect_eq(resp.error, 0);
 	cr_expect_eq(resp.flags, 0, "sysinfo is emulated, not continued");
 	apply(&t, &resp);
-	cr_expect_eq(target_wait(&t), 0);
+	cr_expect_eq(ic_test_target_wait(&t), 0);
 	close(sock);
 }
 
@@ -427,7 +363,7 @@ Test(lxc, bad_datagrams_get_an_empty_reply_and_the_connection_stays_usable)
 			.data_size = 64};
 	struct seccomp_notif req;
 	struct seccomp_notif_resp resp;
-	struct target t;
+	struct ic_test_target t;
 	int sock, fds[3], p[2];
 
 	ic_test_daemon_start(&d, NULL, NULL);
@@ -468,62 +404,34 @@ Test(lxc, bad_datagrams_get_an_empty_reply_and_the_connection_stays_usable)
 	cr_expect(ic_test_log_has(&d, "names no policy"));
 
 	/* The same connection still serves a real call. */
-	target_spawn(&t, 1);
+	ic_test_target_spawn(&t, 1);
+	ic_test_target_go(&t);
 	forward(sock, &t, &req, "default", &h);
 	cr_assert_eq(reply(sock, &resp, 5000), 136);
 	cr_expect_eq(resp.id, req.id);
 	apply(&t, &resp);
-	cr_expect_eq(target_wait(&t), 0);
+	cr_expect_eq(ic_test_target_wait(&t), 0);
 	close(sock);
-}
-
-static pid_t thread_named(pid_t pid, const char *name)
-{
-	char path[512], comm[32];
-	struct dirent *de;
-	DIR *dir;
-	pid_t tid = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	dir = opendir(path);
-	cr_assert(dir);
-	while (!tid && (de = readdir(dir))) {
-		FILE *f;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int)pid, de->d_name);
-		f = fopen(path, "re");
-		if (f && fgets(comm, sizeof(comm), f) && strncmp(comm, name, strlen(name)) == 0)
-			tid = (pid_t)atoi(de->d_name);
-		if (f)
-			fclose(f);
-	}
-	closedir(dir);
-	return tid;
 }
 
 Test(lxc, late_request_gets_the_failure_answer_in_time_and_never_a_late_reply)
 {
 	struct seccomp_notif req;
 	struct seccomp_notif_resp resp;
-	struct target t;
+	struct ic_test_target t;
 	struct hdr h;
 	pid_t worker;
-	int sock, status;
+	int sock;
 
 	ic_test_daemon_start(&d, "workers = 1\nacceptors = 1\nrequest.deadline_ms = 300\n",
 			     "[policy default]\nsecurity.syscalls.intercept.sysinfo = true\n"
 			     "failure.answer = EPERM\n");
 	/* The only worker stops: the request waits past its deadline. */
-	worker = thread_named(d.pid, "ic-worker-0");
-	cr_assert_gt(worker, 0);
-	cr_assert_eq(ptrace(PTRACE_SEIZE, worker, 0, 0), 0, "%s", strerror(errno));
-	cr_assert_eq(ptrace(PTRACE_INTERRUPT, worker, 0, 0), 0);
-	cr_assert_eq(waitpid(worker, &status, __WALL), worker);
+	worker = ic_test_stop_worker(&d);
 
 	sock = lxc_connect();
-	target_spawn(&t, 2);
+	ic_test_target_spawn(&t, 2);
+	ic_test_target_go(&t);
 	forward(sock, &t, &req, "policy=default", &h);
 	/* Within the deadline and the sweep interval, well under LXC's 30 s. */
 	cr_assert_eq(reply(sock, &resp, 2000), 136, "no failure answer in time");
@@ -540,7 +448,7 @@ Test(lxc, late_request_gets_the_failure_answer_in_time_and_never_a_late_reply)
 	apply(&t, &resp);
 	cr_expect_eq(reply(sock, NULL, 500), -ETIMEDOUT, "an extra (late) datagram arrived");
 	/* First call EPERM: the target reports it. */
-	cr_expect_eq(target_wait(&t), 100 + EPERM);
+	cr_expect_eq(ic_test_target_wait(&t), 100 + EPERM);
 	cr_expect_eq(ic_test_stat(&d, "answers.failed"), 1);
 	close(sock);
 }
