@@ -411,17 +411,13 @@ void ic_path_split(const char *path, char *dir, size_t dirlen, const char **last
 #define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
 #endif
 
-int ic_bind_host_node(pid_t tid, const char *src, int target)
+int ic_attach_tree(pid_t tid, int tree, int target)
 {
-	_cleanup_close_ int tree = -EBADF, ns = -EBADF;
+	_cleanup_close_ int ns = -EBADF;
 	int r = 0;
 
 	if (!fsctx_ready)
 		return -EINVAL;
-	/* A detached copy of the host's node mount: it keeps the host mount's flags (not nodev). */
-	tree = (int)syscall(SYS_open_tree, AT_FDCWD, src, OPEN_TREE_CLONE | O_CLOEXEC);
-	if (tree < 0)
-		return -errno;
 	ns = open_proc(tid, "ns/mnt", O_RDONLY);
 	if (ns < 0)
 		return ns;
@@ -435,4 +431,15 @@ int ic_bind_host_node(pid_t tid, const char *src, int target)
 	    fchdir(host_cwd) < 0)
 		abort(); /* a worker stuck in a container's namespace must not serve anyone else */
 	return r;
+}
+
+int ic_bind_host_node(pid_t tid, const char *src, int target)
+{
+	_cleanup_close_ int tree = -EBADF;
+
+	/* A detached copy of the host's node mount: it keeps the host mount's flags (not nodev). */
+	tree = (int)syscall(SYS_open_tree, AT_FDCWD, src, OPEN_TREE_CLONE | O_CLOEXEC);
+	if (tree < 0)
+		return -errno;
+	return ic_attach_tree(tid, tree, target);
 }

@@ -63,6 +63,9 @@ bool ic_userns_maps(const struct ic_userns *ns, uid_t uid, gid_t gid);
  * namespace): the node then works even where that namespace's filesystem is nodev. Worker
  * threads, outside ic_fsctx_enter. */
 int ic_bind_host_node(pid_t tid, const char *src, int target);
+/* Attach the detached mount tree (open_tree/fsmount fd) over target in tid's mount namespace.
+ * Worker threads, outside ic_fsctx_enter. */
+int ic_attach_tree(pid_t tid, int tree, int target);
 
 /* O_PATH fds of what a relative path of tid starts from: its root, its cwd, or its fd dirfd
  * (AT_FDCWD for the cwd). dirfd errors are the kernel's: EBADF, ENOTDIR. */

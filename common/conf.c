@@ -76,6 +76,8 @@ static const struct ic_conf_key policy_keys[] = {
      "fstype=fusehelper pairs"},
     {"security.syscalls.intercept.mount.shift", IC_CT_BOOL, "false", 0, 0, POL(mount_shift), true,
      "idmapped mounts"},
+    {"mount.allow_dev_suid", IC_CT_BOOL, "false", 0, 0, POL(mount_allow_dev_suid), true,
+     "mounts made for a container honour device nodes and setuid bits (else nodev,nosuid)"},
     {"security.syscalls.intercept.bpf", IC_CT_BOOL, "false", 0, 0, POL(bpf), true, "bpf"},
     {"security.syscalls.intercept.bpf.devices", IC_CT_BOOL, "false", 0, 0, POL(bpf_devices), true,
      "device cgroup programs"},
@@ -286,6 +288,11 @@ int ic_policy_copy(struct ic_policy *dst, const struct ic_policy *src)
 static const char *value_problem(int r)
 {
 	return r == -ERANGE ? "out of range" : r == -ENOMEM ? "out of memory" : "invalid value";
+}
+
+bool ic_policy_key_known(const char *key)
+{
+	return find_key(policy_keys, ARRAY_SIZE(policy_keys), key) != NULL;
 }
 
 int ic_policy_set(struct ic_policy *p, const char *key, const char *value,

@@ -31,6 +31,7 @@ struct ic_policy {
 	bool sysinfo;
 	bool mount;
 	bool mount_shift;
+	bool mount_allow_dev_suid;
 	bool bpf;
 	bool bpf_devices;
 	bool sched_setscheduler;
@@ -70,6 +71,8 @@ int ic_conf_load(const char *path, bool must_exist, struct ic_conf **ret,
 struct ic_conf *ic_conf_free(struct ic_conf *conf);
 const struct ic_policy *ic_conf_policy(const struct ic_conf *conf, const char *name);
 
+/* Whether key is one of the [policy NAME] keys. */
+bool ic_policy_key_known(const char *key);
 /* Set one policy key (the same keys as a [policy NAME] section). Used for container metadata. */
 int ic_policy_set(struct ic_policy *p, const char *key, const char *value,
 		  char err[IC_CONF_ERR_MAX]);

@@ -45,6 +45,7 @@ struct filter_rule {
 	const char *names[RULE_NAMES_MAX];
 	bool has_arg;
 	struct filter_arg arg;
+	bool enosys; /* not notified: fails with ENOSYS at once */
 };
 
 #define POLICY_FLAG(f) offsetof(struct ic_policy, f)
@@ -67,6 +68,8 @@ static const struct filter_rule rules[] = {
     {POLICY_FLAG(setxattr), {"setxattr", "lsetxattr", "fsetxattr"}, true, EQ(3, 1)},
     {POLICY_FLAG(sysinfo), {"sysinfo"}, false},
     {POLICY_FLAG(mount), {"mount"}, true, MASKED(3, MOUNT_SKIP_MASK, 0)},
+    /* The new mount API would bypass us: ENOSYS makes mount(8) fall back to mount(2). */
+    {POLICY_FLAG(mount), {"fsopen", "fsconfig"}, false, {0}, true},
     {POLICY_FLAG(bpf), {"bpf"}, true, MASKED(0, INT_MASK, BPF_CMD_PROG_LOAD)},
     {POLICY_FLAG(bpf), {"bpf"}, true, MASKED(0, INT_MASK, BPF_CMD_PROG_ATTACH)},
     {POLICY_FLAG(bpf), {"bpf"}, true, MASKED(0, INT_MASK, BPF_CMD_PROG_DETACH)},
@@ -112,6 +115,8 @@ static int add_rule(scmp_filter_ctx ctx, const struct filter_rule *r, const char
 
 	if (nr == __NR_SCMP_ERROR)
 		return -ENOSYS;
+	if (r->enosys)
+		return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0);
 	if (!r->has_arg)
 		return seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, nr, 0);
 	/* libseccomp's MASKED_EQ takes the mask first and the datum second. */
@@ -242,7 +247,10 @@ static struct json_object *oci_rule(const struct filter_rule *r)
 	for (size_t n = 0; n < RULE_NAMES_MAX && r->names[n]; n++)
 		if (jadd(names, NULL, json_object_new_string(r->names[n])) < 0)
 			return NULL;
-	if (jadd(o, "action", json_object_new_string("SCMP_ACT_NOTIFY")) < 0)
+	if (jadd(o, "action",
+		 json_object_new_string(r->enosys ? "SCMP_ACT_ERRNO" : "SCMP_ACT_NOTIFY")) < 0)
+		return NULL;
+	if (r->enosys && jadd(o, "errnoRet", json_object_new_int(ENOSYS)) < 0)
 		return NULL;
 	if (r->has_arg) {
 		args = json_object_new_array();
@@ -291,6 +299,10 @@ int ic_filter_print_oci(const struct ic_policy *p, const char *socket, FILE *out
 /* LXC's v2 argument syntax is [index,value,op,mask]: the datum first, the mask last. */
 static void lxc_rule(const struct filter_rule *r, const char *name, FILE *out)
 {
+	if (r->enosys) {
+		fprintf(out, "#   %s errno %d\n", name, ENOSYS);
+		return;
+	}
 	fprintf(out, "#   %s notify", name);
 	if (r->has_arg && r->arg.op == SCMP_CMP_MASKED_EQ)
 		fprintf(out, " [%u,%" PRIu64 ",%s,%" PRIu64 "]", r->arg.index, r->arg.datum,

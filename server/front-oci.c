@@ -94,12 +94,6 @@ static bool metadata_next(char **cursor, char **key, char **value)
 	}
 }
 
-static bool is_policy_key(const char *k)
-{
-	return strncmp(k, "security.syscalls.", 18) == 0 || strcmp(k, "sysinfo.cache_ms") == 0 ||
-	       strcmp(k, "failure.answer") == 0 || strcmp(k, "sched.max_rt_priority") == 0;
-}
-
 /* The policy: "policy=NAME" in metadata, else the annotation, else "default"; policy keys in
  * metadata override it for this container (*own). */
 static int choose_policy(const struct ic_conf *conf, const struct ic_oci_state *st, char *name,
@@ -129,7 +123,7 @@ static int choose_policy(const struct ic_conf *conf, const struct ic_oci_state *
 		return -ENOENT;
 	}
 	for (cur = md2; metadata_next(&cur, &k, &v);) {
-		if (!is_policy_key(k))
+		if (!ic_policy_key_known(k) && strncmp(k, "security.syscalls.", 18) != 0)
 			continue;
 		if (!*own) {
 			*own = calloc(1, sizeof(**own));
