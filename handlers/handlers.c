@@ -4,17 +4,18 @@
 #include "common/conf.h"
 #include "handlers/handlers.h"
 
-/* A missing entry means "not ours yet": the kernel decides. */
-/* clang-format off: one row per syscall reads best */
+/* A missing entry means "not ours": the kernel decides. One row per syscall. */
+/* clang-format off */
 static const ic_handler_fn handlers[_IC_SYS_MAX] = {
-    [IC_SYS_MKNOD] = ic_handle_mknod,
-    [IC_SYS_MKNODAT] = ic_handle_mknod,
-    [IC_SYS_SETXATTR] = ic_handle_setxattr,
-    [IC_SYS_LSETXATTR] = ic_handle_setxattr,
-    [IC_SYS_FSETXATTR] = ic_handle_setxattr,
-    [IC_SYS_BPF] = ic_handle_bpf,
-    [IC_SYS_SCHED_SETSCHEDULER] = ic_handle_sched,
-    [IC_SYS_SYSINFO] = ic_handle_sysinfo,
+	[IC_SYS_MKNOD] = ic_handle_mknod,
+	[IC_SYS_MKNODAT] = ic_handle_mknod,
+	[IC_SYS_SETXATTR] = ic_handle_setxattr,
+	[IC_SYS_LSETXATTR] = ic_handle_setxattr,
+	[IC_SYS_FSETXATTR] = ic_handle_setxattr,
+	[IC_SYS_MOUNT] = ic_handle_mount,
+	[IC_SYS_BPF] = ic_handle_bpf,
+	[IC_SYS_SCHED_SETSCHEDULER] = ic_handle_sched,
+	[IC_SYS_SYSINFO] = ic_handle_sysinfo,
 };
 /* clang-format on */
 

@@ -87,6 +87,7 @@ enum ic_verdict ic_handle_mknod(struct ic_req *req, struct ic_resp *resp);
 enum ic_verdict ic_handle_setxattr(struct ic_req *req, struct ic_resp *resp);
 enum ic_verdict ic_handle_sched(struct ic_req *req, struct ic_resp *resp);
 enum ic_verdict ic_handle_bpf(struct ic_req *req, struct ic_resp *resp);
+enum ic_verdict ic_handle_mount(struct ic_req *req, struct ic_resp *resp);
 /* Read the caller's identity and place it: CONTINUE unless it is in the container's own
  * (non-initial) user namespace and holds capability cap there. */
 enum ic_verdict ic_caller_check(struct ic_req *req, struct ic_caller *caller, int cap);

@@ -7,7 +7,8 @@
  * Commands:
  *   mknod PATH c|b|p MAJ MIN [MODE]     mknodat DIR NAME c|b|p MAJ MIN [MODE]
  *   setxattr|lsetxattr|fsetxattr PATH NAME VALUE [FLAGS]    getxattr|lgetxattr PATH NAME
- *   stat PATH   lstat PATH   write PATH   fault-mknod   fault-setxattr PATH */
+ *   stat PATH   lstat PATH   write PATH   cat PATH   fault-mknod   fault-setxattr PATH
+ *   mount SRC TGT FSTYPE [FLAGS [DATA]] */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -94,6 +95,18 @@ static void *run(void *unused)
 		printf("value=%s\n", v);
 	} else if (!strcmp(cmd, "fault-setxattr") && g_argc >= 2) {
 		g_ret = syscall(SYS_setxattr, a[1], "trusted.overlay.opaque", (void *)16, 1, 0);
+	} else if (!strcmp(cmd, "mount") && g_argc >= 4) {
+		/* mount SRC TGT FSTYPE [FLAGS [DATA]]: mount(2) itself, no loop set-up of ours */
+		unsigned long flags = g_argc >= 5 ? strtoul(a[4], NULL, 0) : 0;
+
+		g_ret = mount(a[1], a[2], a[3], flags, g_argc >= 6 ? a[5] : NULL);
+	} else if (!strcmp(cmd, "cat") && g_argc >= 2) {
+		char buf[256] = "";
+		int fd = open(a[1], O_RDONLY);
+
+		g_ret = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+		if (g_ret > 0)
+			printf("content=%s", buf);
 	} else if (!strcmp(cmd, "write") && g_argc >= 2) {
 		int fd = open(a[1], O_WRONLY);
 
@@ -173,6 +186,35 @@ int main(int argc, char **argv)
 		fd = open(g_argv[1], O_WRONLY);
 		g_ret = fd < 0 ? -1 : write(fd, "x\n", 2);
 		printf("step=write ret=%ld errno=%d\n", g_ret, g_ret < 0 ? errno : 0);
+		return 0;
+	}
+	if (!strcmp(g_argv[0], "mount-and-look") && g_argc >= 4) {
+		/* mount-and-look SRC TGT FSTYPE: mount(2), then what the container sees: the mount
+		 * line, TGT/file's owner and content, and a write to it. */
+		char path[4096], line[1024], buf[64] = "";
+		struct stat st;
+		FILE *f;
+		int fd;
+
+		g_ret = mount(g_argv[1], g_argv[2], g_argv[3], 0, NULL);
+		printf("mount ret=%ld errno=%d\n", g_ret, g_ret < 0 ? errno : 0);
+		f = fopen("/proc/self/mountinfo", "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (strstr(line, g_argv[2]))
+				printf("mountinfo=%s", line);
+		if (f)
+			fclose(f);
+		snprintf(path, sizeof(path), "%s/file", g_argv[2]);
+		if (stat(path, &st) == 0)
+			printf("file uid=%u gid=%u\n", st.st_uid, st.st_gid);
+		fd = open(path, O_RDONLY);
+		if (fd >= 0 && read(fd, buf, sizeof(buf) - 1) > 0)
+			printf("content=%s\n", buf);
+		if (fd >= 0)
+			close(fd);
+		fd = open(path, O_WRONLY | O_APPEND);
+		g_ret = fd < 0 ? -1 : write(fd, "x\n", 2);
+		printf("write ret=%ld errno=%d\n", g_ret, g_ret < 0 ? errno : 0);
 		return 0;
 	}
 	if (!strcmp(g_argv[0], "stat") || !strcmp(g_argv[0], "lstat")) {

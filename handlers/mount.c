@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/loop.h>
+#include <linux/mount.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/caller.h"
+#include "common/conf.h"
+#include "common/log.h"
+#include "common/macros.h"
+#include "handlers/handlers.h"
+
+#ifndef MOUNT_ATTR_IDMAP
+#define MOUNT_ATTR_IDMAP 0x00100000
+#endif
+
+/* Flags that never make a new mount: the filter keeps them away; a caller racing the filter
+ * (another arch's numbers) still gets the kernel. */
+#define MOUNT_NOT_OURS                                                                             \
+	(MS_REMOUNT | MS_BIND | MS_MOVE | MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
+#define FSTYPE_MAX 64
+#define DATA_MAX   4096 /* the kernel copies at most a page of options */
+#define LOOP_TRIES 8
+
+enum mount_mode {
+	MOUNT_NONE = 0,
+	MOUNT_ALLOWED = 1, /* mounted with host privilege */
+	MOUNT_SHIFT = 2,   /* the same, idmapped to the container's user namespace */
+	MOUNT_FUSE = 3,	   /* a FUSE helper run as the caller */
+	_MOUNT_MAX
+};
+
+static const char *const mode_names[_MOUNT_MAX] = {[MOUNT_NONE] = "none",
+						   [MOUNT_ALLOWED] = "allowed",
+						   [MOUNT_SHIFT] = "shift",
+						   [MOUNT_FUSE] = "fuse"};
+
+/* Whether name is an item of the comma list (items may be "name=helper"). */
+static bool in_list(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; p && *p;) {
+		const char *end = strchrnul(p, ','), *eq;
+		const char *a = p + strspn(p, " ");
+
+		eq = memchr(a, '=', (size_t)(end - a));
+		if ((size_t)((eq ? eq : end) - a) >= n && strncmp(a, name, n) == 0 &&
+		    (a[n] == ',' || a[n] == '=' || a[n] == ' ' || a[n] == 0))
+			return true;
+		p = *end ? end + 1 : end;
+	}
+	return false;
+}
+
+/* A loop device over the image file (an O_PATH fd), cleared by the kernel once its last user
+ * (the mount) is gone. Returns its fd and name. */
+static int loop_attach(int image, bool rdonly, char *name, size_t len)
+{
+	_cleanup_close_ int ctl = -EBADF, backing = -EBADF;
+	char link[64];
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", image);
+	/* The inode we resolved as the caller, reopened: a regular file, checked by our caller. */
+	backing = open(link, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (backing < 0)
+		return -errno;
+	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0)
+		return -errno;
+	for (int i = 0; i < LOOP_TRIES; i++) {
+		struct loop_config cfg = {
+		    .fd = (uint32_t)backing,
+		    .info.lo_flags = LO_FLAGS_AUTOCLEAR | (rdonly ? LO_FLAGS_READ_ONLY : 0),
+		};
+		int n = ioctl(ctl, LOOP_CTL_GET_FREE), fd;
+
+		if (n < 0)
+			return -errno;
+		snprintf(name, len, "/dev/loop%d", n);
+		fd = open(name, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		if (ioctl(fd, LOOP_CONFIGURE, &cfg) == 0)
+			return fd;
+		close(fd);
+		if (errno != EBUSY)
+			return -errno;
+		/* Someone took it between GET_FREE and CONFIGURE: the next one. */
+	}
+	return -EBUSY;
+}
+
+/* Pass "a,b=c" to the filesystem context as fsconfig keys. */
+static int apply_options(int fsfd, char *data)
+{
+	char *save = NULL;
+
+	for (char *o = strtok_r(data, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(o, '=');
+		int r;
+
+		if (eq) {
+			*eq = 0;
+			r = (int)syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, o, eq + 1, 0);
+		} else {
+			r = (int)syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_FLAG, o, NULL, 0);
+		}
+		if (r < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static uint64_t mount_attrs(unsigned long flags, bool allow_dev_suid)
+{
+	uint64_t a = allow_dev_suid ? 0 : MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID;
+
+	if (flags & MS_RDONLY)
+		a |= MOUNT_ATTR_RDONLY;
+	if (flags & MS_NOSUID)
+		a |= MOUNT_ATTR_NOSUID;
+	if (flags & MS_NODEV)
+		a |= MOUNT_ATTR_NODEV;
+	if (flags & MS_NOEXEC)
+		a |= MOUNT_ATTR_NOEXEC;
+	if (flags & MS_NOATIME)
+		a |= MOUNT_ATTR_NOATIME;
+	if (flags & MS_NODIRATIME)
+		a |= MOUNT_ATTR_NODIRATIME;
+	if (flags & MS_STRICTATIME)
+		a |= MOUNT_ATTR_STRICTATIME;
+	return a;
+}
+
+/* The new mount, detached: returns an fsmount fd or -errno (the kernel's: ENODEV, EINVAL for a
+ * corrupt image, ...). */
+static int make_mount(const char *fstype, const char *source, char *data, unsigned long flags,
+		      bool allow_dev_suid, int userns_fd)
+{
+	_cleanup_close_ int fsfd = -EBADF;
+	int mfd;
+
+	fsfd = (int)syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC);
+	if (fsfd < 0)
+		return -errno;
+	if (syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "source", source, 0) < 0)
+		return -errno;
+	if (data[0] && apply_options(fsfd, data) < 0)
+		return -errno;
+	if ((flags & MS_RDONLY) &&
+	    syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0)
+		return -errno;
+	if (syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return -errno;
+	mfd = (int)syscall(SYS_fsmount, fsfd, FSMOUNT_CLOEXEC,
+			   (unsigned)mount_attrs(flags, allow_dev_suid));
+	if (mfd < 0)
+		return -errno;
+	if (userns_fd >= 0) {
+		struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP,
+					  .userns_fd = (uint64_t)userns_fd};
+
+		if (syscall(SYS_mount_setattr, mfd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) {
+			int err = -errno;
+
+			close(mfd);
+			return err;
+		}
+	}
+	return mfd;
+}
+
+/* mount(source, target, fstype, flags, data) for fstypes the policy lists in mount.allowed:
+ * made with host privilege in the worker, idmapped with mount.shift, then attached at the target
+ * in the caller's mount namespace. Paths are the caller's: resolved in its root and cwd, as it. */
+enum ic_verdict ic_handle_mount(struct ic_req *req, struct ic_resp *resp)
+{
+	const __u64 *a = req->notif->data.args;
+	const struct ic_policy *p = req->policy;
+	pid_t tid = (pid_t)req->notif->pid;
+	unsigned long flags = (unsigned long)a[3];
+	_cleanup_close_ int root = -EBADF, cwd = -EBADF, src = -EBADF, tgt = -EBADF, loop = -EBADF;
+	_cleanup_close_ int userns = -EBADF, mfd = -EBADF;
+	char fstype[FSTYPE_MAX], source[PATH_MAX], target[PATH_MAX], data[DATA_MAX], dev[64];
+	enum mount_mode mode = MOUNT_NONE;
+	struct ic_caller caller;
+	enum ic_verdict v;
+	struct stat st;
+	int r;
+
+	if ((flags & MOUNT_NOT_OURS) || !a[2] ||
+	    ic_read_string(tid, a[2], fstype, sizeof(fstype)) < 0)
+		return IC_VERDICT_CONTINUE;
+	if (in_list(p->mount_allowed, fstype))
+		mode = p->mount_shift ? MOUNT_SHIFT : MOUNT_ALLOWED;
+	else if (in_list(p->mount_fuse, fstype))
+		mode = MOUNT_FUSE;
+	/* FUSE redirection is not served yet: the kernel's refusal stands, as for any other. */
+	if (mode == MOUNT_NONE || mode == MOUNT_FUSE)
+		return IC_VERDICT_CONTINUE;
+	v = ic_caller_check(req, &caller, CAP_SYS_ADMIN);
+	if (v != IC_VERDICT_RESPOND)
+		return v;
+
+	r = a[0] ? ic_read_string(tid, a[0], source, sizeof(source)) : -EFAULT;
+	if (r == 0)
+		r = ic_read_string(tid, a[1], target, sizeof(target));
+	data[0] = 0;
+	if (r == 0 && a[4])
+		r = ic_read_string(tid, a[4], data, sizeof(data)) == -EFAULT ? -EFAULT : 0;
+	if (r == -EFAULT || r == -ENAMETOOLONG) {
+		resp->error = -r;
+		return IC_VERDICT_RESPOND;
+	}
+	if (r < 0)
+		return IC_VERDICT_GONE;
+	data[sizeof(data) - 1] = 0;
+
+	root = ic_caller_open_root(tid);
+	cwd = ic_caller_open_cwd(tid);
+	r = req->still_valid(req);
+	if (r < 0)
+		return ic_verdict_of(r);
+	if (root < 0 || cwd < 0)
+		return IC_VERDICT_GONE;
+	r = ic_fsctx_enter(&caller, root, cwd, 0);
+	if (r < 0)
+		return IC_VERDICT_FAILED;
+	/* Both as the caller would name them, never through a /proc magic link. */
+	src = ic_open_as_caller(source, true);
+	tgt = ic_open_as_caller(target, true);
+	ic_fsctx_leave();
+	if (src < 0 || tgt < 0) {
+		resp->error = -(src < 0 ? src : tgt);
+		return IC_VERDICT_RESPOND;
+	}
+
+	if (fstat(src, &st) < 0)
+		return IC_VERDICT_FAILED;
+	if (S_ISBLK(st.st_mode)) {
+		snprintf(dev, sizeof(dev), "/proc/self/fd/%d", src);
+	} else if (S_ISREG(st.st_mode)) {
+		loop = loop_attach(src, flags & MS_RDONLY, dev, sizeof(dev));
+		if (loop < 0) {
+			log_warn_errno(loop, "container %s: mount %s: no loop device: %s",
+				       req->ct->id, source, strerror(-loop));
+			resp->error = EBUSY;
+			return IC_VERDICT_RESPOND;
+		}
+	} else {
+		resp->error = ENOTBLK; /* what the kernel says of a source that is neither */
+		return IC_VERDICT_RESPOND;
+	}
+	if (mode == MOUNT_SHIFT) {
+		char ns[64];
+
+		snprintf(ns, sizeof(ns), "/proc/%d/ns/user", (int)req->ct->init_pid);
+		userns = open(ns, O_RDONLY | O_CLOEXEC);
+		if (userns < 0)
+			return IC_VERDICT_FAILED;
+	}
+	r = req->still_valid(req);
+	if (r < 0)
+		return ic_verdict_of(r);
+	mfd = make_mount(fstype, dev, data, flags, p->mount_allow_dev_suid, userns);
+	r = mfd < 0 ? mfd : ic_attach_tree(tid, mfd, tgt);
+	if (r == 0)
+		log_info("container %s: pid %d mount %s on %s type %s (%s): done", req->ct->id,
+			 (int)tid, source, target, fstype, mode_names[mode]);
+	/* A loop device we attached goes with its last user: the mount, or nobody. */
+	resp->error = -r;
+	return IC_VERDICT_RESPOND;
+}

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include "tests/harness.h"
+
+/* Integration: mount(2) of listed filesystems through the real daemon, in --userns containers
+ * pivoted into a scratch rootfs holding an ext4 image made here. */
+
+static struct ic_test_daemon d;
+static char out[1 << 16];
+static char root[128];
+
+static void setup(void)
+{
+	int r;
+
+	ic_test_daemon_start(&d, NULL,
+			     "[policy default]\nsecurity.syscalls.intercept.mount = true\n"
+			     "security.syscalls.intercept.mount.allowed = ext4\n"
+			     "[policy shifted]\nsecurity.syscalls.intercept.mount = true\n"
+			     "security.syscalls.intercept.mount.allowed = ext4\n"
+			     "security.syscalls.intercept.mount.shift = true\n");
+	snprintf(root, sizeof(root), "%s/rootfs", d.dir);
+	/* An image with a file owned by the host's root, and a corrupt one. */
+	r = ic_test_sh(
+	    out, sizeof(out), 60,
+	    "set -e; R=%s; mkdir -p $R/bin $R/proc $R/m $R/dev; cp %s $R/bin/ictool; "
+	    "chmod 755 %s $R; chown 100000:100000 $R/m; truncate -s 16M $R/img; "
+	    "mkfs.ext4 -q -F $R/img; debugfs -w -R 'mkdir d' $R/img >/dev/null 2>&1; "
+	    "printf hello > %s/hello; debugfs -w -R 'write %s/hello file' $R/img >/dev/null 2>&1; "
+	    "head -c 16M /dev/urandom > $R/bad; ln -s %s/outside $R/escape; mkdir -p %s/outside",
+	    root, ic_test_bin("tests/ictool"), d.dir, d.dir, d.dir, d.dir, d.dir);
+	cr_assert_eq(r, 0, "rootfs: %s", out);
+}
+
+static void teardown(void)
+{
+	ic_test_daemon_stop(&d);
+}
+
+TestSuite(mount, .init = setup, .fini = teardown, .timeout = 120);
+
+static int loops(void)
+{
+	char n[32] = "";
+
+	ic_test_sh(n, sizeof(n), 10, "losetup -a | grep -c %s || true", d.dir);
+	return atoi(n);
+}
+
+/* sh-less: each ictool run is one container; steps joined with the tool's own commands. */
+static void ct(const char *policy, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ct(const char *policy, const char *fmt, ...)
+{
+	char args[1024];
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	r = ic_test_sh(out, sizeof(out), 60, "%s -c %s -s %s -p %s --userns --rootfs %s -- %s",
+		       ic_test_bin("intercept-run"), d.conf, d.oci, policy, root, args);
+	cr_assert_eq(r, 0, "%s: %s", args, out);
+}
+
+Test(mount, allowed_filesystem_is_mounted_nodev_nosuid_in_the_container)
+{
+	ct("default", "/bin/ictool mount-and-look /img /m ext4");
+	cr_expect(strstr(out, "mount ret=0 errno=0"), "%s", out);
+	cr_expect(strstr(out, "content=hello"), "file not readable: %s", out);
+	cr_expect(strstr(out, "nodev") && strstr(out, "nosuid"), "not nodev,nosuid: %s", out);
+	/* Owned by the host's root, which the namespace does not map. */
+	cr_expect(strstr(out, "file uid=65534"), "%s", out);
+	cr_expect(ic_test_log_has(&d, "mount /img on /m type ext4 (allowed): done"));
+	cr_expect_eq(loops(), 0, "a loop device outlived the container");
+}
+
+Test(mount, shifted_mount_shows_host_root_as_container_root)
+{
+	ct("shifted", "/bin/ictool mount-and-look /img /m ext4");
+	cr_expect(strstr(out, "mount ret=0 errno=0"), "%s", out);
+	cr_expect(strstr(out, "file uid=0"), "not idmapped: %s", out);
+	cr_expect(strstr(out, "write ret=2"), "the container's root cannot write: %s", out);
+	cr_expect(ic_test_log_has(&d, "(shift): done"));
+}
+
+Test(mount, unlisted_filesystem_is_the_kernels_refusal)
+{
+	ct("default", "/bin/ictool mount /img /m ext2");
+	cr_expect(strstr(out, "errno=1"), "%s", out);
+	cr_expect_eq(ic_test_stat(&d, "answers.emulated"), 0);
+}
+
+Test(mount, corrupt_image_is_the_kernels_error_and_leaks_no_loop_device)
+{
+	ct("default", "/bin/ictool mount /bad /m ext4");
+	cr_expect(strstr(out, "ret=-1 errno=22"), "%s", out);
+	cr_expect_eq(loops(), 0, "a loop device leaked");
+}
+
+Test(mount, target_behind_a_symlink_never_reaches_the_host)
+{
+	char host[256];
+
+	/* /escape points at a host directory by its absolute path: in the container that path
+	 * does not exist. */
+	ct("default", "/bin/ictool mount /img /escape ext4");
+	cr_expect(strstr(out, "errno=2"), "%s", out);
+	snprintf(host, sizeof(host), "%s/outside", d.dir);
+	cr_expect_neq(ic_test_sh(NULL, 0, 10, "grep -q ' %s ' /proc/self/mountinfo", host), 0,
+		      "mounted on the host");
+}
+
+Test(mount, propagation_changes_are_the_kernels)
+{
+	ct("default", "/bin/ictool mount none / none 0x44000"); /* MS_REC | MS_PRIVATE */
+	cr_expect(strstr(out, "ret=0 errno=0"), "%s", out);
+	ct("default", "/bin/ictool mount none / none 0x84000"); /* MS_REC | MS_SLAVE */
+	cr_expect(strstr(out, "ret=0 errno=0"), "%s", out);
+	cr_expect_eq(ic_test_stat(&d, "received"), 0, "the filter passed a propagation change");
+}
+
+Test(mount, nothing_is_left_when_the_container_exits)
+{
+	ct("default", "/bin/ictool mount-and-look /img /m ext4");
+	cr_expect(strstr(out, "mount ret=0"), "%s", out);
+	cr_expect_eq(loops(), 0);
+	cr_expect_neq(ic_test_sh(NULL, 0, 10, "grep -q ' %s/m ' /proc/self/mountinfo", root), 0);
+}
