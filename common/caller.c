@@ -35,7 +35,7 @@ static bool parse_ids(const char *line, const char *key, unsigned long *v4)
 }
 
 /* Extents beyond IC_CALLER_MAP_MAX are left out: the ids they map get no DAC override. */
-static void read_map(pid_t tid, const char *map, int *n, unsigned long (*ranges)[2], uid_t *root)
+static void read_map(pid_t tid, const char *map, int *n, unsigned long (*ranges)[3], uid_t *root)
 {
 	char path[64];
 	unsigned long inside, outside, count;
@@ -51,6 +51,7 @@ static void read_map(pid_t tid, const char *map, int *n, unsigned long (*ranges)
 			*root = (uid_t)outside;
 		ranges[*n][0] = outside;
 		ranges[*n][1] = count;
+		ranges[*n][2] = inside;
 		(*n)++;
 	}
 	fclose(f);
@@ -295,12 +296,30 @@ int ic_fsctx_raise(uint64_t caps)
 	return capset_self(now);
 }
 
-static bool in_ranges(int n, const unsigned long (*r)[2], unsigned long id)
+static bool in_ranges(int n, const unsigned long (*r)[3], unsigned long id)
 {
 	for (int i = 0; i < n; i++)
 		if (id >= r[i][0] && id - r[i][0] < r[i][1])
 			return true;
 	return false;
+}
+
+static unsigned inside(int n, const unsigned long (*r)[3], unsigned long id)
+{
+	for (int i = 0; i < n; i++)
+		if (id >= r[i][0] && id - r[i][0] < r[i][1])
+			return (unsigned)(r[i][2] + (id - r[i][0]));
+	return (unsigned)-1;
+}
+
+unsigned ic_userns_uid_inside(const struct ic_userns *ns, uid_t uid)
+{
+	return inside(ns->n_uid, ns->uid, uid);
+}
+
+unsigned ic_userns_gid_inside(const struct ic_userns *ns, gid_t gid)
+{
+	return inside(ns->n_gid, ns->gid, gid);
 }
 
 bool ic_userns_maps(const struct ic_userns *ns, uid_t uid, gid_t gid)

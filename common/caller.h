@@ -30,7 +30,8 @@ struct ic_userns {
 	dev_t dev;
 	ino_t ino;
 	int n_uid, n_gid;
-	unsigned long uid[IC_CALLER_MAP_MAX][2], gid[IC_CALLER_MAP_MAX][2];
+	/* [outside first, count, inside first] */
+	unsigned long uid[IC_CALLER_MAP_MAX][3], gid[IC_CALLER_MAP_MAX][3];
 	uid_t root_uid; /* the host uid of the namespace's uid 0, (uid_t)-1 when unmapped */
 };
 
@@ -59,6 +60,9 @@ int ic_fsctx_raise(uint64_t caps);
 /* Whether host uid and gid both have a mapping in ns (the kernel's test for honouring that
  * namespace's DAC override on an inode). */
 bool ic_userns_maps(const struct ic_userns *ns, uid_t uid, gid_t gid);
+/* A host id as the namespace sees it, (unsigned)-1 when unmapped. */
+unsigned ic_userns_uid_inside(const struct ic_userns *ns, uid_t uid);
+unsigned ic_userns_gid_inside(const struct ic_userns *ns, gid_t gid);
 /* Bind-mount the host's node at src over target (an O_PATH fd of a file in tid's mount
  * namespace): the node then works even where that namespace's filesystem is nodev. Worker
  * threads, outside ic_fsctx_enter. */

@@ -468,6 +468,31 @@ static int add_default_policy(struct ic_conf *conf)
 	return 0;
 }
 
+/* An fstype both mounted directly and redirected to FUSE would be ambiguous: refused at load. */
+static int check_mount_lists(const struct ic_policy *p, const char *path, char *err)
+{
+	for (const char *a = p->mount_allowed; a && *a;) {
+		const char *end = strchrnul(a, ',');
+		const char *name = a + strspn(a, " ");
+		size_t n = (size_t)(end - name);
+
+		while (n && name[n - 1] == ' ')
+			n--;
+		for (const char *f = p->mount_fuse; f && *f;) {
+			const char *fend = strchrnul(f, ','), *fname = f + strspn(f, " ");
+
+			if (strncmp(fname, name, n) == 0 && fname[n] == '=')
+				return conf_err(err, EINVAL,
+						"%s: [policy %s]: fstype '%.*s' is in both "
+						"mount.allowed and mount.fuse",
+						path ? path : "(defaults)", p->name, (int)n, name);
+			f = *fend ? fend + 1 : fend;
+		}
+		a = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
 struct ic_conf *ic_conf_free(struct ic_conf *conf)
 {
 	if (!conf)
@@ -529,6 +554,11 @@ int ic_conf_load(const char *path, bool must_exist, struct ic_conf **ret, char e
 	r = add_default_policy(conf);
 	if (r < 0)
 		return conf_err(err, r, "out of memory");
+	for (size_t i = 0; i < conf->n_policies; i++) {
+		r = check_mount_lists(&conf->policies[i], path, err);
+		if (r < 0)
+			return r;
+	}
 	conf->refs = 1;
 	*ret = TAKE_PTR(conf);
 	return 0;

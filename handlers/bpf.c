@@ -52,8 +52,7 @@ static void find_cg2_mount(void)
 	fclose(f);
 }
 
-/* The container's cgroup2 directory (absolute host path) from its init's /proc/<pid>/cgroup. */
-static int container_cg2(pid_t init, char *buf, size_t len)
+int ic_cgroup2_dir(pid_t init, char *buf, size_t len)
 {
 	char path[64], line[4096];
 	FILE *f;
@@ -218,7 +217,7 @@ static enum ic_verdict prog_attach(struct ic_req *req, struct ic_resp *resp, int
 		resp->error = EPERM;
 		return IC_VERDICT_RESPOND;
 	}
-	if (container_cg2(req->ct->init_pid, dir, sizeof(dir)) < 0) {
+	if (ic_cgroup2_dir(req->ct->init_pid, dir, sizeof(dir)) < 0) {
 		resp->error = EPERM;
 		return IC_VERDICT_RESPOND;
 	}

@@ -58,6 +58,7 @@ struct ic_req {
 	const struct ic_policy *policy;
 	struct ic_container_info *ct;
 	int mem_fd; /* the caller's /proc/<pid>/mem when a front end provided it (LXC), else -1 */
+	uint64_t deadline_ns; /* CLOCK_MONOTONIC: past it the request gets the failure answer */
 	/* Re-checks the notification id with the kernel and the request's deadline: 0 while the
 	 * request may still be acted on, -ENOENT once the target is gone, -ETIMEDOUT past the
 	 * deadline. Handlers call it after reading target memory and right before any side effect,
@@ -88,6 +89,9 @@ enum ic_verdict ic_handle_setxattr(struct ic_req *req, struct ic_resp *resp);
 enum ic_verdict ic_handle_sched(struct ic_req *req, struct ic_resp *resp);
 enum ic_verdict ic_handle_bpf(struct ic_req *req, struct ic_resp *resp);
 enum ic_verdict ic_handle_mount(struct ic_req *req, struct ic_resp *resp);
+/* The cgroup2 directory (absolute host path) of the container whose init is init, from its
+ * /proc/<pid>/cgroup; -ENOENT when it sits in the hierarchy's root (nobody's to narrow). */
+int ic_cgroup2_dir(pid_t init, char *buf, size_t len);
 /* Read the caller's identity and place it: CONTINUE unless it is in the container's own
  * (non-initial) user namespace and holds capability cap there. */
 enum ic_verdict ic_caller_check(struct ic_req *req, struct ic_caller *caller, int cap);

@@ -9,7 +9,11 @@
 #include <linux/mount.h>
 #include <stdio.h>
 #include <string.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -18,6 +22,7 @@
 #include "common/conf.h"
 #include "common/log.h"
 #include "common/macros.h"
+#include "common/proc.h"
 #include "handlers/handlers.h"
 
 #ifndef MOUNT_ATTR_IDMAP
@@ -181,6 +186,165 @@ static int make_mount(const char *fstype, const char *source, char *data, unsign
 	return mfd;
 }
 
+#define FUSE_ARGV_MAX	   8
+#define FUSE_EXIT_NOHELPER 127
+
+/* The FUSE helper for fstype: "ext4=fuse2fs" in the list gives "fuse2fs". */
+static bool fuse_helper(const char *list, const char *fstype, char *helper, size_t len)
+{
+	size_t n = strlen(fstype);
+
+	for (const char *p = list; p && *p;) {
+		const char *end = strchrnul(p, ','), *a = p + strspn(p, " ");
+
+		if (strncmp(a, fstype, n) == 0 && a[n] == '=') {
+			size_t hl = (size_t)(end - (a + n + 1));
+
+			while (hl && a[n + hl] == ' ')
+				hl--;
+			if (hl == 0 || hl >= len)
+				return false;
+			memcpy(helper, a + n + 1, hl);
+			helper[hl] = 0;
+			return true;
+		}
+		p = *end ? end + 1 : end;
+	}
+	return false;
+}
+
+/* Join every cgroup of the caller: the FUSE daemon is the container's, counted and killed with
+ * it. Paths are the host's; called in the forked child before it leaves our namespaces. */
+static void join_cgroups(const struct ic_container_info *ct, const char *unified)
+{
+	const char *dirs[3] = {ct->cgroup.memory, ct->cgroup.pids, unified};
+	char path[IC_CGROUP_PATH_MAX + 32], pid[16];
+	int n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
+
+	for (int i = 0; i < 3; i++) {
+		int fd;
+
+		if (!dirs[i] || !dirs[i][0])
+			continue;
+		snprintf(path, sizeof(path), "%s/cgroup.procs", dirs[i]);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			if (write(fd, pid, (size_t)n) < 0) {
+				/* best effort: the pid namespace still ends it with the container
+				 */
+			}
+			close(fd);
+		}
+	}
+}
+
+/* Run "helper source target [-o options]" as the caller, inside the container: its user, mount,
+ * pid, cgroup, ipc and uts namespaces, its root and cwd, its ids, its cgroups. The one path that
+ * forks; bounded by the request's deadline. Returns 0 once the helper reports the mount made. */
+static int fuse_mount(struct ic_req *req, const struct ic_caller *caller, const char *helper,
+		      const char *source, const char *target, const char *options, int rootfd,
+		      int cwdfd, uint64_t deadline_ns)
+{
+	static const char *const envp[] = {
+	    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL};
+	const char *argv[FUSE_ARGV_MAX] = {helper, source, target};
+	unsigned uid = ic_userns_uid_inside(&req->ct->userns, caller->euid);
+	unsigned gid = ic_userns_gid_inside(&req->ct->userns, caller->fsgid);
+	char unified[IC_CGROUP_PATH_MAX] = "";
+	_cleanup_close_ int pidfd = -EBADF, child = -EBADF;
+	int argc = 3, status;
+	pid_t pid;
+
+	if (uid == (unsigned)-1 || gid == (unsigned)-1)
+		return -EPERM;
+	if (options[0]) {
+		argv[argc++] = "-o";
+		argv[argc++] = options;
+	}
+	argv[argc] = NULL;
+	(void)ic_cgroup2_dir(req->ct->init_pid, unified, sizeof(unified));
+	pidfd = ic_pidfd_open((pid_t)req->notif->pid, O_EXCL);
+	if (pidfd < 0)
+		return pidfd;
+
+	/* From here to exec: async-signal-safe calls only (we are one thread of many). */
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		pid_t helper_pid;
+
+		setpgid(0, 0);
+		join_cgroups(req->ct, unified);
+		if (setns(pidfd, CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWCGROUP |
+				     CLONE_NEWIPC | CLONE_NEWUTS) < 0)
+			_exit(126);
+		if (fchdir(rootfd) < 0 || chroot(".") < 0 || fchdir(cwdfd) < 0)
+			_exit(126);
+		if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+		    setresuid(uid, uid, uid) < 0)
+			_exit(126);
+		/* Only a child of ours lands in the pid namespace we joined. */
+		helper_pid = fork();
+		if (helper_pid < 0)
+			_exit(126);
+		if (helper_pid == 0) {
+			execvpe(helper, (char *const *)argv, (char *const *)envp);
+			/* Missing or not runnable in the container's root. */
+			_exit(FUSE_EXIT_NOHELPER);
+		}
+		while (waitpid(helper_pid, &status, 0) < 0)
+			if (errno != EINTR)
+				_exit(126);
+		_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 126);
+	}
+
+	child = ic_pidfd_open(pid, 0);
+	for (;;) {
+		uint64_t now = ic_now_ns();
+		struct pollfd p = {.fd = child, .events = POLLIN};
+
+		if (now >= deadline_ns || child < 0 ||
+		    poll(&p, 1, (int)((deadline_ns - now) / 1000000ULL) + 1) == 0) {
+			if (ic_now_ns() < deadline_ns && child >= 0)
+				continue;
+			kill(-pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			return -ETIMEDOUT;
+		}
+		if (p.revents)
+			break;
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return -ECHILD;
+	log_debug("container %s: FUSE helper %s: exit status %d", req->ct->id, helper,
+		  WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	if (!WIFEXITED(status) || WEXITSTATUS(status) == 126)
+		return -EINVAL;
+	if (WEXITSTATUS(status) == FUSE_EXIT_NOHELPER)
+		return -ENODEV;
+	return WEXITSTATUS(status) == 0 ? 0 : -EINVAL;
+}
+
+/* The flag words of mount(2) a FUSE helper understands, then the caller's own options. */
+static void fuse_options(unsigned long flags, const char *data, char *out, size_t len)
+{
+	static const struct {
+		unsigned long flag;
+		const char *word;
+	} words[] = {{MS_RDONLY, "ro"},	    {MS_NOSUID, "nosuid"},   {MS_NODEV, "nodev"},
+		     {MS_NOEXEC, "noexec"}, {MS_NOATIME, "noatime"}, {MS_SYNCHRONOUS, "sync"}};
+	size_t n = 0;
+
+	out[0] = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(words); i++)
+		if (flags & words[i].flag)
+			n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%s%s", n ? "," : "",
+					      words[i].word);
+	if (data[0] && n < len)
+		snprintf(out + n, len - n, "%s%s", n ? "," : "", data);
+}
+
 /* mount(source, target, fstype, flags, data) for fstypes the policy lists in mount.allowed:
  * made with host privilege in the worker, idmapped with mount.shift, then attached at the target
  * in the caller's mount namespace. Paths are the caller's: resolved in its root and cwd, as it. */
@@ -206,8 +370,7 @@ enum ic_verdict ic_handle_mount(struct ic_req *req, struct ic_resp *resp)
 		mode = p->mount_shift ? MOUNT_SHIFT : MOUNT_ALLOWED;
 	else if (in_list(p->mount_fuse, fstype))
 		mode = MOUNT_FUSE;
-	/* FUSE redirection is not served yet: the kernel's refusal stands, as for any other. */
-	if (mode == MOUNT_NONE || mode == MOUNT_FUSE)
+	if (mode == MOUNT_NONE)
 		return IC_VERDICT_CONTINUE;
 	v = ic_caller_check(req, &caller, CAP_SYS_ADMIN);
 	if (v != IC_VERDICT_RESPOND)
@@ -234,6 +397,25 @@ enum ic_verdict ic_handle_mount(struct ic_req *req, struct ic_resp *resp)
 		return ic_verdict_of(r);
 	if (root < 0 || cwd < 0)
 		return IC_VERDICT_GONE;
+	if (mode == MOUNT_FUSE) {
+		char helper[256], options[DATA_MAX + 64];
+
+		if (!fuse_helper(p->mount_fuse, fstype, helper, sizeof(helper)))
+			return IC_VERDICT_CONTINUE;
+		fuse_options(flags, data, options, sizeof(options));
+		r = req->still_valid(req);
+		if (r < 0)
+			return ic_verdict_of(r);
+		r = fuse_mount(req, &caller, helper, source, target, options, root, cwd,
+			       req->deadline_ns);
+		if (r == -ETIMEDOUT)
+			return IC_VERDICT_FAILED;
+		if (r == 0)
+			log_info("container %s: pid %d mount %s on %s type %s (fuse: %s): done",
+				 req->ct->id, (int)tid, source, target, fstype, helper);
+		resp->error = -r;
+		return IC_VERDICT_RESPOND;
+	}
 	r = ic_fsctx_enter(&caller, root, cwd, 0);
 	if (r < 0)
 		return IC_VERDICT_FAILED;

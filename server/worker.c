@@ -160,6 +160,7 @@ static void serve(struct ic_worker *w, struct ic_request *req)
 	    .ct = &ct->info,
 	    .policy = ic_server_policy_of(w->conf, ct),
 	    .mem_fd = req->kind == IC_SOURCE_LXC ? req->lxc_fds[1] : -1,
+	    .deadline_ns = req->deadline_ns,
 	    .still_valid = req_still_valid,
 	    .add_fd = req_add_fd,
 	    .core = req,

@@ -665,3 +665,23 @@ ParameterizedTest(struct bad_conf *c, conf, rejects_bad_config_naming_file_line_
 	cr_expect_null(strchr(err, '\n'), "err '%s' is not one line", err);
 	ic_conf_free(conf);
 }
+
+Test(conf, fstype_both_mounted_and_redirected_to_fuse_is_refused)
+{
+	struct ic_conf *conf = NULL;
+	char err[IC_CONF_ERR_MAX];
+	int r = load_text("[policy p]\n"
+			  "security.syscalls.intercept.mount.allowed = xfs, ext4\n"
+			  "security.syscalls.intercept.mount.fuse = ext4=fuse2fs\n",
+			  &conf, err);
+
+	cr_expect_eq(r, -EINVAL);
+	cr_expect_null(conf);
+	cr_expect(strstr(err, "[policy p]") && strstr(err, "'ext4'"), "%s", err);
+	r = load_text("[policy p]\n"
+		      "security.syscalls.intercept.mount.allowed = ext4\n"
+		      "security.syscalls.intercept.mount.fuse = ext2=fuse2fs\n",
+		      &conf, err);
+	cr_expect_eq(r, 0, "%s", err);
+	ic_conf_free(conf);
+}

@@ -28,7 +28,11 @@ static void setup(void)
 			     "security.syscalls.intercept.mount.allowed = ext4\n"
 			     "[policy shifted]\nsecurity.syscalls.intercept.mount = true\n"
 			     "security.syscalls.intercept.mount.allowed = ext4\n"
-			     "security.syscalls.intercept.mount.shift = true\n");
+			     "security.syscalls.intercept.mount.shift = true\n"
+			     "[policy fuse]\nsecurity.syscalls.intercept.mount = true\n"
+			     "security.syscalls.intercept.mount.fuse = ext4=fuse2fs\n"
+			     "[policy nohelper]\nsecurity.syscalls.intercept.mount = true\n"
+			     "security.syscalls.intercept.mount.fuse = ext4=no-such-fuse-helper\n");
 	snprintf(root, sizeof(root), "%s/rootfs", d.dir);
 	/* An image with a file owned by the host's root, and a corrupt one. */
 	r = ic_test_sh(
@@ -136,4 +140,62 @@ Test(mount, nothing_is_left_when_the_container_exits)
 	cr_expect(strstr(out, "mount ret=0"), "%s", out);
 	cr_expect_eq(loops(), 0);
 	cr_expect_neq(ic_test_sh(NULL, 0, 10, "grep -q ' %s/m ' /proc/self/mountinfo", root), 0);
+}
+
+/* FUSE runs in the container: host paths (no --rootfs), the container's root reaches the test
+ * directory, and a /dev/fuse it may open is bound over the host's 0600 one in its namespace.
+ * The script runs with D set to the test directory and T to ictool. */
+static void fuse_ct(const char *policy, const char *script)
+{
+	char path[256];
+	FILE *f;
+	int r;
+
+	r = ic_test_sh(out, sizeof(out), 30,
+		       "set -e; D=%s; chmod 755 $D; mkdir -p $D/fm; cp $D/rootfs/img $D/fimg; "
+		       "[ -e $D/fuse ] || mknod -m 666 $D/fuse c 10 229; "
+		       "chown 100000:100000 $D/fm $D/fimg",
+		       d.dir);
+	cr_assert_eq(r, 0, "%s", out);
+	snprintf(path, sizeof(path), "%s/fuse-script", d.dir);
+	f = fopen(path, "we");
+	cr_assert(f);
+	fprintf(f, "D=%s\nT=%s\nmount --bind $D/fuse /dev/fuse || exit 1\n%s\n", d.dir,
+		ic_test_bin("tests/ictool"), script);
+	fclose(f);
+	r = ic_test_sh(out, sizeof(out), 60,
+		       "chmod 755 %s && %s -c %s -s %s -p %s --userns -- /bin/sh %s", path,
+		       ic_test_bin("intercept-run"), d.conf, d.oci, policy, path);
+	cr_assert_eq(r, 0, "%s", out);
+}
+
+Test(mount, fuse_helper_runs_in_the_container_and_ends_with_it)
+{
+	cr_assert_eq(ic_test_sh(NULL, 0, 10, "command -v fuse2fs"), 0, "fuse2fs is not installed");
+	fuse_ct(
+	    "fuse",
+	    "$T mount $D/fimg $D/fm ext4\n"
+	    "grep \" $D/fm \" /proc/self/mountinfo\n"
+	    "cat $D/fm/file; echo\n"
+	    "p=$(pgrep -x fuse2fs); echo fusepid=$p\n"
+	    "[ \"$(cat /proc/$p/cgroup)\" = \"$(cat /proc/1/cgroup)\" ] && echo samecgroup=1\n");
+	cr_expect(strstr(out, "ret=0 errno=0"), "%s", out);
+	cr_expect(strstr(out, "fuse.ext4"), "not a FUSE mount: %s", out);
+	cr_expect(strstr(out, "hello"), "file not readable: %s", out);
+	/* A small pid: the container's pid namespace, not the host's. */
+	cr_expect(ic_test_kv(out, "fusepid") > 0 && ic_test_kv(out, "fusepid") < 100,
+		  "the FUSE daemon is not in the container's pid namespace: %s", out);
+	cr_expect(strstr(out, "samecgroup=1"),
+		  "the FUSE daemon is not in the container's cgroup: %s", out);
+	cr_expect(ic_test_log_has(&d, "(fuse: fuse2fs): done"));
+	/* Gone with the container. */
+	cr_expect_neq(ic_test_sh(NULL, 0, 10, "pgrep -f '^fuse2fs %s/fimg'", d.dir), 0,
+		      "a FUSE daemon outlived its container");
+	cr_expect_neq(ic_test_sh(NULL, 0, 10, "grep -q ' %s/fm ' /proc/self/mountinfo", d.dir), 0);
+}
+
+Test(mount, missing_fuse_helper_is_enodev)
+{
+	fuse_ct("nohelper", "$T mount $D/fimg $D/fm ext4\n");
+	cr_expect(strstr(out, "errno=19"), "%s", out);
 }
