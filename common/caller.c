@@ -373,7 +373,7 @@ int ic_caller_open_fd(pid_t tid, int fd, bool want_dir)
 static int open_how(const char *path, uint64_t flags)
 {
 	struct open_how how = {
-	    .flags = flags | O_PATH | O_CLOEXEC,
+	    .flags = flags | O_CLOEXEC,
 	    /* The caller's root is our root now; its /proc magic links would lead to us. */
 	    .resolve = RESOLVE_NO_MAGICLINKS,
 	};
@@ -384,12 +384,17 @@ static int open_how(const char *path, uint64_t flags)
 
 int ic_open_dir_as_caller(const char *dir)
 {
-	return open_how(dir, O_DIRECTORY);
+	return open_how(dir, O_PATH | O_DIRECTORY);
 }
 
 int ic_open_as_caller(const char *path, bool follow)
 {
-	return open_how(path, follow ? 0 : O_NOFOLLOW);
+	return open_how(path, O_PATH | (follow ? 0 : O_NOFOLLOW));
+}
+
+int ic_open_file_as_caller(const char *path, int flags)
+{
+	return open_how(path, (uint64_t)flags);
 }
 
 void ic_path_split(const char *path, char *dir, size_t dirlen, const char **last)

@@ -81,6 +81,8 @@ int ic_caller_open_fd(pid_t tid, int fd, bool want_dir);
  * as the kernel would for it, except that /proc magic links (which would lead to us) fail. */
 int ic_open_dir_as_caller(const char *dir);
 int ic_open_as_caller(const char *path, bool follow);
+/* Inside ic_fsctx_enter: open path for real (flags: O_RDONLY/O_RDWR ...), as the caller. */
+int ic_open_file_as_caller(const char *path, int flags);
 
 /* Split path into the directory part (resolved by the caller) and the last component, which
  * keeps any trailing slashes so the kernel judges them. dir is "." or "/" when there is none. */

@@ -68,18 +68,12 @@ static bool in_list(const char *list, const char *name)
 	return false;
 }
 
-/* A loop device over the image file (an O_PATH fd), cleared by the kernel once its last user
- * (the mount) is gone. Returns its fd and name. */
-static int loop_attach(int image, bool rdonly, char *name, size_t len)
+/* A loop device over the image file (opened by the caller's rights), cleared by the kernel once
+ * its last user (the mount) is gone. Returns its fd and name. */
+static int loop_attach(int backing, bool rdonly, char *name, size_t len)
 {
-	_cleanup_close_ int ctl = -EBADF, backing = -EBADF;
-	char link[64];
+	_cleanup_close_ int ctl = -EBADF;
 
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", image);
-	/* The inode we resolved as the caller, reopened: a regular file, checked by our caller. */
-	backing = open(link, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (backing < 0)
-		return -errno;
 	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
 	if (ctl < 0)
 		return -errno;
@@ -104,6 +98,21 @@ static int loop_attach(int image, bool rdonly, char *name, size_t len)
 		/* Someone took it between GET_FREE and CONFIGURE: the next one. */
 	}
 	return -EBUSY;
+}
+
+/* Whether the caller's ids grant want (4 read, 2 write) by the mode bits of st. */
+static bool caller_may(const struct ic_caller *c, const struct stat *st, unsigned want)
+{
+	unsigned bits = st->st_mode & 7;
+	bool in_group = st->st_gid == c->fsgid;
+
+	for (int i = 0; i < c->n_groups && !in_group; i++)
+		in_group = c->groups[i] == st->st_gid;
+	if (st->st_uid == c->fsuid)
+		bits = (st->st_mode >> 6) & 7;
+	else if (in_group)
+		bits = (st->st_mode >> 3) & 7;
+	return (bits & want) == want;
 }
 
 /* Pass "a,b=c" to the filesystem context as fsconfig keys. */
@@ -355,7 +364,7 @@ enum ic_verdict ic_handle_mount(struct ic_req *req, struct ic_resp *resp)
 	pid_t tid = (pid_t)req->notif->pid;
 	unsigned long flags = (unsigned long)a[3];
 	_cleanup_close_ int root = -EBADF, cwd = -EBADF, src = -EBADF, tgt = -EBADF, loop = -EBADF;
-	_cleanup_close_ int userns = -EBADF, mfd = -EBADF;
+	_cleanup_close_ int userns = -EBADF, mfd = -EBADF, image = -EBADF;
 	char fstype[FSTYPE_MAX], source[PATH_MAX], target[PATH_MAX], data[DATA_MAX], dev[64];
 	enum mount_mode mode = MOUNT_NONE;
 	struct ic_caller caller;
@@ -422,6 +431,18 @@ enum ic_verdict ic_handle_mount(struct ic_req *req, struct ic_resp *resp)
 	/* Both as the caller would name them, never through a /proc magic link. */
 	src = ic_open_as_caller(source, true);
 	tgt = ic_open_as_caller(target, true);
+	/* An image is opened by the caller's rights (read-write unless MS_RDONLY): a file it may
+	 * only read must not become a writable filesystem. Non-blocking, so a FIFO swapped in
+	 * cannot hold us; it must then still be the very inode we resolved. */
+	if (src >= 0 && fstat(src, &st) == 0 && S_ISREG(st.st_mode)) {
+		struct stat again;
+
+		image = ic_open_file_as_caller(source, (flags & MS_RDONLY ? O_RDONLY : O_RDWR) |
+							   O_NONBLOCK | O_NOCTTY);
+		if (image >= 0 && (fstat(image, &again) < 0 || again.st_ino != st.st_ino ||
+				   again.st_dev != st.st_dev || !S_ISREG(again.st_mode)))
+			image = -EBUSY;
+	}
 	ic_fsctx_leave();
 	if (src < 0 || tgt < 0) {
 		resp->error = -(src < 0 ? src : tgt);
@@ -431,9 +452,19 @@ enum ic_verdict ic_handle_mount(struct ic_req *req, struct ic_resp *resp)
 	if (fstat(src, &st) < 0)
 		return IC_VERDICT_FAILED;
 	if (S_ISBLK(st.st_mode)) {
+		/* The kernel opens it for the mount; the caller must have the rights it asks for.
+		 */
+		if (!caller_may(&caller, &st, flags & MS_RDONLY ? 4 : 6)) {
+			resp->error = EACCES;
+			return IC_VERDICT_RESPOND;
+		}
 		snprintf(dev, sizeof(dev), "/proc/self/fd/%d", src);
 	} else if (S_ISREG(st.st_mode)) {
-		loop = loop_attach(src, flags & MS_RDONLY, dev, sizeof(dev));
+		if (image < 0) {
+			resp->error = -image;
+			return IC_VERDICT_RESPOND;
+		}
+		loop = loop_attach(image, flags & MS_RDONLY, dev, sizeof(dev));
 		if (loop < 0) {
 			log_warn_errno(loop, "container %s: mount %s: no loop device: %s",
 				       req->ct->id, source, strerror(-loop));

@@ -34,14 +34,16 @@ static void setup(void)
 			     "[policy nohelper]\nsecurity.syscalls.intercept.mount = true\n"
 			     "security.syscalls.intercept.mount.fuse = ext4=no-such-fuse-helper\n");
 	snprintf(root, sizeof(root), "%s/rootfs", d.dir);
-	/* An image with a file owned by the host's root, and a corrupt one. */
+	/* The container's image with a file owned by the host's root, a corrupt one, and an image
+	 * the container may only read (the host's). */
 	r = ic_test_sh(
 	    out, sizeof(out), 60,
 	    "set -e; R=%s; mkdir -p $R/bin $R/proc $R/m $R/dev; cp %s $R/bin/ictool; "
 	    "chmod 755 %s $R; chown 100000:100000 $R/m; truncate -s 16M $R/img; "
 	    "mkfs.ext4 -q -F $R/img; debugfs -w -R 'mkdir d' $R/img >/dev/null 2>&1; "
 	    "printf hello > %s/hello; debugfs -w -R 'write %s/hello file' $R/img >/dev/null 2>&1; "
-	    "head -c 16M /dev/urandom > $R/bad; ln -s %s/outside $R/escape; mkdir -p %s/outside",
+	    "head -c 16M /dev/urandom > $R/bad; ln -s %s/outside $R/escape; mkdir -p %s/outside; "
+	    "cp $R/img $R/hostimg; chown 100000:100000 $R/img $R/bad",
 	    root, ic_test_bin("tests/ictool"), d.dir, d.dir, d.dir, d.dir, d.dir);
 	cr_assert_eq(r, 0, "rootfs: %s", out);
 }
@@ -198,4 +200,14 @@ Test(mount, missing_fuse_helper_is_enodev)
 {
 	fuse_ct("nohelper", "$T mount $D/fimg $D/fm ext4\n");
 	cr_expect(strstr(out, "errno=19"), "%s", out);
+}
+
+Test(mount, image_the_container_may_only_read_is_not_mounted_read_write)
+{
+	ct("default", "/bin/ictool mount /hostimg /m ext4");
+	cr_expect(strstr(out, "ret=-1 errno=13"), "a read-only image was mounted read-write: %s",
+		  out);
+	ct("default", "/bin/ictool mount /hostimg /m ext4 1"); /* MS_RDONLY */
+	cr_expect(strstr(out, "ret=0 errno=0"), "%s", out);
+	cr_expect_eq(loops(), 0);
 }
