@@ -56,6 +56,8 @@ static const struct ic_conf_key server_keys[] = {
      "LXC seccomp proxy socket"},
     {"control.socket", IC_CT_PATH, "/run/interceptd/control.sock", 0, 0, SRV(control_socket), false,
      "interceptctl socket (mode 0600)"},
+    {"acceptors.run_to_completion", IC_CT_BOOL, "true", 0, 0, SRV(inline_fast), true,
+     "an acceptor answers sysinfo and unknown syscalls itself while its CPU's queue is empty"},
     {"lxc.allow_unknown_cookie", IC_CT_BOOL, "false", 0, 0, SRV(lxc_allow_unknown_cookie), true,
      "an LXC cookie naming no policy gets the default policy (else refused)"},
     {"log.level", IC_CT_LOGLEVEL, "info", 0, 0, SRV(log_level), true, "error|warn|info|debug"},

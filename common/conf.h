@@ -51,8 +51,9 @@ struct ic_server_conf {
 	char *lxc_socket;
 	char *control_socket;
 	bool lxc_allow_unknown_cookie;
-	int log_level;	/* enum ic_log_level */
-	int log_target; /* enum ic_log_target */
+	bool inline_fast; /* acceptors answer fast requests themselves when their queue is empty */
+	int log_level;	  /* enum ic_log_level */
+	int log_target;	  /* enum ic_log_target */
 };
 
 /* An immutable snapshot once loaded: readers never see it change. */

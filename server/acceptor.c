@@ -203,6 +203,23 @@ int ic_request_queue(struct ic_acceptor *a, struct ic_request *req, struct ic_to
 	return r == 1 ? (int)q : -1;
 }
 
+/* Handlers quick enough to run on the acceptor without holding up its other listeners: they
+ * neither block nor fork. */
+static bool fast_handler(enum ic_sys sys)
+{
+	return sys == IC_SYS_SYSINFO || sys == IC_SYS_UNKNOWN;
+}
+
+/* Run-to-completion when nothing waits on this CPU: a hand-off would only add a wake-up (about
+ * 2.7 us here) for the same CPU to do the same work. */
+static bool serve_here(struct ic_topology *topo, const struct ic_request *req)
+{
+	int cpu = sched_getcpu();
+
+	return fast_handler(ic_sys_lookup(req->notif.data.arch, req->notif.data.nr, NULL)) &&
+	       cpu >= 0 && ic_queue_depth(topo->queues[(unsigned)cpu % topo->n]) == 0;
+}
+
 /* Acceptor thread. RECV one notification from l and queue it. */
 static int listener_receive(struct ic_acceptor *a, struct ic_listener *l, struct ic_topology *topo,
 			    const struct ic_conf *conf)
@@ -230,6 +247,15 @@ static int listener_receive(struct ic_acceptor *a, struct ic_listener *l, struct
 	req->listener = l;
 	req->ct = l->ct;
 	ic_listener_ref(l);
+	if (conf->server.inline_fast && serve_here(topo, req)) {
+		IC_COUNTER_ADD(a->stats.received, 1);
+		req->t_recv_ns = ic_now_ns();
+		req->deadline_ns = req->t_recv_ns + (uint64_t)conf->server.deadline_ms * 1000000ULL;
+		req->state = IC_REQ_QUEUED;
+		__atomic_add_fetch(&req->ct->requests, 1, __ATOMIC_RELAXED);
+		ic_request_serve_inline(&a->stats, conf, req);
+		return -1;
+	}
 	return ic_request_queue(a, req, topo, conf);
 }
 

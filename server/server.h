@@ -155,6 +155,10 @@ bool ic_request_move(struct ic_request *req, enum ic_req_state from, enum ic_req
  * the caller moved it to IC_REQ_DONE and still releases it. conf: referenced or under
  * rcu_read_lock. */
 void ic_request_fail(struct ic_stats *st, struct ic_request *req, const struct ic_conf *conf);
+/* Run-to-completion: the acceptor that received req answers it itself (no hand-off), for fast
+ * handlers while its CPU's queue is empty. Acceptor threads, under rcu_read_lock. */
+void ic_request_serve_inline(struct ic_stats *st, const struct ic_conf *conf,
+			     struct ic_request *req);
 
 /* Config snapshots outlive an RCU read section only through a reference: handlers may block,
  * and must not do so inside one. ref: under rcu_read_lock (or holding a reference). put: any

@@ -152,13 +152,16 @@ void ic_request_fail(struct ic_stats *st, struct ic_request *req, const struct i
 /* Worker thread, outside any RCU read-side section: a handler may block (it reads and writes
  * target memory), and must not hold up grace periods, reloads or the drain. w->conf is pinned
  * by reference. */
-static void serve(struct ic_worker *w, struct ic_request *req)
+/* Run req's handler and answer it. cur_lock/cur: the worker's, for the sweeper; NULL when the
+ * request was never queued (served in place by its acceptor). */
+static void serve_with(struct ic_stats *st, const struct ic_conf *conf, pthread_mutex_t *cur_lock,
+		       struct ic_request **cur, struct ic_request *req)
 {
 	struct ic_container *ct = req->ct;
 	struct ic_req hreq = {
 	    .notif = &req->notif,
 	    .ct = &ct->info,
-	    .policy = ic_server_policy_of(w->conf, ct),
+	    .policy = ic_server_policy_of(conf, ct),
 	    .mem_fd = req->kind == IC_SOURCE_LXC ? req->lxc_fds[1] : -1,
 	    .deadline_ns = req->deadline_ns,
 	    .still_valid = req_still_valid,
@@ -174,10 +177,11 @@ static void serve(struct ic_worker *w, struct ic_request *req)
 		ic_request_release(req);
 		return;
 	}
-	pthread_mutex_lock(&w->cur_lock);
-	w->cur = req;
-	pthread_mutex_unlock(&w->cur_lock);
-
+	if (cur_lock) {
+		pthread_mutex_lock(cur_lock);
+		*cur = req;
+		pthread_mutex_unlock(cur_lock);
+	}
 	if (!hreq.policy)
 		log_warn("container %s: policy '%s' no longer exists; the kernel decides",
 			 ct->info.id, ct->policy_name);
@@ -185,18 +189,31 @@ static void serve(struct ic_worker *w, struct ic_request *req)
 	req->timed_out = ic_now_ns() > req->deadline_ns;
 	v = req->timed_out ? IC_VERDICT_FAILED : ic_handle(&hreq, &resp);
 	if (req->timed_out)
-		IC_COUNTER_ADD(w->stats.deadline_missed, 1);
+		IC_COUNTER_ADD(st->deadline_missed, 1);
 
 	/* Ours to answer unless the sweeper gave the failure answer meanwhile. */
 	state = __atomic_load_n(&req->state, __ATOMIC_ACQUIRE);
 	if (ic_request_move(req, state == IC_REQ_ACTING ? IC_REQ_ACTING : IC_REQ_SERVING,
 			    IC_REQ_DONE))
-		account(&w->stats, req, hreq.sys, answer(req, v, &resp, hreq.policy));
+		account(st, req, hreq.sys, answer(req, v, &resp, hreq.policy));
 
-	pthread_mutex_lock(&w->cur_lock);
-	w->cur = NULL;
-	pthread_mutex_unlock(&w->cur_lock);
+	if (cur_lock) {
+		pthread_mutex_lock(cur_lock);
+		*cur = NULL;
+		pthread_mutex_unlock(cur_lock);
+	}
 	ic_request_release(req);
+}
+
+static void serve(struct ic_worker *w, struct ic_request *req)
+{
+	serve_with(&w->stats, w->conf, &w->cur_lock, &w->cur, req);
+}
+
+void ic_request_serve_inline(struct ic_stats *st, const struct ic_conf *conf,
+			     struct ic_request *req)
+{
+	serve_with(st, conf, NULL, NULL, req);
 }
 
 static struct ic_request *take(struct ic_topology *topo, unsigned home)

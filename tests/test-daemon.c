@@ -206,7 +206,8 @@ Test(daemon, target_killed_while_its_request_waits_is_counted_as_dropped)
 	struct ic_test_target t;
 	pid_t worker;
 
-	start("workers = 1\nacceptors = 1\n");
+	/* Every request through the queue, to the stopped worker. */
+	start("workers = 1\nacceptors = 1\nacceptors.run_to_completion = false\n");
 	/* The request is received and queued, then waits. */
 	worker = ic_test_stop_worker(&d);
 
@@ -229,7 +230,9 @@ Test(daemon, request_past_its_deadline_gets_the_failure_answer_once)
 	pid_t worker;
 	int status;
 
-	ic_test_daemon_start(&d, "workers = 1\nacceptors = 1\nrequest.deadline_ms = 300\n",
+	ic_test_daemon_start(&d,
+			     "workers = 1\nacceptors = 1\nrequest.deadline_ms = 300\n"
+			     "acceptors.run_to_completion = false\n",
 			     "[policy default]\nsecurity.syscalls.intercept.sysinfo = true\n"
 			     "failure.answer = EPERM\n");
 	worker = ic_test_stop_worker(&d);
@@ -246,6 +249,17 @@ Test(daemon, request_past_its_deadline_gets_the_failure_answer_once)
 	expect_served();
 	cr_expect_eq(ic_test_stat(&d, "answers.failed"), 1);
 	cr_expect_eq(ic_test_stat(&d, "answers.dropped"), 0);
+}
+
+Test(daemon, acceptor_answers_fast_requests_itself_when_its_queue_is_empty)
+{
+	/* The only worker is stopped: a sysinfo answered anyway was answered in place. */
+	pid_t worker;
+
+	start("workers = 1\nacceptors = 1\n");
+	worker = ic_test_stop_worker(&d);
+	expect_served();
+	cr_assert_eq(ptrace(PTRACE_DETACH, worker, 0, 0), 0);
 }
 
 Test(daemon, json_split_over_several_writes_is_accepted)
