@@ -23,6 +23,7 @@
 static __thread int host_root = -1, host_cwd = -1, host_mntns = -1;
 static __thread mode_t host_umask;
 static __thread struct __user_cap_data_struct host_caps[2];
+static __thread struct __user_cap_data_struct cur_caps[2]; /* what capset made effective last */
 static __thread bool fsctx_ready;
 
 static bool parse_ids(const char *line, const char *key, unsigned long *v4)
@@ -229,15 +230,13 @@ static void restore_ids(void)
 {
 	static const gid_t none[1];
 
-	/* Capabilities first: setgroups needs CAP_SETGID, which the caller's set lacked. */
+	/* Capabilities first: setgroups needs CAP_SETGID, which the caller's set lacked. With
+	 * them back, the rest cannot fail; fsuid 0 then raises nothing we do not already have. */
 	if (capset_self(host_caps) < 0 || syscall(SYS_setgroups, 0, none) < 0)
 		abort(); /* a worker left with a container's identity must not serve anyone else */
 	syscall(SYS_setfsuid, 0);
 	syscall(SYS_setfsgid, 0);
-	if (syscall(SYS_setfsuid, -1) != 0 || syscall(SYS_setfsgid, -1) != 0)
-		abort();
-	/* fsuid 0 raised the fs capabilities again; the host set is what we want. */
-	capset_self(host_caps);
+	memcpy(cur_caps, host_caps, sizeof(cur_caps));
 }
 
 int ic_fsctx_enter(const struct ic_caller *c, int rootfd, int cwdfd, uint64_t keep_caps)
@@ -258,14 +257,9 @@ int ic_fsctx_enter(const struct ic_caller *c, int rootfd, int cwdfd, uint64_t ke
 		r = -errno;
 		goto fail_ids;
 	}
-	/* setfsuid reports the old id, not errors: check it took. */
+	/* We hold CAP_SETUID and CAP_SETGID here (the host set): these cannot fail. */
 	syscall(SYS_setfsgid, c->fsgid);
 	syscall(SYS_setfsuid, c->fsuid);
-	if ((gid_t)syscall(SYS_setfsgid, -1) != c->fsgid ||
-	    (uid_t)syscall(SYS_setfsuid, -1) != c->fsuid) {
-		r = -EPERM;
-		goto fail_ids;
-	}
 	/* A non-root fsuid drops the fs capabilities by itself; set exactly what we keep. */
 	memcpy(caps, host_caps, sizeof(caps));
 	caps[0].effective = (uint32_t)(keep_caps & host_caps[0].permitted);
@@ -273,6 +267,7 @@ int ic_fsctx_enter(const struct ic_caller *c, int rootfd, int cwdfd, uint64_t ke
 	r = capset_self(caps);
 	if (r < 0)
 		goto fail_ids;
+	memcpy(cur_caps, caps, sizeof(cur_caps));
 	umask(c->umask);
 	return 0;
 
@@ -287,10 +282,8 @@ fail_fs:
 int ic_fsctx_raise(uint64_t caps)
 {
 	struct __user_cap_data_struct now[2];
-	int r = capget_self(now);
 
-	if (r < 0)
-		return r;
+	memcpy(now, cur_caps, sizeof(now));
 	now[0].effective |= (uint32_t)caps & now[0].permitted;
 	now[1].effective |= (uint32_t)(caps >> 32) & now[1].permitted;
 	return capset_self(now);

@@ -98,11 +98,27 @@ static bool node_unusable_cached(struct ic_container_info *ct, int target, dev_t
 	return unusable;
 }
 
+/* Whether the host's node really is the device: it is what the container will get. Checked
+ * once per process: /dev does not change under a running daemon. */
 static bool host_node_ok(const char *host, dev_t dev)
 {
+	static int known[ARRAY_SIZE(safe_devices)]; /* 0 unknown, 1 yes, -1 no */
 	struct stat st;
+	bool ok;
 
-	return stat(host, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == dev;
+	for (size_t i = 0; i < ARRAY_SIZE(safe_devices); i++) {
+		int k;
+
+		if (safe_devices[i].host != host)
+			continue;
+		k = __atomic_load_n(&known[i], __ATOMIC_RELAXED);
+		if (k)
+			return k > 0;
+		ok = stat(host, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == dev;
+		__atomic_store_n(&known[i], ok ? 1 : -1, __ATOMIC_RELAXED);
+		return ok;
+	}
+	return false;
 }
 
 /* mknod(path, mode, dev) and mknodat(dirfd, path, mode, dev). Worker threads. */
