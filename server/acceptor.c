@@ -173,19 +173,24 @@ static void hand_over_all(struct ic_acceptor *a)
 	}
 }
 
-int ic_request_queue(struct ic_acceptor *a, struct ic_request *req, struct ic_topology *topo,
-		     const struct ic_conf *conf)
+/* Acceptor thread: a request's clock starts when we received it. */
+static void request_begin(struct ic_acceptor *a, struct ic_request *req, const struct ic_conf *conf)
 {
-	unsigned q;
-	int cpu, r;
-
 	IC_COUNTER_ADD(a->stats.received, 1);
 	req->t_recv_ns = ic_now_ns();
 	req->deadline_ns = req->t_recv_ns + (uint64_t)conf->server.deadline_ms * 1000000ULL;
 	req->state = IC_REQ_QUEUED;
 	req->timed_out = false;
 	__atomic_add_fetch(&req->ct->requests, 1, __ATOMIC_RELAXED);
+}
 
+int ic_request_queue(struct ic_acceptor *a, struct ic_request *req, struct ic_topology *topo,
+		     const struct ic_conf *conf)
+{
+	unsigned q;
+	int cpu, r;
+
+	request_begin(a, req, conf);
 	cpu = sched_getcpu();
 	q = (cpu < 0 ? a->idx : (unsigned)cpu) % topo->n;
 	r = ic_queue_push(topo->queues[q], &req->qnode, topo->capacity);
@@ -248,11 +253,7 @@ static int listener_receive(struct ic_acceptor *a, struct ic_listener *l, struct
 	req->ct = l->ct;
 	ic_listener_ref(l);
 	if (conf->server.inline_fast && serve_here(topo, req)) {
-		IC_COUNTER_ADD(a->stats.received, 1);
-		req->t_recv_ns = ic_now_ns();
-		req->deadline_ns = req->t_recv_ns + (uint64_t)conf->server.deadline_ms * 1000000ULL;
-		req->state = IC_REQ_QUEUED;
-		__atomic_add_fetch(&req->ct->requests, 1, __ATOMIC_RELAXED);
+		request_begin(a, req, conf);
 		ic_request_serve_inline(&a->stats, conf, req);
 		return -1;
 	}
