@@ -401,25 +401,28 @@ Test(daemon, intercept_run_says_when_the_daemon_is_not_running)
 
 Test(daemon, intercept_run_names_the_cgroup_it_cannot_make)
 {
-	char first[1024];
+	char first[1024], id[32], seen[64];
 	pid_t pid;
 	int r, status;
 
+	/* Unique on the host: cgroup names are global. */
+	snprintf(id, sizeof(id), "twin-%d", (int)getpid());
+	snprintf(seen, sizeof(seen), "container %s: new listener", id);
 	start(NULL);
 	/* A second container with a live one's id: its cgroup exists already. */
-	snprintf(first, sizeof(first), "%s -c %s -s %s --id twin -- sleep 3",
-		 ic_test_bin("intercept-run"), d.conf, d.oci);
+	snprintf(first, sizeof(first), "%s -c %s -s %s --id %s -- sleep 3",
+		 ic_test_bin("intercept-run"), d.conf, d.oci, id);
 	pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
 		execl("/bin/sh", "sh", "-c", first, (char *)NULL);
 		_exit(127);
 	}
-	cr_expect(ic_test_log_wait(&d, "container twin: new listener", 5000));
-	r = ic_test_sh(out, sizeof(out), 30, "%s -c %s -s %s --id twin --memory 64M -- true",
-		       ic_test_bin("intercept-run"), d.conf, d.oci);
+	cr_expect(ic_test_log_wait(&d, seen, 5000));
+	r = ic_test_sh(out, sizeof(out), 30, "%s -c %s -s %s --id %s --memory 64M -- true",
+		       ic_test_bin("intercept-run"), d.conf, d.oci, id);
 	cr_expect_eq(r, 125, "%s", out);
-	cr_expect(strstr(out, "interceptd/twin"), "the error must name the cgroup: %s", out);
+	cr_expect(strstr(out, "interceptd/twin-"), "the error must name the cgroup: %s", out);
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "first container: %d", status);
 }
