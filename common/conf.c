@@ -87,6 +87,9 @@ static const struct ic_conf_key policy_keys[] = {
      POL(sched_setscheduler), true, "sched_setscheduler"},
     {"sched.max_rt_priority", IC_CT_UINT, "0", 0, 99, POL(sched_max_rt_priority), true,
      "highest real-time priority granted (0: none)"},
+    {"inflight.max", IC_CT_UINT, "64", 0, 1u << 20, POL(inflight_max), true,
+     "one container's requests received and not yet answered at once (0: no cap): beyond it "
+     "its listeners wait, so a flood cannot crowd others out"},
     {"sysinfo.cache_ms", IC_CT_UINT, "200", 0, 10000, POL(sysinfo_cache_ms), true,
      "how long one container's sysinfo answer is reused"},
     {"failure.answer", IC_CT_FAILURE, "continue", 0, 0, POL(failure), true,

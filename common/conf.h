@@ -39,6 +39,7 @@ struct ic_policy {
 	char *mount_fuse;    /* comma list of fstype=helper, "" when none */
 	unsigned sched_max_rt_priority;
 	unsigned sysinfo_cache_ms;
+	unsigned inflight_max; /* requests of one container at once, 0: no cap */
 	struct ic_failure failure;
 };
 

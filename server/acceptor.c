@@ -72,6 +72,8 @@ void ic_request_unget(struct ic_acceptor *a, struct ic_request *req)
 /* Any thread: the request goes back to the cache of the acceptor that made it. */
 void ic_request_release(struct ic_request *req)
 {
+	/* Before the reference that may be the container's last goes. */
+	__atomic_sub_fetch(&req->ct->inflight, 1, __ATOMIC_RELEASE);
 	if (req->kind == IC_SOURCE_LISTENER) {
 		ic_listener_put(req->listener);
 		req->listener = NULL;
@@ -134,8 +136,64 @@ static void adopt_inbox(struct ic_acceptor *a)
 	}
 }
 
+/* Fairness (SPEC §6): a container with inflight.max requests in the house gets no more read
+ * from its listeners until some are answered; the queues stay open to everyone else. */
+static unsigned container_cap(const struct ic_conf *conf, const struct ic_container *ct)
+{
+	const struct ic_policy *p = ic_server_policy_of(conf, ct);
+
+	return p ? p->inflight_max : 0;
+}
+
+static void listener_pause(struct ic_acceptor *a, struct ic_listener *l)
+{
+	struct epoll_event ev = {.events = 0, .data.ptr = &l->src};
+
+	if (l->paused || a->n_paused >= IC_PAUSED_MAX)
+		return;
+	if (epoll_ctl(a->epfd, EPOLL_CTL_MOD, l->src.fd, &ev) < 0)
+		return;
+	l->paused = true;
+	a->paused[a->n_paused++] = l;
+}
+
+static void listener_unpause_at(struct ic_acceptor *a, unsigned i, bool rearm)
+{
+	struct ic_listener *l = a->paused[i];
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &l->src};
+
+	if (rearm)
+		epoll_ctl(a->epfd, EPOLL_CTL_MOD, l->src.fd, &ev);
+	l->paused = false;
+	a->paused[i] = a->paused[--a->n_paused];
+}
+
+/* Acceptor thread, each round while some are paused: those back under their cap listen again. */
+static void listeners_resume(struct ic_acceptor *a, const struct ic_conf *conf)
+{
+	for (unsigned i = 0; i < a->n_paused;) {
+		struct ic_container *ct = a->paused[i]->ct;
+		unsigned cap = container_cap(conf, ct);
+
+		if (!cap || (unsigned)__atomic_load_n(&ct->inflight, __ATOMIC_ACQUIRE) < cap)
+			listener_unpause_at(a, i, true);
+		else
+			i++;
+	}
+}
+
+static void source_forget_pause(struct ic_acceptor *a, struct ic_source *src)
+{
+	for (unsigned i = 0; src->kind == IC_SOURCE_LISTENER && i < a->n_paused; i++)
+		if (&a->paused[i]->src == src) {
+			listener_unpause_at(a, i, false);
+			return;
+		}
+}
+
 static void source_drop(struct ic_acceptor *a, struct ic_source *src)
 {
+	source_forget_pause(a, src);
 	epoll_ctl(a->epfd, EPOLL_CTL_DEL, src->fd, NULL);
 	cds_list_del(&src->link);
 	__atomic_sub_fetch(&a->n_sources, 1, __ATOMIC_RELAXED);
@@ -161,6 +219,8 @@ static void hand_over_all(struct ic_acceptor *a)
 				best_load = load;
 			}
 		}
+		/* The new owner adds it listening; any pause ends here. */
+		source_forget_pause(a, src);
 		epoll_ctl(a->epfd, EPOLL_CTL_DEL, src->fd, NULL);
 		cds_list_del(&src->link);
 		__atomic_sub_fetch(&a->n_sources, 1, __ATOMIC_RELAXED);
@@ -182,6 +242,7 @@ static void request_begin(struct ic_acceptor *a, struct ic_request *req, const s
 	req->state = IC_REQ_QUEUED;
 	req->timed_out = false;
 	__atomic_add_fetch(&req->ct->requests, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&req->ct->inflight, 1, __ATOMIC_ACQUIRE);
 }
 
 int ic_request_queue(struct ic_acceptor *a, struct ic_request *req, struct ic_topology *topo,
@@ -230,6 +291,7 @@ static int listener_receive(struct ic_acceptor *a, struct ic_listener *l, struct
 			    const struct ic_conf *conf)
 {
 	struct ic_request *req = ic_request_get(a);
+	unsigned cap;
 	int r;
 
 	if (!req) {
@@ -257,7 +319,11 @@ static int listener_receive(struct ic_acceptor *a, struct ic_listener *l, struct
 		ic_request_serve_inline(&a->stats, conf, req);
 		return -1;
 	}
-	return ic_request_queue(a, req, topo, conf);
+	r = ic_request_queue(a, req, topo, conf);
+	cap = container_cap(conf, l->ct);
+	if (cap && (unsigned)__atomic_load_n(&l->ct->inflight, __ATOMIC_ACQUIRE) >= cap)
+		listener_pause(a, l);
+	return r;
 }
 
 void *ic_acceptor_main(void *arg)
@@ -276,7 +342,8 @@ void *ic_acceptor_main(void *arg)
 		}
 		if (stop == 2)
 			break;
-		n = epoll_wait(a->epfd, evs, ACCEPTOR_BATCH, -1);
+		/* Paused listeners are looked at again every millisecond. */
+		n = epoll_wait(a->epfd, evs, ACCEPTOR_BATCH, a->n_paused ? 1 : -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -329,6 +396,8 @@ void *ic_acceptor_main(void *arg)
 			woke &= woke - 1;
 			ic_queue_wake(topo->queues[w]);
 		}
+		if (a->n_paused)
+			listeners_resume(a, conf);
 		rcu_read_unlock();
 		if (inbox)
 			adopt_inbox(a);

@@ -21,6 +21,7 @@ struct ic_container {
 	struct rcu_head rcu;
 	int refs;	 /* atomic: one per listener, one per lookup in progress */
 	int n_listeners; /* atomic */
+	int inflight;	 /* atomic: its requests received and not yet released (fairness cap) */
 	uint64_t created_ns;
 	char policy_name[IC_POLICY_NAME_MAX];
 	struct ic_policy *own_policy; /* from container metadata, NULL: use policy_name */
@@ -50,6 +51,7 @@ struct ic_listener {
 	struct ic_source src;
 	int refs;		 /* atomic: 1 while registered with an acceptor + 1 per request */
 	struct ic_container *ct; /* reference held */
+	bool paused; /* owner acceptor only: out of its epoll set until ct->inflight drops */
 };
 
 /* Main thread, before any other registry call. */

@@ -39,6 +39,7 @@ enum ic_req_state {
 };
 
 #define IC_ACCEPT_DROP (-2)
+#define IC_PAUSED_MAX  256
 
 /* One notification on its way from an acceptor to a worker. Allocated from the acceptor's own
  * cache and given back to it through a lock-free stack, never through malloc per request. */
@@ -79,6 +80,8 @@ struct ic_acceptor {
 	IC_ALIGNED_CACHELINE struct cds_list_head sources;
 	struct ic_request *free_list;
 	unsigned n_free;
+	unsigned n_paused;
+	struct ic_listener *paused[IC_PAUSED_MAX]; /* listeners over their container's cap */
 	struct ic_stats stats;
 };
 

@@ -262,6 +262,40 @@ Test(daemon, acceptor_answers_fast_requests_itself_when_its_queue_is_empty)
 	cr_assert_eq(ptrace(PTRACE_DETACH, worker, 0, 0), 0);
 }
 
+Test(daemon, container_at_its_inflight_cap_waits_and_others_are_not_held)
+{
+	char loop[1024];
+	pid_t worker, pid;
+	int status;
+
+	ic_test_daemon_start(&d,
+			     "workers = 1\nacceptors = 1\nacceptors.run_to_completion = false\n",
+			     "[policy default]\nsecurity.syscalls.intercept.sysinfo = true\n"
+			     "inflight.max = 2\n");
+	worker = ic_test_stop_worker(&d);
+	/* Eight processes of one container call sysinfo at once; the worker cannot answer. */
+	snprintf(
+	    loop, sizeof(loop),
+	    "%s -c %s -s %s --memory 64M -- /bin/sh -c 'for i in 1 2 3 4 5 6 7 8; do %s & done; "
+	    "wait' > %s/many.out 2>&1",
+	    ic_test_bin("intercept-run"), d.conf, d.oci, ic_test_bin("tests/sysinfo-probe"), d.dir);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", loop, (char *)NULL);
+		_exit(127);
+	}
+	cr_expect(ic_test_stat_reaches(&d, "received", 2, 5000));
+	usleep(500000);
+	cr_expect_eq(ic_test_stat(&d, "received"), 2, "the cap did not hold the container back");
+	/* The worker answers; the container's listener listens again; everyone is served. */
+	cr_assert_eq(ptrace(PTRACE_DETACH, worker, 0, 0), 0);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+	cr_expect(ic_test_stat_reaches(&d, "answers.emulated", 8, 5000));
+	cr_expect_eq(ic_test_stat(&d, "answers.failed"), 0);
+}
+
 Test(daemon, json_split_over_several_writes_is_accepted)
 {
 	struct ic_test_target t;
