@@ -70,3 +70,16 @@ enum ic_verdict ic_caller_check(struct ic_req *req, struct ic_caller *caller, in
 		return IC_VERDICT_CONTINUE;
 	return IC_VERDICT_RESPOND;
 }
+
+enum ic_verdict ic_caller_open_dirs(struct ic_req *req, int *root, int *cwd)
+{
+	pid_t tid = (pid_t)req->notif->pid;
+	int r;
+
+	*root = ic_caller_open_root(tid);
+	*cwd = ic_caller_open_cwd(tid);
+	r = req->still_valid(req);
+	if (r < 0)
+		return ic_verdict_of(r);
+	return *root < 0 || *cwd < 0 ? IC_VERDICT_GONE : IC_VERDICT_RESPOND;
+}

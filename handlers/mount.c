@@ -399,13 +399,9 @@ enum ic_verdict ic_handle_mount(struct ic_req *req, struct ic_resp *resp)
 		return IC_VERDICT_GONE;
 	data[sizeof(data) - 1] = 0;
 
-	root = ic_caller_open_root(tid);
-	cwd = ic_caller_open_cwd(tid);
-	r = req->still_valid(req);
-	if (r < 0)
-		return ic_verdict_of(r);
-	if (root < 0 || cwd < 0)
-		return IC_VERDICT_GONE;
+	v = ic_caller_open_dirs(req, &root, &cwd);
+	if (v != IC_VERDICT_RESPOND)
+		return v;
 	if (mode == MOUNT_FUSE) {
 		char helper[256], options[DATA_MAX + 64];
 

@@ -152,13 +152,9 @@ enum ic_verdict ic_handle_setxattr(struct ic_req *req, struct ic_resp *resp)
 	}
 	if (r < 0)
 		return IC_VERDICT_GONE;
-	root = ic_caller_open_root(tid);
-	cwd = ic_caller_open_cwd(tid);
-	r = req->still_valid(req);
-	if (r < 0)
-		return ic_verdict_of(r);
-	if (root < 0 || cwd < 0)
-		return IC_VERDICT_GONE;
+	v = ic_caller_open_dirs(req, &root, &cwd);
+	if (v != IC_VERDICT_RESPOND)
+		return v;
 
 	r = ic_fsctx_enter(&caller, root, cwd, 1ULL << CAP_SYS_ADMIN);
 	if (r < 0) {
