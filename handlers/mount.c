@@ -136,24 +136,32 @@ static int apply_options(int fsfd, char *data)
 	return 0;
 }
 
+/* The flags of mount(2) this handler carries over: as mount attributes for a kernel mount, as
+ * option words for a FUSE helper (0 or NULL where that side has no equivalent). */
+/* clang-format off */
+static const struct {
+	unsigned long flag;
+	uint64_t attr;
+	const char *word;
+} ms_flags[] = {
+	{MS_RDONLY,	 MOUNT_ATTR_RDONLY,	 "ro"},
+	{MS_NOSUID,	 MOUNT_ATTR_NOSUID,	 "nosuid"},
+	{MS_NODEV,	 MOUNT_ATTR_NODEV,	 "nodev"},
+	{MS_NOEXEC,	 MOUNT_ATTR_NOEXEC,	 "noexec"},
+	{MS_NOATIME,	 MOUNT_ATTR_NOATIME,	 "noatime"},
+	{MS_NODIRATIME,	 MOUNT_ATTR_NODIRATIME,	 NULL},
+	{MS_STRICTATIME, MOUNT_ATTR_STRICTATIME, NULL},
+	{MS_SYNCHRONOUS, 0,			 "sync"},
+};
+/* clang-format on */
+
 static uint64_t mount_attrs(unsigned long flags, bool allow_dev_suid)
 {
 	uint64_t a = allow_dev_suid ? 0 : MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID;
 
-	if (flags & MS_RDONLY)
-		a |= MOUNT_ATTR_RDONLY;
-	if (flags & MS_NOSUID)
-		a |= MOUNT_ATTR_NOSUID;
-	if (flags & MS_NODEV)
-		a |= MOUNT_ATTR_NODEV;
-	if (flags & MS_NOEXEC)
-		a |= MOUNT_ATTR_NOEXEC;
-	if (flags & MS_NOATIME)
-		a |= MOUNT_ATTR_NOATIME;
-	if (flags & MS_NODIRATIME)
-		a |= MOUNT_ATTR_NODIRATIME;
-	if (flags & MS_STRICTATIME)
-		a |= MOUNT_ATTR_STRICTATIME;
+	for (size_t i = 0; i < ARRAY_SIZE(ms_flags); i++)
+		if (flags & ms_flags[i].flag)
+			a |= ms_flags[i].attr;
 	return a;
 }
 
@@ -338,18 +346,13 @@ static int fuse_mount(struct ic_req *req, const struct ic_caller *caller, const 
 /* The flag words of mount(2) a FUSE helper understands, then the caller's own options. */
 static void fuse_options(unsigned long flags, const char *data, char *out, size_t len)
 {
-	static const struct {
-		unsigned long flag;
-		const char *word;
-	} words[] = {{MS_RDONLY, "ro"},	    {MS_NOSUID, "nosuid"},   {MS_NODEV, "nodev"},
-		     {MS_NOEXEC, "noexec"}, {MS_NOATIME, "noatime"}, {MS_SYNCHRONOUS, "sync"}};
 	size_t n = 0;
 
 	out[0] = 0;
-	for (size_t i = 0; i < ARRAY_SIZE(words); i++)
-		if (flags & words[i].flag)
+	for (size_t i = 0; i < ARRAY_SIZE(ms_flags); i++)
+		if ((flags & ms_flags[i].flag) && ms_flags[i].word)
 			n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%s%s", n ? "," : "",
-					      words[i].word);
+					      ms_flags[i].word);
 	if (data[0] && n < len)
 		snprintf(out + n, len - n, "%s%s", n ? "," : "", data);
 }
