@@ -128,6 +128,18 @@ int ic_test_daemon_stop(struct ic_test_daemon *d)
 	return status;
 }
 
+pid_t ic_test_sh_start(const char *cmd)
+{
+	pid_t pid = fork();
+
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
 int ic_test_sh(char *out, size_t outlen, int timeout_s, const char *fmt, ...)
 {
 	char cmd[8192];

@@ -30,6 +30,8 @@ int ic_test_daemon_stop(struct ic_test_daemon *d);
  * 128+signal, or -1 on timeout (the process group is killed). */
 int ic_test_sh(char *out, size_t outlen, int timeout_s, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Start sh -c CMD in the background; the caller reaps the returned pid. */
+pid_t ic_test_sh_start(const char *cmd);
 /* interceptctl against d; returns its exit code, output in out. */
 int ic_test_ctl(struct ic_test_daemon *d, char *out, size_t outlen, const char *cmd);
 /* Value of "key=NUMBER" in text (first match), or -1. */

@@ -285,12 +285,7 @@ Test(daemon, container_at_its_inflight_cap_waits_and_others_are_not_held)
 	    "%s -c %s -s %s --memory 64M -- /bin/sh -c 'for i in 1 2 3 4 5 6 7 8; do %s & done; "
 	    "wait' > %s/many.out 2>&1",
 	    ic_test_bin("intercept-run"), d.conf, d.oci, ic_test_bin("tests/sysinfo-probe"), d.dir);
-	pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		execl("/bin/sh", "sh", "-c", loop, (char *)NULL);
-		_exit(127);
-	}
+	pid = ic_test_sh_start(loop);
 	cr_expect(ic_test_stat_reaches(&d, "received", 2, 5000));
 	usleep(500000);
 	cr_expect_eq(ic_test_stat(&d, "received"), 2, "the cap did not hold the container back");
@@ -350,12 +345,7 @@ Test(daemon, reload_changes_threads_without_failing_a_call)
 		 "%s -c %s -s %s --memory 64M -- %s 0 4 %lld > %s/loop.out 2>&1",
 		 ic_test_bin("intercept-run"), d.conf, d.oci, ic_test_bin("tests/sysinfo-loop"),
 		 64LL << 20, d.dir);
-	pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		execl("/bin/sh", "sh", "-c", loop, (char *)NULL);
-		_exit(127);
-	}
+	pid = ic_test_sh_start(loop);
 	cr_expect(ic_test_stat_reaches(&d, "received", 100, 10000), "the loop never got going");
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 		ic_test_daemon_rewrite(&d, steps[i], NULL);
@@ -406,12 +396,7 @@ Test(daemon, running_container_follows_a_policy_reload)
 	snprintf(loop, sizeof(loop), "%s -c %s -s %s --memory 64M -- %s 0 3 > %s/loop.out 2>&1",
 		 ic_test_bin("intercept-run"), d.conf, d.oci, ic_test_bin("tests/sysinfo-loop"),
 		 d.dir);
-	pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		execl("/bin/sh", "sh", "-c", loop, (char *)NULL);
-		_exit(127);
-	}
+	pid = ic_test_sh_start(loop);
 	cr_expect(ic_test_stat_reaches(&d, "answers.emulated", 50, 10000));
 	ic_test_daemon_rewrite(&d, NULL,
 			       "[policy default]\nsecurity.syscalls.intercept.sysinfo = false\n");
@@ -452,12 +437,7 @@ Test(daemon, intercept_run_names_the_cgroup_it_cannot_make)
 	/* A second container with a live one's id: its cgroup exists already. */
 	snprintf(first, sizeof(first), "%s -c %s -s %s --id %s -- sleep 3",
 		 ic_test_bin("intercept-run"), d.conf, d.oci, id);
-	pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		execl("/bin/sh", "sh", "-c", first, (char *)NULL);
-		_exit(127);
-	}
+	pid = ic_test_sh_start(first);
 	cr_expect(ic_test_log_wait(&d, seen, 5000));
 	r = ic_test_sh(out, sizeof(out), 30, "%s -c %s -s %s --id %s --memory 64M -- true",
 		       ic_test_bin("intercept-run"), d.conf, d.oci, id);
