@@ -55,6 +55,7 @@ struct cg_hier {
 /* Written once by ic_cgroup_init before threads start, read-only afterwards: any thread may read
  * it without synchronisation because thread creation orders the writes before the reads. */
 static struct cg_hier hiers[_CG_CTL_MAX];
+static struct cg_hier cg2; /* the first cgroup2 mount, whatever controllers it has */
 static bool cg_ready;
 
 struct cg_mount {
@@ -234,6 +235,13 @@ int ic_cgroup_init(void)
 		log_debug("libcgroup: %s; reading /proc/self/mountinfo instead",
 			  cgroup_strerror(r));
 	memset(hiers, 0, sizeof(hiers));
+	memset(&cg2, 0, sizeof(cg2));
+	for (size_t i = 0; i < n && !cg2.found; i++)
+		if (m[i].v2) {
+			cg2.found = cg2.v2 = true;
+			strcpy(cg2.mnt, m[i].mnt);
+			strcpy(cg2.root, m[i].root);
+		}
 	for (int c = 0; c < _CG_CTL_MAX; c++) {
 		resolve_hier(c, have_libcgroup, m, n);
 		if (hiers[c].found)
@@ -326,6 +334,32 @@ int ic_cgroup_of_pid(pid_t pid, struct ic_cgroup *cg)
 	if (ferror(f))
 		return -EIO;
 	return 0;
+}
+
+int ic_cgroup2_dir(pid_t pid, char *buf, size_t len)
+{
+	_cleanup_(fclosep) FILE *f = NULL;
+	_cleanup_free_ char *line = NULL;
+	char path[64];
+	size_t cap = 0;
+	ssize_t n;
+
+	if (!cg_ready || !cg2.found)
+		return -ENOENT;
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		if (strncmp(line, "0::", 3) != 0)
+			continue;
+		if (line[n - 1] == '\n')
+			line[n - 1] = 0;
+		if (strcmp(line + 3, "/") == 0)
+			return -ENOENT;
+		return hier_dir(&cg2, line + 3, buf, len);
+	}
+	return -ENOENT;
 }
 
 /* Reads a small cgroup file whole; returns its length without the trailing newline. */

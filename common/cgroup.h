@@ -27,6 +27,9 @@ int ic_cgroup_init(void);
 /* Resolve pid's memory and pids cgroups (any thread). A controller that is not mounted, or a
  * cgroup outside our view, is left "". -ESRCH when pid is gone. */
 int ic_cgroup_of_pid(pid_t pid, struct ic_cgroup *cg);
+/* Any thread: the cgroup2 directory (absolute host path) of pid, from its /proc/<pid>/cgroup;
+ * -ENOENT when cgroup2 is not mounted or pid sits in the hierarchy's root (nobody's to narrow). */
+int ic_cgroup2_dir(pid_t pid, char *buf, size_t len);
 /* Any thread. -ENOENT when there is nothing to read (unknown cgroup, the v2 root cgroup): the
  * caller then uses the host's figures. */
 int ic_cgroup_read_mem(const struct ic_cgroup *cg, struct ic_cgroup_mem *m);

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <linux/capability.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,56 +28,6 @@
 #define BPF_INSNS_MAX	4096
 #define BPF_LOG_MAX	(1U << 20)
 #define BPF_LICENSE_MAX 128
-
-static char cg2_mount[4096]; /* where the cgroup2 hierarchy is mounted, "" if nowhere */
-static pthread_once_t cg2_once = PTHREAD_ONCE_INIT;
-
-static void find_cg2_mount(void)
-{
-	char line[4096], *sep;
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		char mnt[4096];
-
-		sep = strstr(line, " - cgroup2 ");
-		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
-			continue;
-		snprintf(cg2_mount, sizeof(cg2_mount), "%s", mnt);
-		break;
-	}
-	fclose(f);
-}
-
-int ic_cgroup2_dir(pid_t init, char *buf, size_t len)
-{
-	char path[64], line[4096];
-	FILE *f;
-	int r = -ENOENT;
-
-	pthread_once(&cg2_once, find_cg2_mount);
-	if (!cg2_mount[0])
-		return -ENOENT;
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)init);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3) != 0)
-			continue;
-		line[strcspn(line, "\n")] = 0;
-		/* The root of the hierarchy is nobody's to narrow. */
-		if (strcmp(line + 3, "/") == 0)
-			break;
-		r = (size_t)snprintf(buf, len, "%s%s", cg2_mount, line + 3) < len ? 0
-										  : -ENAMETOOLONG;
-		break;
-	}
-	fclose(f);
-	return r;
-}
 
 /* Whether fd (ours) is a cgroup2 directory at or below dir. */
 static bool cgroup_inside(int fd, const char *dir)

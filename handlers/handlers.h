@@ -89,9 +89,6 @@ enum ic_verdict ic_handle_setxattr(struct ic_req *req, struct ic_resp *resp);
 enum ic_verdict ic_handle_sched(struct ic_req *req, struct ic_resp *resp);
 enum ic_verdict ic_handle_bpf(struct ic_req *req, struct ic_resp *resp);
 enum ic_verdict ic_handle_mount(struct ic_req *req, struct ic_resp *resp);
-/* The cgroup2 directory (absolute host path) of the container whose init is init, from its
- * /proc/<pid>/cgroup; -ENOENT when it sits in the hierarchy's root (nobody's to narrow). */
-int ic_cgroup2_dir(pid_t init, char *buf, size_t len);
 /* Read the caller's identity and place it: CONTINUE unless it is in the container's own
  * (non-initial) user namespace and holds capability cap there. */
 enum ic_verdict ic_caller_check(struct ic_req *req, struct ic_caller *caller, int cap);
