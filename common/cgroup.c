@@ -97,12 +97,6 @@ static bool list_has(const char *list, const char *word, char sep)
 	return false;
 }
 
-static void fclosep(FILE **f)
-{
-	if (*f)
-		fclose(*f);
-}
-
 static bool copy_path(char *dst, const char *src)
 {
 	size_t n = strlen(src);
@@ -116,7 +110,7 @@ static bool copy_path(char *dst, const char *src)
 /* The cgroup and cgroup2 mounts of our mount namespace, first ones first. */
 static int scan_mounts(struct cg_mount *m, size_t max, size_t *ret_n)
 {
-	_cleanup_(fclosep) FILE *f = fopen("/proc/self/mountinfo", "re");
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
 	_cleanup_free_ char *line = NULL;
 	size_t cap = 0, n = 0;
 
@@ -288,7 +282,7 @@ static int hier_dir(const struct cg_hier *h, const char *path, char *dir, size_t
 /* Any thread: uses only the mount table fixed by ic_cgroup_init and plain file reads. */
 int ic_cgroup_of_pid(pid_t pid, struct ic_cgroup *cg)
 {
-	_cleanup_(fclosep) FILE *f = NULL;
+	_cleanup_fclose_ FILE *f = NULL;
 	_cleanup_free_ char *line = NULL;
 	char path[64];
 	size_t cap = 0;
@@ -338,7 +332,7 @@ int ic_cgroup_of_pid(pid_t pid, struct ic_cgroup *cg)
 
 int ic_cgroup2_dir(pid_t pid, char *buf, size_t len)
 {
-	_cleanup_(fclosep) FILE *f = NULL;
+	_cleanup_fclose_ FILE *f = NULL;
 	_cleanup_free_ char *line = NULL;
 	char path[64];
 	size_t cap = 0;

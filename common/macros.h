@@ -3,6 +3,7 @@
 #define IC_COMMON_MACROS_H
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -30,8 +31,15 @@ static inline void ic_freep(void *p)
 	free(*(void **)p);
 }
 
-#define _cleanup_close_ _cleanup_(ic_closep)
-#define _cleanup_free_	_cleanup_(ic_freep)
+static inline void ic_fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+
+#define _cleanup_close_	 _cleanup_(ic_closep)
+#define _cleanup_free_	 _cleanup_(ic_freep)
+#define _cleanup_fclose_ _cleanup_(ic_fclosep)
 
 /* Hand ownership over: the cleanup attribute of the source then does nothing. */
 #define TAKE_FD(fd)                                                                                \
