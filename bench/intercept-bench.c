@@ -2,297 +2,395 @@
 #include "config.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <poll.h>
-#include <sched.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/sysinfo.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
-/* Per-syscall latency as the caller sees it: N timed calls, one SUMMARY line.
- *   intercept-bench [--label L] [--warmup W] [--under allow|agent] SYSCALL N [DIR]
- * --under allow: the calls go through a seccomp filter that allows everything (the filter's
- * own cost); --under agent: the syscall is notified to a minimal agent of ours on the same CPU
- * (blocking RECV, SEND val 0, sync wake-up): the kernel's round-trip floor. Run it plainly, so,
- * and inside a container (intercept-run ... -- intercept-bench ...) to compare: tools/quickstart
- * bench does all in one run. */
+#include "bench/bench.h"
+#include "common/macros.h"
 
-static uint64_t now_ns(void)
+/* intercept-bench: what an intercepted syscall costs a container, how many calls a second the
+ * host serves, how many containers one daemon holds, measured in one run beside the native
+ * call, a seccomp ALLOW filter and minimal agents (the kernel's own round-trip floor), so
+ * that the ratios hold on a noisy machine. */
+
+struct preset {
+	const char *name;
+	struct ic_bench_timing t;
+	int scaling[8];	   /* busy containers, 0-terminated */
+	int density[8];	   /* registered containers, one of them busy */
+	int threads[4][2]; /* interceptd acceptors/workers for the threads section */
+	int threads_busy;
+	int fairness_flood, fairness_pace_us;
+};
+
+static const struct preset presets[] = {
+    {"selftest", {2, 40, 20}, {1, 4}, {1, 16}, {{1, 1}}, 4, 2, 1000},
+    {"short", {3, 250, 100}, {1, 16, 256, 1024}, {1, 1024, 10000}, {{1, 1}}, 16, 4, 500},
+    {"full",
+     {5, 1000, 300},
+     {1, 16, 256, 1024, 4096, 10000},
+     {1, 16, 256, 1024, 4096, 10000},
+     {{1, 1}, {1, 2}, {2, 4}},
+     256,
+     8,
+     500},
+};
+
+struct opts {
+	const struct preset *p;
+	const char *out, *socket, *control, *daemon, *tmp;
+};
+
+static struct ic_bench_env env;
+static struct ic_bench_daemon daemon_now;
+static char work_dir[PATH_MAX], fs_dir[PATH_MAX + 8];
+static bool fs_mounted;
+static struct ic_bench_result *results;
+static size_t n_results, cap_results;
+
+/* Says what failed and why; returns err (negative errno). */
+static int __attribute__((format(printf, 2, 3))) say_errno(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("intercept-bench: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, ": %s\n", strerror(-err));
+	return err;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static void cleanup(void)
+{
+	ic_bench_kill_children();
+	ic_bench_daemon_stop(&daemon_now);
+	if (fs_mounted && umount2(fs_dir, MNT_DETACH) == 0)
+		fs_mounted = false;
+	if (*work_dir && !fs_mounted)
+		nftw(work_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void on_signal(int sig)
+{
+	/* Only what is safe here; the mount goes with it, the directory may stay. */
+	ic_bench_kill_children();
+	if (daemon_now.pid > 0)
+		kill(daemon_now.pid, SIGKILL);
+	if (fs_mounted)
+		umount2(fs_dir, MNT_DETACH);
+	_exit(128 + sig);
+}
+
+static uint64_t now_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static const char *node_dir; /* mknod and fifo: where the node is made and unlinked */
-static char node_path[4096];
-
-static int call(const char *what)
+/* Whether a directory on the way to path lacks o+x; bad names it. */
+static bool unsearchable(const char *path, char *bad, size_t len)
 {
-	struct sysinfo si;
+	char *slash;
 
-	if (strcmp(what, "sysinfo") == 0)
-		return sysinfo(&si);
-	if (strcmp(what, "getppid") == 0)
-		return (int)syscall(SYS_getppid);
-	if (strcmp(what, "mknod") == 0)
-		return mknod(node_path, S_IFCHR | 0666, makedev(1, 3));
-	if (strcmp(what, "fifo") == 0)
-		return mknod(node_path, S_IFIFO | 0666, 0);
-	errno = EINVAL;
-	return -1;
-}
+	snprintf(bad, len, "%s", path);
+	while ((slash = strrchr(bad, '/')) && slash != bad) {
+		struct stat st;
 
-/* Outside the timed region: the node goes again so the next call creates it anew. */
-static void after(const char *what)
-{
-	if (node_dir)
-		unlink(node_path);
-}
-
-#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
-#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
-#endif
-#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
-#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP 1ULL
-#endif
-
-static int nr_of(const char *what)
-{
-	if (!strcmp(what, "sysinfo"))
-		return SYS_sysinfo;
-	if (!strcmp(what, "getppid"))
-		return SYS_getppid;
-	if (!strcmp(what, "mknod") || !strcmp(what, "fifo"))
-		return SYS_mknod;
-	return -1;
-}
-
-/* A filter that allows everything, or notifies nr (x86_64) and allows the rest. */
-static int load_filter(int notify_nr)
-{
-	struct sock_filter allow[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
-	struct sock_filter notify[] = {
-	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 3),
-	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)notify_nr, 0, 1),
-	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
-	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog =
-	    notify_nr < 0 ? (struct sock_fprog){1, allow}
-			  : (struct sock_fprog){sizeof(notify) / sizeof(notify[0]), notify};
-
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return -1;
-	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-			    notify_nr < 0 ? 0 : SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
-}
-
-static void pin_here(void)
-{
-	cpu_set_t set;
-	int cpu = sched_getcpu();
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu < 0 ? 0 : cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-}
-
-/* --under agent: fork; the child (the caller) gets a notify filter and hands us its listener;
- * we answer every notification with val 0 until it hangs up. Returns only in the child. */
-static void become_agent(const char *what)
-{
-	int sp[2], nr = nr_of(what), status;
-	pid_t pid;
-
-	if (nr < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sp) < 0)
-		exit(2);
-	pin_here(); /* the child inherits it: both on one CPU */
-	pid = fork();
-	if (pid < 0)
-		exit(2);
-	if (pid == 0) {
-		char c[CMSG_SPACE(sizeof(int))];
-		struct iovec iov = {.iov_base = "L", .iov_len = 1};
-		struct msghdr mh = {.msg_iov = &iov,
-				    .msg_iovlen = 1,
-				    .msg_control = c,
-				    .msg_controllen = sizeof(c)};
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		int fd;
-
-		close(sp[0]);
-		fd = load_filter(nr);
-		if (fd < 0)
-			exit(2);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-		if (sendmsg(sp[1], &mh, 0) != 1)
-			exit(2);
-		close(fd);
-		close(sp[1]);
-		return;
+		*slash = '\0';
+		if (stat(bad, &st) == 0 && !(st.st_mode & S_IXOTH))
+			return true;
 	}
-	close(sp[1]);
-	{
-		char c[CMSG_SPACE(sizeof(int))], b;
-		struct iovec iov = {.iov_base = &b, .iov_len = 1};
-		struct msghdr mh = {.msg_iov = &iov,
-				    .msg_iovlen = 1,
-				    .msg_control = c,
-				    .msg_controllen = sizeof(c)};
-		struct seccomp_notif req;
-		struct seccomp_notif_resp resp;
-		int fd;
+	return false;
+}
 
-		if (recvmsg(sp[0], &mh, 0) != 1 || !CMSG_FIRSTHDR(&mh))
-			exit(2);
-		memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
-		(void)ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
-		for (;;) {
-			struct pollfd p = {.fd = fd, .events = POLLIN};
+static int setup_env(const struct opts *o)
+{
+	char bad[PATH_MAX];
+	struct rlimit rl;
 
-			/* RECV would wait forever once the target is gone: ask poll first. */
-			if (poll(&p, 1, -1) < 0 && errno != EINTR)
-				break;
-			if (!(p.revents & POLLIN))
-				break;
-			memset(&req, 0, sizeof(req));
-			if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) {
-				if (errno == ENOENT || errno == EINTR)
-					continue;
-				break; /* the target is gone */
-			}
-			resp = (struct seccomp_notif_resp){.id = req.id};
-			(void)ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+	snprintf(work_dir, sizeof(work_dir), "%s/intercept-bench.XXXXXX", o->tmp);
+	if (!mkdtemp(work_dir)) {
+		*work_dir = '\0';
+		return say_errno(-errno, "cannot make a directory in %s", o->tmp);
+	}
+	chmod(work_dir, 0755);
+	snprintf(fs_dir, sizeof(fs_dir), "%s/fs", work_dir);
+	if (mkdir(fs_dir, 0755) < 0 || mount("tmpfs", fs_dir, "tmpfs", 0, "mode=755") < 0)
+		return say_errno(-errno, "cannot mount a tmpfs on %s", fs_dir);
+	fs_mounted = true;
+	if (chown(fs_dir, IC_BENCH_USERNS_BASE, IC_BENCH_USERNS_BASE) < 0)
+		return say_errno(-errno, "cannot chown %s", fs_dir);
+	/* 10,000 targets are 10,000 processes: the limits are raised, not hit halfway. */
+	if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NPROC, &rl);
+	}
+	/* The node workloads run as the user namespace's root: it must reach the tmpfs. */
+	if (unsearchable(work_dir, bad, sizeof(bad)))
+		return say_errno(
+		    -EACCES,
+		    "%s is not searchable by others, so the targets in a user namespace "
+		    "cannot reach %s (choose another --tmp)",
+		    bad, fs_dir);
+	env.dir = fs_dir;
+	env.t = o->p->t;
+	env.agent_cpu = 0;
+	return 0;
+}
+
+static struct ic_bench_result *next_result(void)
+{
+	if (n_results == cap_results) {
+		size_t cap = cap_results ? 2 * cap_results : 64;
+		struct ic_bench_result *r = realloc(results, cap * sizeof(*r));
+
+		if (!r)
+			return NULL;
+		results = r;
+		cap_results = cap;
+	}
+	return &results[n_results];
+}
+
+/* Runs one case, on the daemon given or one of its own (a fresh one when fresh is set, so
+ * that its memory growth is this case's alone). */
+static int run(const struct opts *o, const struct ic_bench_case *c, bool fresh, int index,
+	       int total)
+{
+	struct ic_bench_result *res = next_result();
+	uint64_t t0 = now_ms();
+	pid_t dpid = 0;
+	const char *control = o->control;
+	int q;
+
+	if (!res)
+		return -ENOMEM;
+	fprintf(stderr, "[%2d/%d] %-8s %-12s %-9s busy %d idle %d paced %d ...", index, total,
+		c->section, ic_bench_under_name[c->under], ic_bench_workload_name[c->wl], c->busy,
+		c->idle, c->paced);
+	if (c->under == IC_BENCH_DAEMON && !o->socket) {
+		if (fresh || daemon_now.pid <= 0) {
+			ic_bench_daemon_stop(&daemon_now);
+			q = ic_bench_daemon_start(&daemon_now, o->daemon, work_dir, c->acceptors,
+						  c->workers);
+			if (q < 0)
+				return q;
 		}
-		waitpid(pid, &status, 0);
-		exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+		env.socket = daemon_now.oci;
+		control = daemon_now.control;
+		dpid = daemon_now.pid;
+	} else if (c->under == IC_BENCH_DAEMON) {
+		long n;
+
+		env.socket = o->socket;
+		if (o->control && ic_bench_daemon_status(o->control, &dpid, &n) < 0)
+			dpid = 0;
 	}
+	q = ic_bench_run_case(&env, c, res, dpid, control);
+	if (q < 0) {
+		fprintf(stderr, " failed: %s\n", strerror(-q));
+		return q;
+	}
+	fprintf(stderr, " p50 %.2f us, p99 %.2f us, %.0f calls/s (%.1f s)\n", res->p50_us,
+		res->p99_us, res->calls_per_s, (double)(now_ms() - t0) / 1000.0);
+	n_results++;
+	return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
+/* The cases of a preset, in the order they run. */
+static size_t plan(const struct opts *o, struct ic_bench_case *cs, size_t max)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	static const enum ic_bench_workload wls[] = {IC_BENCH_SYSINFO, IC_BENCH_MKNOD,
+						     IC_BENCH_SETXATTR, IC_BENCH_CONTINUE};
+	static const enum ic_bench_under unders[] = {IC_BENCH_NATIVE, IC_BENCH_ALLOW,
+						     IC_BENCH_AGENT, IC_BENCH_DAEMON};
+	const struct preset *p = o->p;
+	int cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	size_t n = 0;
 
-	return x < y ? -1 : x > y;
+#define ADD(...)                                                                                   \
+	do {                                                                                       \
+		if (n < max)                                                                       \
+			cs[n++] = (struct ic_bench_case){__VA_ARGS__};                             \
+	} while (0)
+	for (size_t w = 0; w < ARRAY_SIZE(wls); w++)
+		for (size_t u = 0; u < ARRAY_SIZE(unders); u++)
+			ADD(.section = "single", .under = unders[u], .wl = wls[w], .busy = 1);
+	/* The kernel's own cost of making a node there, which the daemon's mknod is held to. */
+	for (size_t u = 0; u < ARRAY_SIZE(unders) - 1; u++)
+		ADD(.section = "single", .under = unders[u], .wl = IC_BENCH_FIFO, .busy = 1);
+	for (size_t i = 0; i < ARRAY_SIZE(p->scaling) && p->scaling[i]; i++) {
+		ADD(.section = "scaling", .under = IC_BENCH_AGENT_EPOLL, .wl = IC_BENCH_SYSINFO,
+		    .busy = p->scaling[i], .agent_threads = cpus);
+		ADD(.section = "scaling", .under = IC_BENCH_DAEMON, .wl = IC_BENCH_SYSINFO,
+		    .busy = p->scaling[i]);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(p->density) && p->density[i]; i++)
+		ADD(.section = "density", .under = IC_BENCH_DAEMON, .wl = IC_BENCH_SYSINFO,
+		    .busy = 1, .idle = p->density[i] - 1);
+	for (size_t i = 0; !o->socket && i < ARRAY_SIZE(p->threads) && p->threads[i][0]; i++)
+		ADD(.section = "threads", .under = IC_BENCH_DAEMON, .wl = IC_BENCH_SYSINFO,
+		    .busy = p->threads_busy, .acceptors = p->threads[i][0],
+		    .workers = p->threads[i][1]);
+	ADD(.section = "fairness", .under = IC_BENCH_DAEMON, .wl = IC_BENCH_SYSINFO, .paced = 1,
+	    .pace_us = p->fairness_pace_us);
+	ADD(.section = "fairness", .under = IC_BENCH_DAEMON, .wl = IC_BENCH_SYSINFO, .paced = 1,
+	    .pace_us = p->fairness_pace_us, .busy = p->fairness_flood, .busy_share_id = true);
+#undef ADD
+	return n;
 }
 
-/* Nearest-rank percentile of sorted samples, in microseconds. */
-static double pct(const uint64_t *sorted, long n, double q)
+static void usage(FILE *f)
 {
-	long i = (long)(q * (double)n + 0.5) - 1;
+	fprintf(f,
+		"Usage: intercept-bench [--preset selftest|short|full] [--out DIR] [--tmp DIR]\n"
+		"                       [--daemon PATH | --socket OCI_SOCKET [--control SOCKET]]\n"
+		"Runs every case of the preset (default short) and prints a table; writes\n"
+		"DIR/intercept-bench.csv and DIR/intercept-bench.svg (default DIR: .).\n"
+		"Without --socket it runs its own interceptd (default: the one beside it).\n");
+}
 
-	return (double)sorted[i < 0 ? 0 : i >= n ? n - 1 : i] / 1000.0;
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+	    {"preset", required_argument, NULL, 'p'}, {"out", required_argument, NULL, 'o'},
+	    {"socket", required_argument, NULL, 's'}, {"control", required_argument, NULL, 'c'},
+	    {"daemon", required_argument, NULL, 'd'}, {"tmp", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},	      {}};
+	static char self[PATH_MAX];
+	ssize_t len;
+	int c;
+
+	*o = (struct opts){.p = &presets[1], .out = ".", .tmp = "/tmp"};
+	while ((c = getopt_long(argc, argv, "p:o:s:c:d:t:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			o->p = NULL;
+			for (size_t i = 0; i < ARRAY_SIZE(presets); i++)
+				if (!strcmp(optarg, presets[i].name))
+					o->p = &presets[i];
+			if (!o->p) {
+				fprintf(stderr,
+					"intercept-bench: unknown preset '%s' "
+					"(selftest, short, full)\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'o':
+			o->out = optarg;
+			break;
+		case 's':
+			o->socket = optarg;
+			break;
+		case 'c':
+			o->control = optarg;
+			break;
+		case 'd':
+			o->daemon = optarg;
+			break;
+		case 't':
+			o->tmp = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "intercept-bench: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return -EINVAL;
+	}
+	if (o->socket) {
+		struct stat st;
+
+		if (stat(o->socket, &st) < 0)
+			return say_errno(-errno, "--socket %s", o->socket);
+		if (!S_ISSOCK(st.st_mode))
+			return say_errno(-ENOTSOCK, "--socket %s", o->socket);
+	}
+	if (!o->daemon && !o->socket) {
+		len = readlink("/proc/self/exe", self, sizeof(self) - 16);
+		if (len < 0)
+			return -errno;
+		self[len] = '\0';
+		strcat(dirname(self), "/interceptd");
+		o->daemon = self;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"under", required_argument, NULL, 'u'},
-					     {"label", required_argument, NULL, 'l'},
-					     {"warmup", required_argument, NULL, 'w'},
-					     {}};
-	const char *label = "native", *under = NULL;
-	long warmup = 1000, n;
-	uint64_t *lat, t_start, t_end;
-	int c;
+	struct ic_bench_case cases[64];
+	char csv[PATH_MAX], svg[PATH_MAX];
+	struct opts o;
+	size_t n;
+	int q;
 
-	while ((c = getopt_long(argc, argv, "l:w:u:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'u':
-			under = optarg;
-			break;
-		case 'l':
-			label = optarg;
-			break;
-		case 'w':
-			warmup = atol(optarg);
-			break;
-		default:
-			return 2;
-		}
-	}
-	if (argc - optind == 3 &&
-	    (!strcmp(argv[optind], "mknod") || !strcmp(argv[optind], "fifo"))) {
-		node_dir = argv[optind + 2];
-		snprintf(node_path, sizeof(node_path), "%s/ic-bench-node", node_dir);
-		unlink(node_path);
-	} else if (argc - optind != 2) {
-		fprintf(stderr,
-			"Usage: intercept-bench [--label L] [--warmup W] [--under allow|agent] "
-			"sysinfo|getppid N | mknod|fifo N DIR\n");
+	if (parse_opts(argc, argv, &o) < 0)
+		return 2;
+	if (geteuid() != 0) {
+		fprintf(stderr, "intercept-bench: needs root (tmpfs, user namespace maps, "
+				"interceptd)\n");
 		return 2;
 	}
-	if (under && !strcmp(under, "allow")) {
-		if (load_filter(-1) < 0) {
-			fprintf(stderr, "intercept-bench: cannot load a filter: %s\n",
-				strerror(errno));
-			return 1;
-		}
-	} else if (under && !strcmp(under, "agent")) {
-		become_agent(argv[optind]);
-	} else if (under) {
-		fprintf(stderr, "intercept-bench: --under takes allow or agent, not '%s'\n", under);
-		return 2;
-	}
-	n = atol(argv[optind + 1]);
-	if (n <= 0 || n > 100000000 || call(argv[optind]) < 0 || (after(argv[optind]), 0)) {
-		fprintf(stderr, "intercept-bench: bad syscall or count: %s\n",
-			strerror(errno ? errno : EINVAL));
-		return 2;
-	}
-	lat = malloc((size_t)n * sizeof(*lat));
-	if (!lat) {
-		fprintf(stderr, "intercept-bench: out of memory for %ld samples\n", n);
+	snprintf(csv, sizeof(csv), "%s/intercept-bench.csv", o.out);
+	snprintf(svg, sizeof(svg), "%s/intercept-bench.svg", o.out);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	atexit(cleanup);
+	if (setup_env(&o) < 0)
 		return 1;
-	}
-	for (long i = 0; i < warmup; i++) {
-		call(argv[optind]);
-		after(argv[optind]);
-	}
-	t_start = now_ns();
-	for (long i = 0; i < n; i++) {
-		uint64_t t0 = now_ns();
+	n = plan(&o, cases, ARRAY_SIZE(cases));
+	fprintf(stderr, "intercept-bench: preset %s, %zu cases, %d windows of %d ms each\n",
+		o.p->name, n, o.p->t.windows, o.p->t.window_ms);
+	for (size_t i = 0; i < n; i++) {
+		bool fresh = strcmp(cases[i].section, "single") != 0;
 
-		if (call(argv[optind]) < 0) {
-			fprintf(stderr, "intercept-bench: %s failed: %m\n", argv[optind]);
+		if (run(&o, &cases[i], fresh, (int)i + 1, (int)n) < 0)
 			return 1;
-		}
-		lat[i] = now_ns() - t0;
-		after(argv[optind]);
 	}
-	t_end = now_ns();
-	/* mknod and fifo: calls/s over the timed calls alone, not the unlinks between them. */
-	if (node_dir) {
-		t_end = t_start;
-		for (long i = 0; i < n; i++)
-			t_end += lat[i];
-	}
-	qsort(lat, (size_t)n, sizeof(*lat), cmp_u64);
-	printf("SUMMARY label=%s syscall=%s n=%ld p50_us=%.3f p99_us=%.3f p999_us=%.3f "
-	       "calls_per_s=%.0f\n",
-	       label, argv[optind], n, pct(lat, n, 0.5), pct(lat, n, 0.99), pct(lat, n, 0.999),
-	       (double)n * 1e9 / (double)(t_end - t_start));
-	free(lat);
+	ic_bench_daemon_stop(&daemon_now);
+	ic_bench_ratios(results, n_results);
+	printf("intercept-bench, preset %s: median of %d windows of %d ms; latency as each target "
+	       "times its calls; p50/nat = p50 / native p50, */agt = against the minimal agent\n",
+	       o.p->name, o.p->t.windows, o.p->t.window_ms);
+	ic_bench_table(stdout, results, n_results);
+	ic_bench_targets(stdout, results, n_results);
+	q = ic_bench_csv(csv, results, n_results);
+	if (q < 0)
+		return say_errno(q, "cannot write %s", csv), 1;
+	q = ic_bench_svg(svg, results, n_results);
+	if (q < 0)
+		return say_errno(q, "cannot plot %s", svg), 1;
+	printf("\nwrote %s and %s\n", csv, svg);
+	free(results);
 	return 0;
 }

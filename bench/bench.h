@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef IC_BENCH_BENCH_H
+#define IC_BENCH_BENCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/* What answers the target's syscall. */
+enum ic_bench_under {
+	IC_BENCH_NATIVE = 0,  /* no filter */
+	IC_BENCH_ALLOW,	      /* a seccomp filter that allows everything */
+	IC_BENCH_AGENT,	      /* minimal agent: one thread, blocking RECV, SEND val 0, same CPU */
+	IC_BENCH_AGENT_EPOLL, /* minimal agent: one epoll thread per CPU, listeners partitioned */
+	IC_BENCH_DAEMON,      /* interceptd */
+	_IC_BENCH_UNDER_MAX,
+};
+
+enum ic_bench_workload {
+	IC_BENCH_SYSINFO = 0,
+	IC_BENCH_MKNOD,	   /* mknod c 1:3 in a tmpfs, unlinked after each call */
+	IC_BENCH_SETXATTR, /* trusted.overlay.opaque = "y" on a directory in the tmpfs */
+	IC_BENCH_CONTINUE, /* mknod b 7:0: notified, and the policy answers CONTINUE */
+	IC_BENCH_FIFO,	   /* mknod of a FIFO: the kernel's own cost of making a node there */
+	_IC_BENCH_WORKLOAD_MAX,
+};
+
+extern const char *const ic_bench_under_name[_IC_BENCH_UNDER_MAX];
+extern const char *const ic_bench_workload_name[_IC_BENCH_WORKLOAD_MAX];
+
+/* One measured configuration. busy targets call in a loop, idle ones are registered and never
+ * call, paced ones call every pace_us. Targets sharing a container id are one container. */
+struct ic_bench_case {
+	const char *section; /* single, scaling, threads, fairness */
+	enum ic_bench_under under;
+	enum ic_bench_workload wl;
+	int busy, idle, paced;
+	int pace_us;
+	bool busy_share_id;	/* the busy targets are one container (the fairness flood) */
+	int acceptors, workers; /* interceptd; 0 = auto */
+	int agent_threads;	/* IC_BENCH_AGENT_EPOLL */
+};
+
+/* Its figures: medians over the windows of each window's percentiles and rate, for the busy
+ * targets, or the paced ones when there are any. */
+struct ic_bench_result {
+	struct ic_bench_case c;
+	double p50_us, p99_us, p999_us, calls_per_s;
+	long long samples;
+	double rss_kib_per_ctr; /* interceptd: daemon RSS growth / containers; < 0 unknown */
+	double ratio_native, ratio_agent_p50, ratio_agent_p99, ratio_agent_tput; /* < 0: n/a */
+};
+
+struct ic_bench_timing {
+	int windows;
+	int window_ms;
+	int warmup_ms;
+};
+
+/* Where the node and xattr workloads work: a tmpfs owned by the user namespace's root. */
+#define IC_BENCH_USERNS_BASE 100000
+
+struct ic_bench_env {
+	const char *dir;    /* tmpfs for the node workloads */
+	const char *socket; /* interceptd's OCI socket */
+	int agent_cpu;	    /* IC_BENCH_AGENT: where agent and target run */
+	struct ic_bench_timing t;
+};
+
+/* target.c */
+int ic_bench_run_case(const struct ic_bench_env *env, const struct ic_bench_case *c,
+		      struct ic_bench_result *res, pid_t daemon, const char *control);
+void ic_bench_kill_children(void);
+
+/* daemon.c */
+struct ic_bench_daemon {
+	char dir[256];
+	char oci[300], control[300], conf[300], log[300];
+	pid_t pid; /* ours; 0 when --socket named one already running */
+};
+int ic_bench_daemon_start(struct ic_bench_daemon *d, const char *binary, const char *parent,
+			  int acceptors, int workers);
+void ic_bench_daemon_stop(struct ic_bench_daemon *d);
+/* "status" over the control socket: the daemon's pid and container count, -errno. */
+int ic_bench_daemon_status(const char *control, pid_t *pid, long *containers);
+long ic_bench_rss_kib(pid_t pid);
+
+/* report.c */
+void ic_bench_ratios(struct ic_bench_result *r, size_t n);
+void ic_bench_table(FILE *f, const struct ic_bench_result *r, size_t n);
+int ic_bench_csv(const char *path, const struct ic_bench_result *r, size_t n);
+int ic_bench_svg(const char *path, const struct ic_bench_result *r, size_t n);
+void ic_bench_targets(FILE *f, const struct ic_bench_result *r, size_t n);
+
+#endif

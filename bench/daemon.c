@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench/bench.h"
+#include "common/macros.h"
+#include "common/sock.h"
+
+/* interceptd as the harness runs it: on sockets in a directory of its own, with a policy that
+ * intercepts the benchmarked syscalls, logging warnings only (an info line per node made
+ * would be the log's cost, not ours). */
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static int write_conf(const struct ic_bench_daemon *d, int acceptors, int workers)
+{
+	_cleanup_fclose_ FILE *f = fopen(d->conf, "we");
+	char a[16] = "auto", w[16] = "auto";
+
+	if (!f)
+		return -errno;
+	if (acceptors > 0)
+		snprintf(a, sizeof(a), "%d", acceptors);
+	if (workers > 0)
+		snprintf(w, sizeof(w), "%d", workers);
+	fprintf(
+	    f,
+	    "[server]\nacceptors = %s\nworkers = %s\noci.socket = %s\nlxc.socket = %s/lxc.sock\n"
+	    "control.socket = %s\nlog.level = warn\n\n"
+	    "[policy default]\n"
+	    "security.syscalls.intercept.mknod = true\n"
+	    "security.syscalls.intercept.setxattr = true\n"
+	    "security.syscalls.intercept.sysinfo = true\n",
+	    a, w, d->oci, d->dir, d->control);
+	return fflush(f) == 0 ? 0 : -errno;
+}
+
+int ic_bench_daemon_start(struct ic_bench_daemon *d, const char *binary, const char *parent,
+			  int acceptors, int workers)
+{
+	static int serial;
+	pid_t pid;
+	long n;
+	int q;
+
+	*d = (struct ic_bench_daemon){0};
+	snprintf(d->dir, sizeof(d->dir), "%s/daemon%d", parent, serial++);
+	snprintf(d->oci, sizeof(d->oci), "%s/oci.sock", d->dir);
+	snprintf(d->control, sizeof(d->control), "%s/control.sock", d->dir);
+	snprintf(d->conf, sizeof(d->conf), "%s/interceptd.conf", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/interceptd.log", d->dir);
+	if (mkdir(d->dir, 0700) < 0)
+		return -errno;
+	q = write_conf(d, acceptors, workers);
+	if (q < 0)
+		return q;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+		if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+			_exit(127);
+		execl(binary, "interceptd", "-c", d->conf, (char *)NULL);
+		fprintf(stderr, "intercept-bench: cannot run %s: %m\n", binary);
+		_exit(127);
+	}
+	d->pid = pid;
+	for (int i = 0; i < 500; i++) {
+		pid_t p;
+
+		if (ic_bench_daemon_status(d->control, &p, &n) == 0)
+			return 0;
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			d->pid = 0;
+			break;
+		}
+		sleep_ms(20);
+	}
+	fprintf(stderr, "intercept-bench: interceptd did not start; its log (%s):\n", d->log);
+	{
+		_cleanup_fclose_ FILE *f = fopen(d->log, "re");
+		char line[512];
+
+		while (f && fgets(line, sizeof(line), f))
+			fputs(line, stderr);
+	}
+	ic_bench_daemon_stop(d);
+	return -EIO;
+}
+
+void ic_bench_daemon_stop(struct ic_bench_daemon *d)
+{
+	if (d->pid > 0) {
+		kill(d->pid, SIGTERM);
+		for (int i = 0; i < 500; i++) {
+			if (waitpid(d->pid, NULL, WNOHANG) == d->pid) {
+				d->pid = 0;
+				return;
+			}
+			sleep_ms(20);
+		}
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, NULL, 0);
+		d->pid = 0;
+	}
+}
+
+/* The control socket answers a verdict digit, then "key  value" lines. */
+int ic_bench_daemon_status(const char *control, pid_t *pid, long *containers)
+{
+	_cleanup_close_ int fd = ic_sock_connect(control, SOCK_STREAM);
+	char buf[4096];
+	size_t len = 0;
+	const char *p;
+
+	if (fd < 0)
+		return fd;
+	if (write(fd, "status\n", 7) != 7)
+		return -errno;
+	while (len < sizeof(buf) - 1) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+
+		if (poll(&pfd, 1, 5000) <= 0)
+			return -ETIMEDOUT;
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	if (buf[0] != '0')
+		return -EPROTO;
+	p = strstr(buf, "\npid ");
+	*pid = p ? (pid_t)strtol(p + 5, NULL, 10) : 0;
+	p = strstr(buf, "\ncontainers ");
+	*containers = p ? strtol(p + 12, NULL, 10) : -1;
+	return *pid > 0 && *containers >= 0 ? 0 : -EPROTO;
+}
+
+long ic_bench_rss_kib(pid_t pid)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	char path[64], line[256];
+	long kib = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	return kib;
+}

@@ -1,0 +1,836 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/futex.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench/bench.h"
+#include "common/macros.h"
+#include "common/oci.h"
+#include "common/sock.h"
+
+/* The targets: forked processes with their own filter and listener, timing each call from
+ * inside. The driver and its targets share one mapping: a phase word the targets follow, and
+ * per-target counts and latency samples the driver reads once they have exited. */
+
+#define MAX_WINDOWS	   16
+#define SAMPLES_PER_WINDOW (2u << 20) /* over all targets; each keeps its latest share */
+#define PHASE_WAIT	   0
+#define PHASE_WARMUP	   1
+#define PHASE_WINDOW0	   2 /* window w runs in phase PHASE_WINDOW0 + w */
+
+const char *const ic_bench_under_name[_IC_BENCH_UNDER_MAX] = {
+    [IC_BENCH_NATIVE] = "native",     [IC_BENCH_ALLOW] = "allow-filter",
+    [IC_BENCH_AGENT] = "agent",	      [IC_BENCH_AGENT_EPOLL] = "agent-epoll",
+    [IC_BENCH_DAEMON] = "interceptd",
+};
+
+const char *const ic_bench_workload_name[_IC_BENCH_WORKLOAD_MAX] = {
+    [IC_BENCH_SYSINFO] = "sysinfo",   [IC_BENCH_MKNOD] = "mknod", [IC_BENCH_SETXATTR] = "setxattr",
+    [IC_BENCH_CONTINUE] = "continue", [IC_BENCH_FIFO] = "fifo",
+};
+
+struct shared {
+	int phase; /* futex word, written by the driver only */
+	int ready;
+	int failed;
+	char why[256];
+};
+
+struct slot {
+	uint64_t count[MAX_WINDOWS];
+};
+
+struct run {
+	const struct ic_bench_env *env;
+	const struct ic_bench_case *c;
+	struct shared *sh;
+	struct slot *slots;
+	uint32_t *samples; /* [slot][window][k] */
+	size_t map_len;
+	unsigned k; /* samples kept per slot and window */
+	int n_calling, n_total;
+	int idle_pipe[2];
+	int agent_sock[2];
+	pid_t agent;
+};
+
+/* Every child of the driver, so that an interrupted run leaves none behind. */
+static pid_t *children;
+static size_t n_children, cap_children;
+
+static void child_add(pid_t pid)
+{
+	if (n_children == cap_children) {
+		size_t cap = cap_children ? 2 * cap_children : 1024;
+		pid_t *p = realloc(children, cap * sizeof(*p));
+
+		if (!p) {
+			kill(pid, SIGKILL);
+			return;
+		}
+		children = p;
+		cap_children = cap;
+	}
+	children[n_children++] = pid;
+}
+
+/* Async-signal-safe: the interrupt handler calls it. */
+void ic_bench_kill_children(void)
+{
+	for (size_t i = 0; i < n_children; i++)
+		if (children[i] > 0)
+			kill(children[i], SIGKILL);
+}
+
+/* Reaps the child that exited, if it is ours; false for another (the daemon) or none. */
+static bool reap_one(pid_t pid)
+{
+	for (size_t i = n_children; i-- > 0;)
+		if (children[i] == pid) {
+			waitpid(pid, NULL, 0);
+			children[i] = 0;
+			return true;
+		}
+	return false;
+}
+
+/* The pid of a child that has exited, left unreaped; 0 if none. */
+static pid_t peek_exited(siginfo_t *si)
+{
+	*si = (siginfo_t){0};
+	if (waitid(P_ALL, 0, si, WEXITED | WNOHANG | WNOWAIT) < 0)
+		return 0;
+	return si->si_pid;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void futex_wait(int *word, int val)
+{
+	syscall(SYS_futex, word, FUTEX_WAIT, val, NULL, NULL, 0);
+}
+
+static void futex_wake_all(int *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+}
+
+/* In a target: the first failure names itself to the driver, and the target exits. */
+static _Noreturn void target_fail(struct run *r, const char *what, int err)
+{
+	if (!__atomic_exchange_n(&r->sh->failed, 1, __ATOMIC_ACQ_REL))
+		snprintf(r->sh->why, sizeof(r->sh->why), "%s %s target: %s: %s",
+			 ic_bench_under_name[r->c->under], ic_bench_workload_name[r->c->wl], what,
+			 strerror(err));
+	_exit(1);
+}
+
+/* What the C library calls: its mknod() is mknodat(AT_FDCWD, ...). */
+static int workload_nr(enum ic_bench_workload wl)
+{
+	switch (wl) {
+	case IC_BENCH_SYSINFO:
+		return SYS_sysinfo;
+	case IC_BENCH_SETXATTR:
+		return SYS_setxattr;
+	default:
+		return SYS_mknodat;
+	}
+}
+
+struct work {
+	enum ic_bench_workload wl;
+	char path[300];
+};
+
+static int work_call(const struct work *w)
+{
+	struct sysinfo si;
+
+	switch (w->wl) {
+	case IC_BENCH_SYSINFO:
+		return sysinfo(&si);
+	case IC_BENCH_MKNOD:
+		return mknod(w->path, S_IFCHR | 0666, makedev(1, 3));
+	case IC_BENCH_CONTINUE:
+		return mknod(w->path, S_IFBLK | 0600, makedev(7, 0));
+	case IC_BENCH_FIFO:
+		return mknod(w->path, S_IFIFO | 0666, 0);
+	case IC_BENCH_SETXATTR:
+		return setxattr(w->path, "trusted.overlay.opaque", "y", 1, 0);
+	case _IC_BENCH_WORKLOAD_MAX:
+		break;
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+/* Outside the timed region: the node goes, so that the next call makes it anew. */
+static void work_after(const struct work *w)
+{
+	if (w->wl != IC_BENCH_SYSINFO && w->wl != IC_BENCH_SETXATTR)
+		unlink(w->path);
+}
+
+/* A filter that allows everything, or notifies nr (x86_64) and allows the rest. Returns the
+ * listener, 0 for the allow filter, or -errno. */
+static int load_filter(int notify_nr)
+{
+	struct sock_filter allow[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+	struct sock_filter notify[] = {
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 3),
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)notify_nr, 0, 1),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = notify_nr < 0 ? (struct sock_fprog){1, allow}
+					       : (struct sock_fprog){ARRAY_SIZE(notify), notify};
+	int r;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	r = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+			 notify_nr < 0 ? 0 : SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+	return r < 0 ? -errno : r;
+}
+
+static void pin_to(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* The node workloads as a container's root would run them: in a user namespace whose root
+ * is IC_BENCH_USERNS_BASE outside. The driver writes the maps (sync[0] to it, sync[1] back). */
+static int enter_userns(int to_driver, int from_driver)
+{
+	char b = 0;
+
+	if (unshare(CLONE_NEWUSER) < 0)
+		return -errno;
+	if (write(to_driver, &b, 1) != 1 || read(from_driver, &b, 1) != 1 || b != 'm')
+		return -EPROTO;
+	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static int write_maps(pid_t pid)
+{
+	static const char *const files[] = {"uid_map", "gid_map"};
+	char path[64], map[64];
+
+	snprintf(map, sizeof(map), "0 %d 65536\n", IC_BENCH_USERNS_BASE);
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		_cleanup_close_ int fd = -EBADF;
+
+		snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, files[i]);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, map, strlen(map)) != (ssize_t)strlen(map))
+			return -errno;
+	}
+	return 0;
+}
+
+static bool needs_userns(const struct ic_bench_case *c)
+{
+	return c->under == IC_BENCH_DAEMON &&
+	       (c->wl == IC_BENCH_MKNOD || c->wl == IC_BENCH_SETXATTR);
+}
+
+static bool notified(const struct ic_bench_case *c)
+{
+	return c->under == IC_BENCH_AGENT || c->under == IC_BENCH_AGENT_EPOLL ||
+	       c->under == IC_BENCH_DAEMON;
+}
+
+enum role { ROLE_BUSY, ROLE_PACED, ROLE_IDLE };
+
+/* The container a target belongs to: the flood's busy targets share one. */
+static void container_id(const struct ic_bench_case *c, enum role role, int i, char *id, size_t len)
+{
+	if (role == ROLE_BUSY && c->busy_share_id)
+		snprintf(id, len, "bench-%d-flood", (int)getppid());
+	else
+		snprintf(id, len, "bench-%d-%d", (int)getppid(), i);
+}
+
+/* Hands the listener to whoever answers it. Consumes listener. */
+static void hand_over(struct run *r, int oci, int listener, enum role role, int i)
+{
+	if (r->c->under == IC_BENCH_DAEMON) {
+		_cleanup_free_ char *json = NULL;
+		char id[64];
+		int q;
+
+		container_id(r->c, role, i, id, sizeof(id));
+		json = ic_oci_format(id, getpid(), getpid(), "creating", NULL);
+		if (!json)
+			target_fail(r, "JSON", ENOMEM);
+		q = ic_sock_send_fds(oci, json, strlen(json), &listener, 1);
+		if (q < 0)
+			target_fail(r, "registering with interceptd", -q);
+		close(oci);
+	} else {
+		int q = ic_sock_send_fds(r->agent_sock[1], "L", 1, &listener, 1);
+
+		if (q < 0)
+			target_fail(r, "handing the listener to the agent", -q);
+	}
+	close(listener);
+}
+
+static void target_loop(struct run *r, const struct work *w, enum role role, int slot)
+{
+	const int n_win = r->env->t.windows;
+	struct slot *s = &r->slots[slot];
+	uint32_t *smp = r->samples + (size_t)slot * (size_t)n_win * r->k;
+	uint64_t next = 0, pace = (uint64_t)r->c->pace_us * 1000;
+	int ph;
+
+	while ((ph = __atomic_load_n(&r->sh->phase, __ATOMIC_ACQUIRE)) == PHASE_WAIT)
+		futex_wait(&r->sh->phase, PHASE_WAIT);
+	for (;;) {
+		uint64_t t0, dt;
+		int win;
+
+		ph = __atomic_load_n(&r->sh->phase, __ATOMIC_ACQUIRE);
+		win = ph - PHASE_WINDOW0;
+		if (win >= n_win)
+			return;
+		t0 = now_ns();
+		if (work_call(w) < 0)
+			target_fail(r, ic_bench_workload_name[w->wl], errno);
+		dt = now_ns() - t0;
+		if (win >= 0) {
+			uint64_t n = s->count[win]++;
+
+			smp[(size_t)win * r->k + n % r->k] =
+			    dt > UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
+		}
+		work_after(w);
+		if (role == ROLE_PACED) {
+			struct timespec ts;
+			uint64_t t = now_ns();
+
+			next = next + pace > t ? next + pace : t + pace;
+			ts.tv_sec = (time_t)(next / 1000000000ULL);
+			ts.tv_nsec = (long)(next % 1000000000ULL);
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		}
+	}
+}
+
+static _Noreturn void target_main(struct run *r, enum role role, int i, int slot, int sync_to,
+				  int sync_from)
+{
+	const struct ic_bench_case *c = r->c;
+	_cleanup_close_ int oci = -EBADF;
+	struct work w = {.wl = c->wl};
+	char b = 0;
+	int listener, q;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (c->under == IC_BENCH_AGENT)
+		pin_to(r->env->agent_cpu);
+	if (c->wl == IC_BENCH_SETXATTR)
+		snprintf(w.path, sizeof(w.path), "%s/x%d", r->env->dir, i);
+	else
+		snprintf(w.path, sizeof(w.path), "%s/n%d", r->env->dir, i);
+	if (c->under == IC_BENCH_DAEMON) {
+		/* Connected as root: the socket is the host's, not the container's. */
+		oci = ic_sock_connect(r->env->socket, SOCK_STREAM);
+		if (oci < 0)
+			target_fail(r, r->env->socket, -oci);
+	}
+	if (sync_to >= 0) {
+		q = enter_userns(sync_to, sync_from);
+		if (q < 0)
+			target_fail(r, "entering a user namespace", -q);
+	}
+	if (c->under != IC_BENCH_NATIVE) {
+		listener = load_filter(c->under == IC_BENCH_ALLOW ? -1 : workload_nr(c->wl));
+		if (listener < 0)
+			target_fail(r, "loading the filter", -listener);
+		if (notified(c))
+			hand_over(r, TAKE_FD(oci), listener, role, i);
+	}
+	__atomic_add_fetch(&r->sh->ready, 1, __ATOMIC_RELEASE);
+	if (role == ROLE_IDLE) {
+		/* Registered, never calling: until the driver closes the pipe. */
+		while (read(r->idle_pipe[0], &b, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	target_loop(r, &w, role, slot);
+	_exit(0);
+}
+
+static int spawn_target(struct run *r, enum role role, int i, int slot)
+{
+	int to_driver[2] = {-1, -1}, from_driver[2] = {-1, -1};
+	bool userns = needs_userns(r->c);
+	pid_t pid;
+	int q = 0;
+	char b;
+
+	if (userns && (pipe2(to_driver, O_CLOEXEC) < 0 || pipe2(from_driver, O_CLOEXEC) < 0))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		close(r->idle_pipe[1]);
+		target_main(r, role, i, slot, to_driver[1], from_driver[0]);
+	}
+	child_add(pid);
+	if (userns) {
+		close(to_driver[1]);
+		close(from_driver[0]);
+		if (read(to_driver[0], &b, 1) != 1)
+			q = -EPROTO; /* the target failed first and says why */
+		else if ((q = write_maps(pid)) == 0 && write(from_driver[1], "m", 1) != 1)
+			q = -errno;
+		close(to_driver[0]);
+		close(from_driver[1]);
+	}
+	return q;
+}
+
+/* --- minimal agents ------------------------------------------------------------------ */
+
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP 1ULL
+#endif
+
+static int recv_fd(int sock)
+{
+	char c[CMSG_SPACE(sizeof(int))], b;
+	struct iovec iov = {.iov_base = &b, .iov_len = 1};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c, .msg_controllen = sizeof(c)};
+	struct cmsghdr *cm;
+	int fd;
+
+	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	cm = CMSG_FIRSTHDR(&mh);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+/* Answers one notification with val 0; false once the target is gone. */
+static void answer(int fd)
+{
+	struct seccomp_notif req;
+	struct seccomp_notif_resp resp;
+
+	memset(&req, 0, sizeof(req));
+	if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
+		return; /* ENOENT: the target went away */
+	resp = (struct seccomp_notif_resp){.id = req.id};
+	(void)ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+}
+
+struct epoll_agent {
+	int ep;
+};
+
+static void *epoll_agent_thread(void *arg)
+{
+	struct epoll_agent *a = arg;
+	struct epoll_event ev[64];
+
+	for (;;) {
+		int n = epoll_wait(a->ep, ev, ARRAY_SIZE(ev), -1);
+
+		for (int i = 0; i < n; i++) {
+			if (ev[i].events & EPOLLIN)
+				answer(ev[i].data.fd);
+			else if (ev[i].events & (EPOLLHUP | EPOLLERR))
+				epoll_ctl(a->ep, EPOLL_CTL_DEL, ev[i].data.fd, NULL);
+		}
+	}
+	return NULL;
+}
+
+/* The agent process: takes n listeners, answers until the driver kills it. */
+static _Noreturn void agent_main(struct run *r, int n)
+{
+	int threads = r->c->under == IC_BENCH_AGENT ? 1 : r->c->agent_threads;
+	struct epoll_agent *a = calloc((size_t)threads, sizeof(*a));
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	close(r->agent_sock[1]);
+	if (!a)
+		_exit(1);
+	if (r->c->under == IC_BENCH_AGENT) {
+		int fd;
+
+		pin_to(r->env->agent_cpu);
+		fd = recv_fd(r->agent_sock[0]);
+		if (fd < 0)
+			_exit(1);
+		(void)ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+		for (;;)
+			answer(fd); /* blocking RECV: the kernel's floor */
+	}
+	for (int t = 0; t < threads; t++) {
+		a[t].ep = epoll_create1(EPOLL_CLOEXEC);
+		if (a[t].ep < 0)
+			_exit(1);
+	}
+	for (int i = 0; i < n; i++) {
+		struct epoll_event ev = {.events = EPOLLIN};
+		int fd = recv_fd(r->agent_sock[0]);
+
+		if (fd < 0)
+			_exit(1);
+		(void)ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+		ev.data.fd = fd;
+		if (epoll_ctl(a[i % threads].ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+			_exit(1);
+	}
+	for (int t = 1; t < threads; t++) {
+		pthread_t th;
+
+		if (pthread_create(&th, NULL, epoll_agent_thread, &a[t]) != 0)
+			_exit(1);
+	}
+	epoll_agent_thread(&a[0]);
+	_exit(0);
+}
+
+static int start_agent(struct run *r, int n)
+{
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, r->agent_sock) < 0)
+		return -errno;
+	r->agent = fork();
+	if (r->agent < 0)
+		return -errno;
+	if (r->agent == 0)
+		agent_main(r, n);
+	child_add(r->agent);
+	close(r->agent_sock[0]);
+	r->agent_sock[0] = -1;
+	return 0;
+}
+
+/* --- the driver ---------------------------------------------------------------------- */
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of sorted samples, in microseconds. */
+static double pct(const uint32_t *sorted, size_t n, double q)
+{
+	long i = (long)(q * (double)n + 0.5) - 1;
+
+	if (i < 0)
+		i = 0;
+	if ((size_t)i >= n)
+		i = (long)n - 1;
+	return (double)sorted[i] / 1000.0;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* The figures of slots [from, to): per window, then the median over the windows. */
+static int summarise(const struct run *r, int from, int to, const uint64_t *win_ns,
+		     struct ic_bench_result *res)
+{
+	const int n_win = r->env->t.windows;
+	double p50[MAX_WINDOWS], p99[MAX_WINDOWS], p999[MAX_WINDOWS], rate[MAX_WINDOWS];
+	_cleanup_free_ uint32_t *all = malloc((size_t)(to - from) * r->k * sizeof(*all));
+	int used = 0;
+
+	if (!all)
+		return -ENOMEM;
+	res->samples = 0;
+	for (int w = 0; w < n_win; w++) {
+		size_t n = 0;
+		uint64_t calls = 0;
+
+		for (int s = from; s < to; s++) {
+			uint64_t c = r->slots[s].count[w];
+			size_t keep = c < r->k ? (size_t)c : r->k;
+
+			memcpy(all + n, r->samples + ((size_t)s * (size_t)n_win + (size_t)w) * r->k,
+			       keep * sizeof(*all));
+			n += keep;
+			calls += c;
+		}
+		if (n == 0)
+			continue; /* starved by a loaded machine: the other windows tell */
+		qsort(all, n, sizeof(*all), cmp_u32);
+		p50[used] = pct(all, n, 0.50);
+		p99[used] = pct(all, n, 0.99);
+		p999[used] = pct(all, n, 0.999);
+		rate[used++] = (double)calls * 1e9 / (double)win_ns[w];
+		res->samples += (long long)calls;
+	}
+	if (!used)
+		return -ENODATA;
+	res->p50_us = median(p50, used);
+	res->p99_us = median(p99, used);
+	res->p999_us = median(p999, used);
+	res->calls_per_s = median(rate, used);
+	return 0;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static int fail_from_targets(const struct run *r)
+{
+	if (__atomic_load_n(&r->sh->failed, __ATOMIC_ACQUIRE)) {
+		fprintf(stderr, "intercept-bench: %s\n", r->sh->why);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Until every target is ready (and, for interceptd, registered), a target fails, or 3 min. */
+static int wait_ready(const struct run *r, pid_t daemon, const char *control, long containers)
+{
+	for (int ms = 0; ms < 180000; ms += 2) {
+		long have = -1;
+		siginfo_t si;
+		pid_t pid;
+
+		if (fail_from_targets(r) < 0)
+			return -EIO;
+		pid = peek_exited(&si);
+		if (pid > 0) {
+			sleep_ms(10); /* a target that failed has said why: let it be read */
+			if (fail_from_targets(r) < 0)
+				return -EIO;
+			fprintf(stderr, "intercept-bench: %s (pid %d) %s %d early\n",
+				pid == r->agent ? "the agent"
+				: pid == daemon ? "interceptd"
+						: "a target",
+				(int)pid,
+				si.si_code == CLD_EXITED ? "exited with status" : "died of signal",
+				si.si_status);
+			return -ECHILD;
+		}
+		if (__atomic_load_n(&r->sh->ready, __ATOMIC_ACQUIRE) < r->n_total) {
+			sleep_ms(2);
+			continue;
+		}
+		if (!control)
+			return 0;
+		if (ic_bench_daemon_status(control, &pid, &have) == 0 && have >= containers)
+			return 0;
+		sleep_ms(20);
+		ms += 18;
+	}
+	fprintf(stderr, "intercept-bench: targets not ready after 3 minutes\n");
+	return -ETIMEDOUT;
+}
+
+static void kill_and_reap_all(void)
+{
+	ic_bench_kill_children();
+	for (size_t i = 0; i < n_children; i++)
+		if (children[i] > 0)
+			waitpid(children[i], NULL, 0);
+	n_children = 0;
+}
+
+static int prepare_paths(const struct run *r)
+{
+	const struct ic_bench_case *c = r->c;
+	uid_t owner = needs_userns(c) ? IC_BENCH_USERNS_BASE : 0;
+	char path[300];
+
+	if (c->wl == IC_BENCH_SYSINFO)
+		return 0;
+	for (int i = 0; i < r->n_total; i++) {
+		if (c->wl == IC_BENCH_SETXATTR) {
+			snprintf(path, sizeof(path), "%s/x%d", r->env->dir, i);
+			if ((mkdir(path, 0755) < 0 && errno != EEXIST) ||
+			    chown(path, owner, owner) < 0)
+				return -errno;
+		} else {
+			snprintf(path, sizeof(path), "%s/n%d", r->env->dir, i);
+			unlink(path);
+		}
+	}
+	return 0;
+}
+
+static int run_phases(struct run *r, const char *control, long containers, pid_t daemon,
+		      struct ic_bench_result *res)
+{
+	const struct ic_bench_timing *t = &r->env->t;
+	const struct ic_bench_case *c = r->c;
+	uint64_t win_ns[MAX_WINDOWS];
+	long rss0 = daemon > 0 ? ic_bench_rss_kib(daemon) : -1;
+	int q, slot = 0;
+
+	if (notified(c) && c->under != IC_BENCH_DAEMON) {
+		q = start_agent(r, r->n_total);
+		if (q < 0)
+			return q;
+	}
+	for (int i = 0; i < r->n_total; i++) {
+		enum role role = i < c->busy		  ? ROLE_BUSY
+				 : i < c->busy + c->paced ? ROLE_PACED
+							  : ROLE_IDLE;
+
+		q = spawn_target(r, role, i, role == ROLE_IDLE ? -1 : slot);
+		if (q < 0) {
+			fail_from_targets(r);
+			fprintf(stderr, "intercept-bench: cannot start target %d: %s\n", i,
+				strerror(-q));
+			return q;
+		}
+		slot += role != ROLE_IDLE;
+		if (r->n_total >= 1000 && i % 1000 == 999)
+			fprintf(stderr, "  %d/%d targets started\n", i + 1, r->n_total);
+	}
+	q = wait_ready(r, daemon, c->under == IC_BENCH_DAEMON ? control : NULL, containers);
+	if (q < 0)
+		return q;
+	res->rss_kib_per_ctr = -1;
+	if (rss0 > 0) {
+		long rss1 = ic_bench_rss_kib(daemon);
+
+		if (rss1 > 0)
+			res->rss_kib_per_ctr = (double)(rss1 - rss0) / (double)containers;
+	}
+	__atomic_store_n(&r->sh->phase, PHASE_WARMUP, __ATOMIC_RELEASE);
+	futex_wake_all(&r->sh->phase);
+	sleep_ms(t->warmup_ms);
+	for (int w = 0; w < t->windows; w++) {
+		uint64_t t0 = now_ns();
+
+		__atomic_store_n(&r->sh->phase, PHASE_WINDOW0 + w, __ATOMIC_RELEASE);
+		sleep_ms(t->window_ms);
+		win_ns[w] = now_ns() - t0;
+	}
+	__atomic_store_n(&r->sh->phase, PHASE_WINDOW0 + t->windows, __ATOMIC_RELEASE);
+	close(r->idle_pipe[1]);
+	r->idle_pipe[1] = -1;
+	/* Targets stop at their next call (the agent never does): 30 s, then they are killed. */
+	for (int ms = 0, gone = 0; gone < r->n_total && ms < 30000;) {
+		siginfo_t si;
+		pid_t pid = peek_exited(&si);
+
+		if (pid > 0 && pid != r->agent && reap_one(pid)) {
+			gone++;
+		} else {
+			sleep_ms(5);
+			ms += 5;
+		}
+	}
+	q = fail_from_targets(r);
+	if (q < 0)
+		return q;
+	return c->paced ? summarise(r, c->busy, c->busy + c->paced, win_ns, res)
+			: summarise(r, 0, c->busy, win_ns, res);
+}
+
+int ic_bench_run_case(const struct ic_bench_env *env, const struct ic_bench_case *c,
+		      struct ic_bench_result *res, pid_t daemon, const char *control)
+{
+	struct run r = {.env = env,
+			.c = c,
+			.idle_pipe = {-1, -1},
+			.agent_sock = {-1, -1},
+			.n_calling = c->busy + c->paced,
+			.n_total = c->busy + c->paced + c->idle};
+	long containers = (c->busy_share_id ? c->busy > 0 : c->busy) + c->paced + c->idle;
+	size_t head, slots;
+	int q;
+
+	if (env->t.windows < 1 || env->t.windows > MAX_WINDOWS || r.n_calling < 1 ||
+	    (c->under == IC_BENCH_AGENT && r.n_total != 1))
+		return -EINVAL;
+	*res = (struct ic_bench_result){.c = *c};
+	r.k = SAMPLES_PER_WINDOW / (unsigned)r.n_calling;
+	head = (sizeof(struct shared) + 63) & ~(size_t)63;
+	slots = (size_t)r.n_calling * sizeof(struct slot);
+	r.map_len = head + slots + (size_t)r.n_calling * (size_t)env->t.windows * r.k * 4;
+	r.sh = mmap(NULL, r.map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (r.sh == MAP_FAILED)
+		return -errno;
+	r.slots = (struct slot *)((char *)r.sh + head);
+	r.samples = (uint32_t *)((char *)r.slots + slots);
+	q = prepare_paths(&r);
+	if (q == 0 && pipe2(r.idle_pipe, O_CLOEXEC) < 0)
+		q = -errno;
+	if (q == 0)
+		q = run_phases(&r, control, containers, daemon, res);
+	if (r.idle_pipe[1] >= 0)
+		close(r.idle_pipe[1]);
+	if (r.idle_pipe[0] >= 0)
+		close(r.idle_pipe[0]);
+	if (r.agent_sock[1] >= 0)
+		close(r.agent_sock[1]);
+	kill_and_reap_all(); /* the agent, and whatever failed to stop */
+	munmap(r.sh, r.map_len);
+	return q;
+}
