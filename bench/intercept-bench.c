@@ -50,6 +50,7 @@ static const struct preset presets[] = {
 struct opts {
 	const struct preset *p;
 	const char *out, *socket, *control, *daemon, *tmp;
+	const char *only; /* comma-separated sections, NULL: all */
 };
 
 static struct ic_bench_env env;
@@ -212,10 +213,23 @@ static int run(const struct opts *o, const struct ic_bench_case *c, bool fresh, 
 		fprintf(stderr, " failed: %s\n", strerror(-q));
 		return q;
 	}
+	if (!fresh)
+		res->rss_kib_per_ctr = -1; /* the growth of a daemon that served earlier cases */
 	fprintf(stderr, " p50 %.2f us, p99 %.2f us, %.0f calls/s (%.1f s)\n", res->p50_us,
 		res->p99_us, res->calls_per_s, (double)(now_ms() - t0) / 1000.0);
 	n_results++;
 	return 0;
+}
+
+/* Whether section is in the comma-separated list (all are without one). */
+static bool wanted(const char *list, const char *section)
+{
+	size_t len = strlen(section);
+
+	for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (!strncmp(p, section, len) && (p[len] == ',' || !p[len]))
+			return true;
+	return !list;
 }
 
 /* The cases of a preset, in the order they run. */
@@ -231,8 +245,9 @@ static size_t plan(const struct opts *o, struct ic_bench_case *cs, size_t max)
 
 #define ADD(...)                                                                                   \
 	do {                                                                                       \
-		if (n < max)                                                                       \
-			cs[n++] = (struct ic_bench_case){__VA_ARGS__};                             \
+		struct ic_bench_case c_ = {__VA_ARGS__};                                           \
+		if (n < max && wanted(o->only, c_.section))                                        \
+			cs[n++] = c_;                                                              \
 	} while (0)
 	for (size_t w = 0; w < ARRAY_SIZE(wls); w++)
 		for (size_t u = 0; u < ARRAY_SIZE(unders); u++)
@@ -266,6 +281,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: intercept-bench [--preset selftest|short|full] [--out DIR] [--tmp DIR]\n"
 		"                       [--daemon PATH | --socket OCI_SOCKET [--control SOCKET]]\n"
+		"                       [--only single,scaling,density,threads,fairness]\n"
 		"Runs every case of the preset (default short) and prints a table; writes\n"
 		"DIR/intercept-bench.csv and DIR/intercept-bench.svg (default DIR: .).\n"
 		"Without --socket it runs its own interceptd (default: the one beside it).\n");
@@ -273,17 +289,21 @@ static void usage(FILE *f)
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-	static const struct option lo[] = {
-	    {"preset", required_argument, NULL, 'p'}, {"out", required_argument, NULL, 'o'},
-	    {"socket", required_argument, NULL, 's'}, {"control", required_argument, NULL, 'c'},
-	    {"daemon", required_argument, NULL, 'd'}, {"tmp", required_argument, NULL, 't'},
-	    {"help", no_argument, NULL, 'h'},	      {}};
+	static const struct option lo[] = {{"preset", required_argument, NULL, 'p'},
+					   {"out", required_argument, NULL, 'o'},
+					   {"socket", required_argument, NULL, 's'},
+					   {"control", required_argument, NULL, 'c'},
+					   {"daemon", required_argument, NULL, 'd'},
+					   {"tmp", required_argument, NULL, 't'},
+					   {"only", required_argument, NULL, 'O'},
+					   {"help", no_argument, NULL, 'h'},
+					   {}};
 	static char self[PATH_MAX];
 	ssize_t len;
 	int c;
 
 	*o = (struct opts){.p = &presets[1], .out = ".", .tmp = "/tmp"};
-	while ((c = getopt_long(argc, argv, "p:o:s:c:d:t:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:o:s:c:d:t:O:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			o->p = NULL;
@@ -312,6 +332,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 't':
 			o->tmp = optarg;
+			break;
+		case 'O':
+			o->only = optarg;
 			break;
 		case 'h':
 			usage(stdout);

@@ -250,7 +250,7 @@ int ic_bench_svg(const char *path, const struct ic_bench_result *r, size_t n)
 static void target_line(FILE *f, const char *what, double got, double limit, const char *unit)
 {
 	if (got < 0)
-		fprintf(f, "  %-62s not measured in this preset\n", what);
+		fprintf(f, "  %-62s not measured in this run\n", what);
 	else
 		fprintf(f, "  %-62s %8.2f%s (<= %.2f%s)  %s\n", what, got, unit, limit, unit,
 			got <= limit ? "met" : "NOT MET");

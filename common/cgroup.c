@@ -284,13 +284,11 @@ int ic_cgroup_of_pid(pid_t pid, struct ic_cgroup *cg)
 {
 	_cleanup_fclose_ FILE *f = NULL;
 	_cleanup_free_ char *line = NULL;
-	char path[64];
+	char path[64], dir[IC_CGROUP_PATH_MAX];
 	size_t cap = 0;
 	ssize_t len;
 
-	cg->memory_v2 = hiers[CG_MEMORY].v2;
-	cg->memory[0] = 0;
-	cg->pids[0] = 0;
+	*cg = (struct ic_cgroup){.memory_v2 = hiers[CG_MEMORY].v2};
 	if (!cg_ready)
 		return -ENXIO;
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
@@ -315,19 +313,33 @@ int ic_cgroup_of_pid(pid_t pid, struct ic_cgroup *cg)
 		unified = strcmp(line, "0") == 0 && ctls[0] == 0;
 		for (int c = 0; c < _CG_CTL_MAX; c++) {
 			const struct cg_hier *h = &hiers[c];
-			char *dst = c == CG_MEMORY ? cg->memory : cg->pids;
+			char **dst = c == CG_MEMORY ? &cg->memory : &cg->pids;
 
-			if (!h->found || dst[0])
+			if (!h->found || *dst)
 				continue;
 			if (h->v2 ? !unified : !list_has(ctls, ctl_names[c], ','))
 				continue;
-			if (hier_dir(h, cpath, dst, IC_CGROUP_PATH_MAX) < 0)
-				dst[0] = 0;
+			if (hier_dir(h, cpath, dir, sizeof(dir)) < 0)
+				continue;
+			*dst = strdup(dir);
+			if (!*dst) {
+				ic_cgroup_done(cg);
+				return -ENOMEM;
+			}
 		}
 	}
-	if (ferror(f))
+	if (ferror(f)) {
+		ic_cgroup_done(cg);
 		return -EIO;
+	}
 	return 0;
+}
+
+void ic_cgroup_done(struct ic_cgroup *cg)
+{
+	free(cg->memory);
+	free(cg->pids);
+	cg->memory = cg->pids = NULL;
 }
 
 int ic_cgroup2_dir(pid_t pid, char *buf, size_t len)
@@ -493,7 +505,7 @@ static int read_mem_v2(const char *dir, struct ic_cgroup_mem *m)
 /* Any thread. -ENOENT: no memory accounting there (unknown cgroup, v2 root). */
 int ic_cgroup_read_mem(const struct ic_cgroup *cg, struct ic_cgroup_mem *m)
 {
-	if (!cg->memory[0])
+	if (!cg->memory)
 		return -ENOENT;
 	return cg->memory_v2 ? read_mem_v2(cg->memory, m) : read_mem_v1(cg->memory, m);
 }
@@ -501,7 +513,7 @@ int ic_cgroup_read_mem(const struct ic_cgroup *cg, struct ic_cgroup_mem *m)
 /* Any thread. */
 int ic_cgroup_read_pids(const struct ic_cgroup *cg, uint64_t *current)
 {
-	if (!cg->pids[0])
+	if (!cg->pids)
 		return -ENOENT;
 	return read_u64(cg->pids, "pids.current", current);
 }
@@ -590,8 +602,14 @@ static int join_path(char *dst, size_t len, const char *a, const char *b, const 
 
 static void rmdir_quiet(const char *dir)
 {
-	if (dir[0])
+	if (dir)
 		(void)rmdir(dir);
+}
+
+/* Both known and the same directory (both controllers on cgroup2, or co-mounted on v1). */
+static bool same_dir(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
 }
 
 /* Creates the directories and sets the limits; does not move anything. The memory and pids
@@ -601,28 +619,31 @@ static int create_dirs(const char *name, uint64_t memory_max, uint64_t pids_max,
 {
 	bool want_v2[_CG_CTL_MAX] = {false};
 	bool any_v2 = false;
-	char val[32];
+	char val[32], path[IC_CGROUP_PATH_MAX];
 	int r;
 
 	for (int c = 0; c < _CG_CTL_MAX; c++) {
 		const struct cg_hier *h = &hiers[c];
-		char *dst = c == CG_MEMORY ? cg->memory : cg->pids;
+		char **dst = c == CG_MEMORY ? &cg->memory : &cg->pids;
 
 		if (!h->found)
 			continue;
-		r = join_path(dst, IC_CGROUP_PATH_MAX, h->mnt, CG_PARENT, name, err, errlen);
+		r = join_path(path, sizeof(path), h->mnt, CG_PARENT, name, err, errlen);
 		if (r < 0)
 			return r;
+		*dst = strdup(path);
+		if (!*dst)
+			return cg_err(err, errlen, ENOMEM, "out of memory");
 		if (h->v2) {
 			want_v2[c] = true;
 			any_v2 = true;
 		}
 	}
-	if (!cg->memory[0] && memory_max)
+	if (!cg->memory && memory_max)
 		return cg_err(err, errlen, ENOENT, "no memory cgroup controller is mounted");
-	if (!cg->pids[0] && pids_max)
+	if (!cg->pids && pids_max)
 		return cg_err(err, errlen, ENOENT, "no pids cgroup controller is mounted");
-	if (!cg->memory[0] && !cg->pids[0])
+	if (!cg->memory && !cg->pids)
 		return cg_err(err, errlen, ENOENT, "neither memory nor pids cgroups are mounted");
 
 	for (int c = 0; c < _CG_CTL_MAX; c++) {
@@ -630,7 +651,7 @@ static int create_dirs(const char *name, uint64_t memory_max, uint64_t pids_max,
 		const char *dir = c == CG_MEMORY ? cg->memory : cg->pids;
 		char parent[IC_CGROUP_PATH_MAX];
 
-		if (!dir[0] || (c == CG_PIDS && strcmp(cg->pids, cg->memory) == 0))
+		if (!dir || (c == CG_PIDS && same_dir(cg->pids, cg->memory)))
 			continue;
 		snprintf(parent, sizeof(parent), "%s/%s", h->mnt, CG_PARENT);
 		if (h->v2 && any_v2) {
@@ -650,9 +671,12 @@ static int create_dirs(const char *name, uint64_t memory_max, uint64_t pids_max,
 		r = make_dir(dir, err, errlen, true);
 		if (r < 0) {
 			/* Not ours: the caller must not remove it. */
-			if (c == CG_MEMORY)
-				cg->memory[0] = 0;
-			cg->pids[0] = 0;
+			if (c == CG_MEMORY) {
+				free(cg->memory);
+				cg->memory = NULL;
+			}
+			free(cg->pids);
+			cg->pids = NULL;
 			return r;
 		}
 	}
@@ -678,7 +702,7 @@ static int create_dirs(const char *name, uint64_t memory_max, uint64_t pids_max,
 int ic_cgroup_create(const char *name, uint64_t memory_max, uint64_t pids_max, pid_t pid,
 		     struct ic_cgroup *ret, char *err, size_t errlen)
 {
-	struct ic_cgroup cg = {.memory_v2 = hiers[CG_MEMORY].v2}, orig;
+	struct ic_cgroup cg = {.memory_v2 = hiers[CG_MEMORY].v2}, orig = {0};
 	char val[32];
 	bool moved_mem = false;
 	int r;
@@ -703,27 +727,30 @@ int ic_cgroup_create(const char *name, uint64_t memory_max, uint64_t pids_max, p
 		goto fail;
 
 	snprintf(val, sizeof(val), "%d", (int)pid);
-	if (cg.memory[0]) {
+	if (cg.memory) {
 		r = write_file(cg.memory, "cgroup.procs", val, err, errlen);
 		if (r < 0)
 			goto fail;
 		moved_mem = true;
 	}
-	if (cg.pids[0] && strcmp(cg.pids, cg.memory) != 0) {
+	if (cg.pids && !same_dir(cg.pids, cg.memory)) {
 		r = write_file(cg.pids, "cgroup.procs", val, err, errlen);
 		if (r < 0)
 			goto fail;
 	}
+	ic_cgroup_done(&orig);
 	*ret = cg;
 	return 0;
 
 fail:
 	/* A pid in a cgroup keeps it busy; move it back before removing what we made. */
-	if (moved_mem && orig.memory[0])
+	if (moved_mem && orig.memory)
 		(void)write_file(orig.memory, "cgroup.procs", val, NULL, 0);
 	rmdir_quiet(cg.memory);
-	if (strcmp(cg.pids, cg.memory) != 0)
+	if (!same_dir(cg.pids, cg.memory))
 		rmdir_quiet(cg.pids);
+	ic_cgroup_done(&orig);
+	ic_cgroup_done(&cg);
 	return r;
 }
 
@@ -748,9 +775,9 @@ int ic_cgroup_destroy(const struct ic_cgroup *cg)
 
 	if (!cg)
 		return 0;
-	if (cg->memory[0])
+	if (cg->memory)
 		r = rmdir_wait(cg->memory);
-	if (cg->pids[0] && strcmp(cg->pids, cg->memory) != 0) {
+	if (cg->pids && !same_dir(cg->pids, cg->memory)) {
 		q = rmdir_wait(cg->pids);
 		if (r == 0)
 			r = q;

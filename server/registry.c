@@ -47,6 +47,7 @@ static void container_free(struct ic_container *ct)
 		return;
 	pthread_mutex_destroy(&ct->info.si_lock);
 	pthread_mutex_destroy(&ct->info.dev_lock);
+	ic_cgroup_done(&ct->info.cgroup);
 	if (ct->own_policy) {
 		ic_policy_done(ct->own_policy);
 		free(ct->own_policy);
@@ -85,8 +86,7 @@ static struct ic_container *container_new(const char *id, pid_t init_pid, const 
 	/* Best effort: without them sysinfo answers with host figures and host uptime. */
 	if (ic_proc_starttime(init_pid, &ct->info.init_start_ticks) < 0)
 		ct->info.init_start_ticks = 0;
-	if (ic_cgroup_of_pid(init_pid, &ct->info.cgroup) < 0)
-		memset(&ct->info.cgroup, 0, sizeof(ct->info.cgroup));
+	(void)ic_cgroup_of_pid(init_pid, &ct->info.cgroup); /* all unknown on failure */
 	/* Without it, mknod and setxattr leave every call to the kernel. */
 	if (ic_userns_of(init_pid, &ct->info.userns) < 0)
 		ct->info.userns.known = false;

@@ -411,8 +411,8 @@ static void run_done(struct run *r)
 		int q = ic_cgroup_destroy(&r->cg);
 
 		if (q < 0)
-			fail(q, "cannot remove cgroup %s",
-			     r->cg.memory[0] ? r->cg.memory : r->cg.pids);
+			fail(q, "cannot remove cgroup %s", r->cg.memory ?: r->cg.pids);
+		ic_cgroup_done(&r->cg);
 		r->cgroup_made = false;
 	}
 	close_clear(&r->listener);
