@@ -69,6 +69,8 @@ struct ic_bench_env {
 };
 
 /* target.c */
+uint64_t ic_bench_now_ns(void); /* CLOCK_MONOTONIC */
+void ic_bench_sleep_ms(int ms);
 int ic_bench_run_case(const struct ic_bench_env *env, const struct ic_bench_case *c,
 		      struct ic_bench_result *res, pid_t daemon, const char *control);
 void ic_bench_kill_children(void);
@@ -76,12 +78,15 @@ void ic_bench_kill_children(void);
 /* daemon.c */
 struct ic_bench_daemon {
 	char dir[256];
-	char oci[300], control[300], conf[300], log[300];
+	char oci[300], lxc[300], control[300], conf[300], log[300];
 	pid_t pid; /* ours; 0 when --socket named one already running */
 };
 int ic_bench_daemon_start(struct ic_bench_daemon *d, const char *binary, const char *parent,
 			  int acceptors, int workers);
+/* Stops it (SIGTERM, SIGKILL after 10 s) and removes its directory. */
 void ic_bench_daemon_stop(struct ic_bench_daemon *d);
+/* Async-signal-safe: removes its directory (files and sockets), whatever it left there. */
+void ic_bench_daemon_remove(const struct ic_bench_daemon *d);
 /* "status" over the control socket: the daemon's pid and container count, -errno. */
 int ic_bench_daemon_status(const char *control, pid_t *pid, long *containers);
 long ic_bench_rss_kib(pid_t pid);

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -15,19 +16,12 @@
 
 #include "bench/bench.h"
 #include "common/macros.h"
+#include "common/parse.h"
 #include "common/sock.h"
 
 /* interceptd as the harness runs it: on sockets in a directory of its own, with a policy that
  * intercepts the benchmarked syscalls, logging warnings only (an info line per node made
  * would be the log's cost, not ours). */
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
 
 static int write_conf(const struct ic_bench_daemon *d, int acceptors, int workers)
 {
@@ -40,15 +34,14 @@ static int write_conf(const struct ic_bench_daemon *d, int acceptors, int worker
 		snprintf(a, sizeof(a), "%d", acceptors);
 	if (workers > 0)
 		snprintf(w, sizeof(w), "%d", workers);
-	fprintf(
-	    f,
-	    "[server]\nacceptors = %s\nworkers = %s\noci.socket = %s\nlxc.socket = %s/lxc.sock\n"
-	    "control.socket = %s\nlog.level = warn\n\n"
-	    "[policy default]\n"
-	    "security.syscalls.intercept.mknod = true\n"
-	    "security.syscalls.intercept.setxattr = true\n"
-	    "security.syscalls.intercept.sysinfo = true\n",
-	    a, w, d->oci, d->dir, d->control);
+	fprintf(f,
+		"[server]\nacceptors = %s\nworkers = %s\noci.socket = %s\nlxc.socket = %s\n"
+		"control.socket = %s\nlog.level = warn\n\n"
+		"[policy default]\n"
+		"security.syscalls.intercept.mknod = true\n"
+		"security.syscalls.intercept.setxattr = true\n"
+		"security.syscalls.intercept.sysinfo = true\n",
+		a, w, d->oci, d->lxc, d->control);
 	return fflush(f) == 0 ? 0 : -errno;
 }
 
@@ -56,13 +49,14 @@ int ic_bench_daemon_start(struct ic_bench_daemon *d, const char *binary, const c
 			  int acceptors, int workers)
 {
 	static int serial;
-	pid_t pid;
+	pid_t pid, parent_pid = getpid();
 	long n;
 	int q;
 
 	*d = (struct ic_bench_daemon){0};
 	snprintf(d->dir, sizeof(d->dir), "%s/daemon%d", parent, serial++);
 	snprintf(d->oci, sizeof(d->oci), "%s/oci.sock", d->dir);
+	snprintf(d->lxc, sizeof(d->lxc), "%s/lxc.sock", d->dir);
 	snprintf(d->control, sizeof(d->control), "%s/control.sock", d->dir);
 	snprintf(d->conf, sizeof(d->conf), "%s/interceptd.conf", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/interceptd.log", d->dir);
@@ -77,14 +71,18 @@ int ic_bench_daemon_start(struct ic_bench_daemon *d, const char *binary, const c
 	if (pid == 0) {
 		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
-		if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+		/* Drains and goes with us however we end; our stdout is the table's. */
+		if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0 ||
+		    prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent_pid)
 			_exit(127);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
 		execl(binary, "interceptd", "-c", d->conf, (char *)NULL);
 		fprintf(stderr, "intercept-bench: cannot run %s: %m\n", binary);
 		_exit(127);
 	}
 	d->pid = pid;
-	for (int i = 0; i < 500; i++) {
+	for (uint64_t end = ic_bench_now_ns() + 10 * 1000000000ULL; ic_bench_now_ns() < end;) {
 		pid_t p;
 
 		if (ic_bench_daemon_status(d->control, &p, &n) == 0)
@@ -93,7 +91,7 @@ int ic_bench_daemon_start(struct ic_bench_daemon *d, const char *binary, const c
 			d->pid = 0;
 			break;
 		}
-		sleep_ms(20);
+		ic_bench_sleep_ms(20);
 	}
 	fprintf(stderr, "intercept-bench: interceptd did not start; its log (%s):\n", d->log);
 	{
@@ -107,21 +105,49 @@ int ic_bench_daemon_start(struct ic_bench_daemon *d, const char *binary, const c
 	return -EIO;
 }
 
+void ic_bench_daemon_remove(const struct ic_bench_daemon *d)
+{
+	const char *const files[] = {d->oci, d->lxc, d->control, d->conf, d->log};
+
+	if (!d->dir[0])
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+		unlink(files[i]);
+	rmdir(d->dir);
+}
+
 void ic_bench_daemon_stop(struct ic_bench_daemon *d)
 {
 	if (d->pid > 0) {
 		kill(d->pid, SIGTERM);
-		for (int i = 0; i < 500; i++) {
-			if (waitpid(d->pid, NULL, WNOHANG) == d->pid) {
+		for (uint64_t end = ic_bench_now_ns() + 10 * 1000000000ULL;
+		     d->pid > 0 && ic_bench_now_ns() < end;) {
+			if (waitpid(d->pid, NULL, WNOHANG) == d->pid)
 				d->pid = 0;
-				return;
-			}
-			sleep_ms(20);
+			else
+				ic_bench_sleep_ms(20);
 		}
-		kill(d->pid, SIGKILL);
-		waitpid(d->pid, NULL, 0);
-		d->pid = 0;
+		if (d->pid > 0) {
+			kill(d->pid, SIGKILL);
+			waitpid(d->pid, NULL, 0);
+			d->pid = 0;
+		}
 	}
+	ic_bench_daemon_remove(d);
+	d->dir[0] = '\0';
+}
+
+/* The value of "key   value" on a line of its own. */
+static int status_value(const char *text, const char *key, uint64_t *v)
+{
+	size_t klen = strlen(key);
+	char num[32];
+
+	for (const char *p = text; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, key, klen) && p[klen] == ' ' &&
+		    sscanf(p + klen, " %31[0-9]", num) == 1)
+			return ic_parse_u64(num, 0, INT64_MAX, v);
+	return -ENOENT;
 }
 
 /* The control socket answers a verdict digit, then "key  value" lines. */
@@ -130,7 +156,7 @@ int ic_bench_daemon_status(const char *control, pid_t *pid, long *containers)
 	_cleanup_close_ int fd = ic_sock_connect(control, SOCK_STREAM);
 	char buf[4096];
 	size_t len = 0;
-	const char *p;
+	uint64_t v;
 
 	if (fd < 0)
 		return fd;
@@ -140,7 +166,7 @@ int ic_bench_daemon_status(const char *control, pid_t *pid, long *containers)
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		ssize_t n;
 
-		if (poll(&pfd, 1, 5000) <= 0)
+		if (poll(&pfd, 1, 1000) <= 0)
 			return -ETIMEDOUT;
 		n = read(fd, buf + len, sizeof(buf) - 1 - len);
 		if (n < 0)
@@ -152,11 +178,13 @@ int ic_bench_daemon_status(const char *control, pid_t *pid, long *containers)
 	buf[len] = '\0';
 	if (buf[0] != '0')
 		return -EPROTO;
-	p = strstr(buf, "\npid ");
-	*pid = p ? (pid_t)strtol(p + 5, NULL, 10) : 0;
-	p = strstr(buf, "\ncontainers ");
-	*containers = p ? strtol(p + 12, NULL, 10) : -1;
-	return *pid > 0 && *containers >= 0 ? 0 : -EPROTO;
+	if (status_value(buf, "pid", &v) < 0 || v > INT32_MAX)
+		return -EPROTO;
+	*pid = (pid_t)v;
+	if (status_value(buf, "containers", &v) < 0)
+		return -EPROTO;
+	*containers = (long)v;
+	return 0;
 }
 
 long ic_bench_rss_kib(pid_t pid)

@@ -35,7 +35,7 @@ struct preset {
 };
 
 static const struct preset presets[] = {
-    {"selftest", {2, 40, 20}, {1, 4}, {1, 16}, {{1, 1}}, 4, 2, 1000},
+    {"selftest", {2, 40, 20}, {1, 4}, {1, 16}, {{1, 1}}, 4, 2, 200},
     {"short", {3, 250, 100}, {1, 16, 256, 1024}, {1, 1024, 10000}, {{1, 1}}, 16, 4, 500},
     {"full",
      {5, 1000, 300},
@@ -73,6 +73,29 @@ static int __attribute__((format(printf, 2, 3))) say_errno(int err, const char *
 	return err;
 }
 
+/* The minimal agent holds a listener per target: the soft limit goes up to the hard one. */
+static int raise_fd_limit(const struct ic_bench_case *cs, size_t n)
+{
+	rlim_t need = 64;
+	struct rlimit rl;
+
+	for (size_t i = 0; i < n; i++)
+		if ((rlim_t)(cs[i].busy + cs[i].idle + cs[i].paced) + 64 > need)
+			need = (rlim_t)(cs[i].busy + cs[i].idle + cs[i].paced) + 64;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return say_errno(-errno, "getrlimit");
+	if (rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_max < need)
+		return say_errno(
+		    -EMFILE,
+		    "this preset needs %llu open files, the hard limit is %llu (ulimit "
+		    "-Hn)",
+		    (unsigned long long)need, (unsigned long long)rl.rlim_max);
+	rl.rlim_cur = rl.rlim_max;
+	return setrlimit(RLIMIT_NOFILE, &rl) < 0 ? say_errno(-errno, "setrlimit") : 0;
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
@@ -92,21 +115,16 @@ static void cleanup(void)
 
 static void on_signal(int sig)
 {
-	/* Only what is safe here; the mount goes with it, the directory may stay. */
+	/* Only what is safe here: system calls on names known in advance. */
 	ic_bench_kill_children();
 	if (daemon_now.pid > 0)
 		kill(daemon_now.pid, SIGKILL);
-	if (fs_mounted)
-		umount2(fs_dir, MNT_DETACH);
+	ic_bench_daemon_remove(&daemon_now);
+	if (fs_mounted && umount2(fs_dir, MNT_DETACH) == 0) {
+		rmdir(fs_dir);
+		rmdir(work_dir);
+	}
 	_exit(128 + sig);
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Whether a directory on the way to path lacks o+x; bad names it. */
@@ -128,7 +146,6 @@ static bool unsearchable(const char *path, char *bad, size_t len)
 static int setup_env(const struct opts *o)
 {
 	char bad[PATH_MAX];
-	struct rlimit rl;
 
 	snprintf(work_dir, sizeof(work_dir), "%s/intercept-bench.XXXXXX", o->tmp);
 	if (!mkdtemp(work_dir)) {
@@ -142,11 +159,6 @@ static int setup_env(const struct opts *o)
 	fs_mounted = true;
 	if (chown(fs_dir, IC_BENCH_USERNS_BASE, IC_BENCH_USERNS_BASE) < 0)
 		return say_errno(-errno, "cannot chown %s", fs_dir);
-	/* 10,000 targets are 10,000 processes: the limits are raised, not hit halfway. */
-	if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NPROC, &rl);
-	}
 	/* The node workloads run as the user namespace's root: it must reach the tmpfs. */
 	if (unsearchable(work_dir, bad, sizeof(bad)))
 		return say_errno(
@@ -180,14 +192,14 @@ static int run(const struct opts *o, const struct ic_bench_case *c, bool fresh, 
 	       int total)
 {
 	struct ic_bench_result *res = next_result();
-	uint64_t t0 = now_ms();
+	uint64_t t0 = ic_bench_now_ns();
 	pid_t dpid = 0;
 	const char *control = o->control;
 	int q;
 
 	if (!res)
 		return -ENOMEM;
-	fprintf(stderr, "[%2d/%d] %-8s %-12s %-9s busy %d idle %d paced %d ...", index, total,
+	fprintf(stderr, "[%2d/%d] %s: %s, %s, %d busy + %d idle + %d paced ...", index, total,
 		c->section, ic_bench_under_name[c->under], ic_bench_workload_name[c->wl], c->busy,
 		c->idle, c->paced);
 	if (c->under == IC_BENCH_DAEMON && !o->socket) {
@@ -196,7 +208,7 @@ static int run(const struct opts *o, const struct ic_bench_case *c, bool fresh, 
 			q = ic_bench_daemon_start(&daemon_now, o->daemon, work_dir, c->acceptors,
 						  c->workers);
 			if (q < 0)
-				return q;
+				return fprintf(stderr, " failed: no daemon\n"), q;
 		}
 		env.socket = daemon_now.oci;
 		control = daemon_now.control;
@@ -215,8 +227,12 @@ static int run(const struct opts *o, const struct ic_bench_case *c, bool fresh, 
 	}
 	if (!fresh)
 		res->rss_kib_per_ctr = -1; /* the growth of a daemon that served earlier cases */
-	fprintf(stderr, " p50 %.2f us, p99 %.2f us, %.0f calls/s (%.1f s)\n", res->p50_us,
-		res->p99_us, res->calls_per_s, (double)(now_ms() - t0) / 1000.0);
+	fprintf(stderr,
+		"\nSUMMARY section=%s server=%s workload=%s busy=%d idle=%d paced=%d p50_us=%.3f "
+		"p99_us=%.3f p999_us=%.3f calls_per_s=%.0f seconds=%.1f\n",
+		c->section, ic_bench_under_name[c->under], ic_bench_workload_name[c->wl], c->busy,
+		c->idle, c->paced, res->p50_us, res->p99_us, res->p999_us, res->calls_per_s,
+		(double)(ic_bench_now_ns() - t0) / 1e9);
 	n_results++;
 	return 0;
 }
@@ -373,8 +389,8 @@ int main(int argc, char **argv)
 	struct ic_bench_case cases[64];
 	char csv[PATH_MAX], svg[PATH_MAX];
 	struct opts o;
+	int q, failed = 0;
 	size_t n;
-	int q;
 
 	if (parse_opts(argc, argv, &o) < 0)
 		return 2;
@@ -392,13 +408,14 @@ int main(int argc, char **argv)
 	if (setup_env(&o) < 0)
 		return 1;
 	n = plan(&o, cases, ARRAY_SIZE(cases));
+	if (raise_fd_limit(cases, n) < 0)
+		return 1;
 	fprintf(stderr, "intercept-bench: preset %s, %zu cases, %d windows of %d ms each\n",
 		o.p->name, n, o.p->t.windows, o.p->t.window_ms);
 	for (size_t i = 0; i < n; i++) {
 		bool fresh = strcmp(cases[i].section, "single") != 0;
 
-		if (run(&o, &cases[i], fresh, (int)i + 1, (int)n) < 0)
-			return 1;
+		failed += run(&o, &cases[i], fresh, (int)i + 1, (int)n) < 0;
 	}
 	ic_bench_daemon_stop(&daemon_now);
 	ic_bench_ratios(results, n_results);
@@ -415,5 +432,9 @@ int main(int argc, char **argv)
 		return say_errno(q, "cannot plot %s", svg), 1;
 	printf("\nwrote %s and %s\n", csv, svg);
 	free(results);
-	return 0;
+	if (failed)
+		fprintf(stderr,
+			"intercept-bench: %d of %zu cases failed (their lines above say why)\n",
+			failed, n);
+	return failed ? 1 : 0;
 }

@@ -30,9 +30,15 @@ static const struct ic_bench_result *agent_for(const struct ic_bench_result *r, 
 {
 	const struct ic_bench_result *a = NULL;
 
-	if (x->c.busy > 1 && x->c.idle == 0)
+	if (x->c.busy > 1 && x->c.idle == 0 && x->c.paced == 0)
 		a = find(r, n, "scaling", IC_BENCH_AGENT_EPOLL, x->c.wl, x->c.busy, 0);
 	return a ? a : find(r, n, "single", IC_BENCH_AGENT, x->c.wl, 1, 0);
+}
+
+/* x / y where both are known (unknown figures are < 0), else unknown. */
+static double quotient(double x, double y)
+{
+	return x >= 0 && y > 0 ? x / y : -1;
 }
 
 void ic_bench_ratios(struct ic_bench_result *r, size_t n)
@@ -42,10 +48,10 @@ void ic_bench_ratios(struct ic_bench_result *r, size_t n)
 		    find(r, n, "single", IC_BENCH_NATIVE, r[i].c.wl, 1, 0);
 		const struct ic_bench_result *a = agent_for(r, n, &r[i]);
 
-		r[i].ratio_native = nat ? r[i].p50_us / nat->p50_us : -1;
-		r[i].ratio_agent_p50 = a ? r[i].p50_us / a->p50_us : -1;
-		r[i].ratio_agent_p99 = a ? r[i].p99_us / a->p99_us : -1;
-		r[i].ratio_agent_tput = a ? r[i].calls_per_s / a->calls_per_s : -1;
+		r[i].ratio_native = nat ? quotient(r[i].p50_us, nat->p50_us) : -1;
+		r[i].ratio_agent_p50 = a ? quotient(r[i].p50_us, a->p50_us) : -1;
+		r[i].ratio_agent_p99 = a ? quotient(r[i].p99_us, a->p99_us) : -1;
+		r[i].ratio_agent_tput = a ? quotient(r[i].calls_per_s, a->calls_per_s) : -1;
 	}
 }
 
@@ -84,6 +90,15 @@ static void containers_label(const struct ic_bench_case *c, char *buf, size_t le
 		snprintf(buf, len, "%d", c->busy);
 }
 
+/* A figure, or n/a where it is unknown (< 0). */
+static void num(FILE *f, int width, double x)
+{
+	if (x < 0)
+		fprintf(f, " %*s", width, "n/a");
+	else
+		fprintf(f, " %*.2f", width, x);
+}
+
 static void ratio(FILE *f, double x)
 {
 	if (x < 0)
@@ -102,9 +117,12 @@ void ic_bench_table(FILE *f, const struct ic_bench_result *r, size_t n)
 
 		server_label(&r[i].c, srv, sizeof(srv));
 		containers_label(&r[i].c, ctr, sizeof(ctr));
-		fprintf(f, "%-9s %-21s %-9s %-16s %9.2f %9.2f %9.2f %10.0f", r[i].c.section, srv,
-			ic_bench_workload_name[r[i].c.wl], ctr, r[i].p50_us, r[i].p99_us,
-			r[i].p999_us, r[i].calls_per_s);
+		fprintf(f, "%-9s %-21s %-9s %-16s", r[i].c.section, srv,
+			ic_bench_workload_name[r[i].c.wl], ctr);
+		num(f, 9, r[i].p50_us);
+		num(f, 9, r[i].p99_us);
+		num(f, 9, r[i].p999_us);
+		fprintf(f, " %10.0f", r[i].calls_per_s);
 		ratio(f, r[i].ratio_native);
 		ratio(f, r[i].ratio_agent_p50);
 		ratio(f, r[i].ratio_agent_p99);
@@ -120,8 +138,11 @@ void ic_bench_table(FILE *f, const struct ic_bench_result *r, size_t n)
 
 		if (strcmp(r[i].c.section, "density") != 0)
 			continue;
-		fprintf(f, "  %-12d %14.2f %12.2f %15.2fx\n", r[i].c.busy + r[i].c.idle,
-			r[i].rss_kib_per_ctr, r[i].p99_us, one ? r[i].p99_us / one->p99_us : -1);
+		fprintf(f, "  %-12d", r[i].c.busy + r[i].c.idle);
+		num(f, 14, r[i].rss_kib_per_ctr);
+		num(f, 12, r[i].p99_us);
+		ratio(f, one ? quotient(r[i].p99_us, one->p99_us) : -1);
+		fputc('\n', f);
 	}
 }
 
@@ -146,10 +167,13 @@ int ic_bench_csv(const char *path, const struct ic_bench_result *r, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const struct ic_bench_case *c = &r[i].c;
 
-		fprintf(f, "%s,%s,%s,%d,%d,%d,%d,%d,%d,%d,%.3f,%.3f,%.3f,%.0f,%lld", c->section,
+		fprintf(f, "%s,%s,%s,%d,%d,%d,%d,%d,%d,%d,%.3f", c->section,
 			ic_bench_under_name[c->under], ic_bench_workload_name[c->wl], c->busy,
 			c->idle, c->paced, c->pace_us, c->acceptors, c->workers, c->agent_threads,
-			r[i].p50_us, r[i].p99_us, r[i].p999_us, r[i].calls_per_s, r[i].samples);
+			r[i].p50_us);
+		csv_num(f, r[i].p99_us);
+		csv_num(f, r[i].p999_us);
+		fprintf(f, ",%.0f,%lld", r[i].calls_per_s, r[i].samples);
 		csv_num(f, r[i].ratio_native);
 		csv_num(f, r[i].ratio_agent_p50);
 		csv_num(f, r[i].ratio_agent_p99);
@@ -265,15 +289,15 @@ void ic_bench_targets(FILE *f, const struct ic_bench_result *r, size_t n)
 	fprintf(f, "\ntargets:\n");
 	d = find(r, n, "single", IC_BENCH_DAEMON, IC_BENCH_SYSINFO, 1, 0);
 	a = find(r, n, "single", IC_BENCH_AGENT, IC_BENCH_SYSINFO, 1, 0);
-	target_line(f, "sysinfo, 1 container: p50 / agent p50", d && a ? d->p50_us / a->p50_us : -1,
-		    1.5, "x");
-	target_line(f, "sysinfo, 1 container: p99 / agent p99", d && a ? d->p99_us / a->p99_us : -1,
-		    3, "x");
+	target_line(f, "sysinfo, 1 container: p50 / agent p50",
+		    d && a ? quotient(d->p50_us, a->p50_us) : -1, 1.5, "x");
+	target_line(f, "sysinfo, 1 container: p99 / agent p99",
+		    d && a ? quotient(d->p99_us, a->p99_us) : -1, 3, "x");
 	d = find(r, n, "single", IC_BENCH_DAEMON, IC_BENCH_MKNOD, 1, 0);
 	a = find(r, n, "single", IC_BENCH_AGENT, IC_BENCH_MKNOD, 1, 0);
 	x = find(r, n, "single", IC_BENCH_NATIVE, IC_BENCH_FIFO, 1, 0);
 	target_line(f, "mknod, 1 container: p50 / (agent p50 + native FIFO p50)",
-		    d && a && x ? d->p50_us / (a->p50_us + x->p50_us) : -1, 3, "x");
+		    d && a && x ? quotient(d->p50_us, a->p50_us + x->p50_us) : -1, 3, "x");
 	for (int busy = 16; busy <= 256; busy *= 16) {
 		char what[80];
 
@@ -281,7 +305,8 @@ void ic_bench_targets(FILE *f, const struct ic_bench_result *r, size_t n)
 		a = find(r, n, "scaling", IC_BENCH_AGENT_EPOLL, IC_BENCH_SYSINFO, busy, 0);
 		snprintf(what, sizeof(what),
 			 "%d busy containers: agent calls/s / interceptd calls/s", busy);
-		target_line(f, what, d && a ? a->calls_per_s / d->calls_per_s : -1, 1 / 0.8, "x");
+		target_line(f, what, d && a ? quotient(a->calls_per_s, d->calls_per_s) : -1,
+			    1 / 0.8, "x");
 	}
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(r[i].c.section, "density") && r[i].c.busy + r[i].c.idle > max_idle)
@@ -297,7 +322,7 @@ void ic_bench_targets(FILE *f, const struct ic_bench_result *r, size_t n)
 		snprintf(what[1], sizeof(what[1]), "%d registered: p99 / p99 with 1 registered",
 			 max_idle);
 		target_line(f, what[0], d ? d->rss_kib_per_ctr : -1, 8, " KiB");
-		target_line(f, what[1], d && one ? d->p99_us / one->p99_us : -1, 2, "x");
+		target_line(f, what[1], d && one ? quotient(d->p99_us, one->p99_us) : -1, 2, "x");
 	}
 	alone = NULL;
 	flood = NULL;
@@ -305,5 +330,5 @@ void ic_bench_targets(FILE *f, const struct ic_bench_result *r, size_t n)
 		if (!strcmp(r[i].c.section, "fairness"))
 			*(r[i].c.busy ? &flood : &alone) = &r[i];
 	target_line(f, "fairness: quiet container's p99 under a flood / alone",
-		    alone && flood ? flood->p99_us / alone->p99_us : -1, 2, "x");
+		    alone && flood ? quotient(flood->p99_us, alone->p99_us) : -1, 2, "x");
 }

@@ -8,6 +8,7 @@
 #include <linux/filter.h>
 #include <linux/futex.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
@@ -57,7 +58,8 @@ const char *const ic_bench_workload_name[_IC_BENCH_WORKLOAD_MAX] = {
 struct shared {
 	int phase; /* futex word, written by the driver only */
 	int ready;
-	int failed;
+	int failing; /* claimed by the first target to fail, which then writes why */
+	int failed;  /* set (release) once why is written */
 	char why[256];
 };
 
@@ -74,6 +76,8 @@ struct run {
 	size_t map_len;
 	unsigned k; /* samples kept per slot and window */
 	int n_calling, n_total;
+	int serial; /* of this case in the run: container ids are never reused */
+	pid_t driver;
 	int idle_pipe[2];
 	int agent_sock[2];
 	pid_t agent;
@@ -87,14 +91,23 @@ static void child_add(pid_t pid)
 {
 	if (n_children == cap_children) {
 		size_t cap = cap_children ? 2 * cap_children : 1024;
-		pid_t *p = realloc(children, cap * sizeof(*p));
+		sigset_t all, old;
+		pid_t *p;
 
+		/* The interrupt handler walks the array: not while it moves. */
+		sigfillset(&all);
+		sigprocmask(SIG_BLOCK, &all, &old);
+		p = realloc(children, cap * sizeof(*p));
+		if (p) {
+			children = p;
+			cap_children = cap;
+		}
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		if (!p) {
 			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
 			return;
 		}
-		children = p;
-		cap_children = cap;
 	}
 	children[n_children++] = pid;
 }
@@ -128,7 +141,7 @@ static pid_t peek_exited(siginfo_t *si)
 	return si->si_pid;
 }
 
-static uint64_t now_ns(void)
+uint64_t ic_bench_now_ns(void)
 {
 	struct timespec ts;
 
@@ -149,10 +162,12 @@ static void futex_wake_all(int *word)
 /* In a target: the first failure names itself to the driver, and the target exits. */
 static _Noreturn void target_fail(struct run *r, const char *what, int err)
 {
-	if (!__atomic_exchange_n(&r->sh->failed, 1, __ATOMIC_ACQ_REL))
+	if (!__atomic_exchange_n(&r->sh->failing, 1, __ATOMIC_ACQ_REL)) {
 		snprintf(r->sh->why, sizeof(r->sh->why), "%s %s target: %s: %s",
 			 ic_bench_under_name[r->c->under], ic_bench_workload_name[r->c->wl], what,
 			 strerror(err));
+		__atomic_store_n(&r->sh->failed, 1, __ATOMIC_RELEASE);
+	}
 	_exit(1);
 }
 
@@ -238,7 +253,15 @@ static void pin_to(int cpu)
 
 /* The node workloads as a container's root would run them: in a user namespace whose root
  * is IC_BENCH_USERNS_BASE outside. The driver writes the maps (sync[0] to it, sync[1] back). */
-static int enter_userns(int to_driver, int from_driver)
+/* In a target or the agent: gone with the driver, however it ends. */
+static int die_with(pid_t driver)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		return -errno;
+	return getppid() == driver ? 0 : -ESRCH;
+}
+
+static int enter_userns(pid_t driver, int to_driver, int from_driver)
 {
 	char b = 0;
 
@@ -248,13 +271,15 @@ static int enter_userns(int to_driver, int from_driver)
 		return -EPROTO;
 	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 		return -errno;
-	return 0;
+	/* A change of credentials clears the parent-death signal. */
+	return die_with(driver);
 }
 
 static int write_maps(pid_t pid)
 {
 	static const char *const files[] = {"uid_map", "gid_map"};
 	char path[64], map[64];
+	ssize_t n;
 
 	snprintf(map, sizeof(map), "0 %d 65536\n", IC_BENCH_USERNS_BASE);
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
@@ -262,8 +287,11 @@ static int write_maps(pid_t pid)
 
 		snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, files[i]);
 		fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || write(fd, map, strlen(map)) != (ssize_t)strlen(map))
+		if (fd < 0)
 			return -errno;
+		n = write(fd, map, strlen(map));
+		if (n != (ssize_t)strlen(map))
+			return n < 0 ? -errno : -EIO;
 	}
 	return 0;
 }
@@ -283,12 +311,14 @@ static bool notified(const struct ic_bench_case *c)
 enum role { ROLE_BUSY, ROLE_PACED, ROLE_IDLE };
 
 /* The container a target belongs to: the flood's busy targets share one. */
-static void container_id(const struct ic_bench_case *c, enum role role, int i, char *id, size_t len)
+static void container_id(const struct run *r, enum role role, int i, char *id, size_t len)
 {
+	const struct ic_bench_case *c = r->c;
+
 	if (role == ROLE_BUSY && c->busy_share_id)
-		snprintf(id, len, "bench-%d-flood", (int)getppid());
+		snprintf(id, len, "bench-%d-%d-flood", (int)r->driver, r->serial);
 	else
-		snprintf(id, len, "bench-%d-%d", (int)getppid(), i);
+		snprintf(id, len, "bench-%d-%d-%d", (int)r->driver, r->serial, i);
 }
 
 /* Hands the listener to whoever answers it. Consumes listener. */
@@ -299,7 +329,7 @@ static void hand_over(struct run *r, int oci, int listener, enum role role, int 
 		char id[64];
 		int q;
 
-		container_id(r->c, role, i, id, sizeof(id));
+		container_id(r, role, i, id, sizeof(id));
 		json = ic_oci_format(id, getpid(), getpid(), "creating", NULL);
 		if (!json)
 			target_fail(r, "JSON", ENOMEM);
@@ -334,20 +364,21 @@ static void target_loop(struct run *r, const struct work *w, enum role role, int
 		win = ph - PHASE_WINDOW0;
 		if (win >= n_win)
 			return;
-		t0 = now_ns();
+		t0 = ic_bench_now_ns();
 		if (work_call(w) < 0)
 			target_fail(r, ic_bench_workload_name[w->wl], errno);
-		dt = now_ns() - t0;
+		dt = ic_bench_now_ns() - t0;
 		if (win >= 0) {
-			uint64_t n = s->count[win]++;
+			uint64_t n = s->count[win];
 
 			smp[(size_t)win * r->k + n % r->k] =
 			    dt > UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
+			s->count[win] = n + 1;
 		}
 		work_after(w);
 		if (role == ROLE_PACED) {
 			struct timespec ts;
-			uint64_t t = now_ns();
+			uint64_t t = ic_bench_now_ns();
 
 			next = next + pace > t ? next + pace : t + pace;
 			ts.tv_sec = (time_t)(next / 1000000000ULL);
@@ -366,7 +397,11 @@ static _Noreturn void target_main(struct run *r, enum role role, int i, int slot
 	char b = 0;
 	int listener, q;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* Interrupts are the driver's to handle: it kills us. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	if (die_with(r->driver) < 0)
+		_exit(1);
 	if (c->under == IC_BENCH_AGENT)
 		pin_to(r->env->agent_cpu);
 	if (c->wl == IC_BENCH_SETXATTR)
@@ -380,7 +415,7 @@ static _Noreturn void target_main(struct run *r, enum role role, int i, int slot
 			target_fail(r, r->env->socket, -oci);
 	}
 	if (sync_to >= 0) {
-		q = enter_userns(sync_to, sync_from);
+		q = enter_userns(r->driver, sync_to, sync_from);
 		if (q < 0)
 			target_fail(r, "entering a user namespace", -q);
 	}
@@ -402,13 +437,33 @@ static _Noreturn void target_main(struct run *r, enum role role, int i, int slot
 	_exit(0);
 }
 
+static void close_pair(int (*p)[2])
+{
+	for (int i = 0; i < 2; i++)
+		if ((*p)[i] >= 0)
+			close((*p)[i]);
+}
+
+/* The user-namespace hand-shake: the target has unshared when it writes; we map it. */
+static int map_target(pid_t pid, int from_target, int to_target)
+{
+	struct pollfd p = {.fd = from_target, .events = POLLIN};
+	char b;
+	int q;
+
+	if (poll(&p, 1, 30000) <= 0 || read(from_target, &b, 1) != 1)
+		return -EPROTO; /* the target failed first and says why, or hangs: killed */
+	q = write_maps(pid);
+	if (q == 0 && write(to_target, "m", 1) != 1)
+		q = -errno;
+	return q;
+}
+
 static int spawn_target(struct run *r, enum role role, int i, int slot)
 {
-	int to_driver[2] = {-1, -1}, from_driver[2] = {-1, -1};
+	_cleanup_(close_pair) int to_driver[2] = {-1, -1}, from_driver[2] = {-1, -1};
 	bool userns = needs_userns(r->c);
 	pid_t pid;
-	int q = 0;
-	char b;
 
 	if (userns && (pipe2(to_driver, O_CLOEXEC) < 0 || pipe2(from_driver, O_CLOEXEC) < 0))
 		return -errno;
@@ -420,17 +475,7 @@ static int spawn_target(struct run *r, enum role role, int i, int slot)
 		target_main(r, role, i, slot, to_driver[1], from_driver[0]);
 	}
 	child_add(pid);
-	if (userns) {
-		close(to_driver[1]);
-		close(from_driver[0]);
-		if (read(to_driver[0], &b, 1) != 1)
-			q = -EPROTO; /* the target failed first and says why */
-		else if ((q = write_maps(pid)) == 0 && write(from_driver[1], "m", 1) != 1)
-			q = -errno;
-		close(to_driver[0]);
-		close(from_driver[1]);
-	}
-	return q;
+	return userns ? map_target(pid, to_driver[0], from_driver[1]) : 0;
 }
 
 /* --- minimal agents ------------------------------------------------------------------ */
@@ -460,7 +505,7 @@ static int recv_fd(int sock)
 	return fd;
 }
 
-/* Answers one notification with val 0; false once the target is gone. */
+/* Answers one notification with val 0; a target that went away is no error. */
 static void answer(int fd)
 {
 	struct seccomp_notif req;
@@ -501,9 +546,11 @@ static _Noreturn void agent_main(struct run *r, int n)
 	int threads = r->c->under == IC_BENCH_AGENT ? 1 : r->c->agent_threads;
 	struct epoll_agent *a = calloc((size_t)threads, sizeof(*a));
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
 	close(r->agent_sock[1]);
-	if (!a)
+	close(r->idle_pipe[1]);
+	if (!a || die_with(r->driver) < 0)
 		_exit(1);
 	if (r->c->under == IC_BENCH_AGENT) {
 		int fd;
@@ -591,50 +638,75 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* The figures of slots [from, to): per window, then the median over the windows. */
+/* Samples of slots [from, to) in window w (all windows when w < 0) into buf; their count. */
+static size_t gather(const struct run *r, int from, int to, int w, uint32_t *buf, uint64_t *calls)
+{
+	const int n_win = r->env->t.windows;
+	size_t n = 0;
+
+	*calls = 0;
+	for (int s = from; s < to; s++)
+		for (int v = w < 0 ? 0 : w; v < (w < 0 ? n_win : w + 1); v++) {
+			uint64_t c = r->slots[s].count[v];
+			size_t keep = c < r->k ? (size_t)c : r->k;
+
+			memcpy(buf + n, r->samples + ((size_t)s * (size_t)n_win + (size_t)v) * r->k,
+			       keep * sizeof(*buf));
+			n += keep;
+			*calls += c;
+		}
+	return n;
+}
+
+/* The figures of slots [from, to): each window's percentiles and rate, then the median over
+ * the windows. A percentile that some window has too few samples for (100 for p99, 1000 for
+ * p99.9) comes from all windows pooled, or is unknown (-1). A window in which no call
+ * completed counts as rate 0 and says so. */
 static int summarise(const struct run *r, int from, int to, const uint64_t *win_ns,
 		     struct ic_bench_result *res)
 {
 	const int n_win = r->env->t.windows;
 	double p50[MAX_WINDOWS], p99[MAX_WINDOWS], p999[MAX_WINDOWS], rate[MAX_WINDOWS];
-	_cleanup_free_ uint32_t *all = malloc((size_t)(to - from) * r->k * sizeof(*all));
+	_cleanup_free_ uint32_t *all =
+	    malloc((size_t)(to - from) * (size_t)n_win * r->k * sizeof(*all));
+	size_t fewest = SIZE_MAX, n;
+	uint64_t calls;
 	int used = 0;
 
 	if (!all)
 		return -ENOMEM;
 	res->samples = 0;
 	for (int w = 0; w < n_win; w++) {
-		size_t n = 0;
-		uint64_t calls = 0;
-
-		for (int s = from; s < to; s++) {
-			uint64_t c = r->slots[s].count[w];
-			size_t keep = c < r->k ? (size_t)c : r->k;
-
-			memcpy(all + n, r->samples + ((size_t)s * (size_t)n_win + (size_t)w) * r->k,
-			       keep * sizeof(*all));
-			n += keep;
-			calls += c;
+		n = gather(r, from, to, w, all, &calls);
+		rate[w] = (double)calls * 1e9 / (double)win_ns[w];
+		res->samples += (long long)calls;
+		fewest = n < fewest ? n : fewest;
+		if (n == 0) {
+			fprintf(stderr, "\n  window %d: no call completed", w + 1);
+			continue;
 		}
-		if (n == 0)
-			continue; /* starved by a loaded machine: the other windows tell */
 		qsort(all, n, sizeof(*all), cmp_u32);
 		p50[used] = pct(all, n, 0.50);
 		p99[used] = pct(all, n, 0.99);
-		p999[used] = pct(all, n, 0.999);
-		rate[used++] = (double)calls * 1e9 / (double)win_ns[w];
-		res->samples += (long long)calls;
+		p999[used++] = pct(all, n, 0.999);
 	}
 	if (!used)
 		return -ENODATA;
+	res->calls_per_s = median(rate, n_win);
 	res->p50_us = median(p50, used);
 	res->p99_us = median(p99, used);
 	res->p999_us = median(p999, used);
-	res->calls_per_s = median(rate, used);
+	if (fewest < 1000) {
+		n = gather(r, from, to, -1, all, &calls);
+		qsort(all, n, sizeof(*all), cmp_u32);
+		if (fewest < 100)
+			res->p99_us = n >= 100 ? pct(all, n, 0.99) : -1;
+		res->p999_us = n >= 1000 ? pct(all, n, 0.999) : -1;
+	}
 	return 0;
 }
 
-static void sleep_ms(int ms)
+void ic_bench_sleep_ms(int ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
 
@@ -651,10 +723,11 @@ static int fail_from_targets(const struct run *r)
 	return 0;
 }
 
-/* Until every target is ready (and, for interceptd, registered), a target fails, or 3 min. */
+/* Until every target is ready (and, for interceptd, registered: the daemon holds containers
+ * more than before), a target fails, or 3 minutes have passed. */
 static int wait_ready(const struct run *r, pid_t daemon, const char *control, long containers)
 {
-	for (int ms = 0; ms < 180000; ms += 2) {
+	for (uint64_t end = ic_bench_now_ns() + 180 * 1000000000ULL; ic_bench_now_ns() < end;) {
 		long have = -1;
 		siginfo_t si;
 		pid_t pid;
@@ -663,7 +736,8 @@ static int wait_ready(const struct run *r, pid_t daemon, const char *control, lo
 			return -EIO;
 		pid = peek_exited(&si);
 		if (pid > 0) {
-			sleep_ms(10); /* a target that failed has said why: let it be read */
+			ic_bench_sleep_ms(
+			    10); /* a target that failed has said why: let it be read */
 			if (fail_from_targets(r) < 0)
 				return -EIO;
 			fprintf(stderr, "intercept-bench: %s (pid %d) %s %d early\n",
@@ -676,15 +750,14 @@ static int wait_ready(const struct run *r, pid_t daemon, const char *control, lo
 			return -ECHILD;
 		}
 		if (__atomic_load_n(&r->sh->ready, __ATOMIC_ACQUIRE) < r->n_total) {
-			sleep_ms(2);
+			ic_bench_sleep_ms(2);
 			continue;
 		}
 		if (!control)
 			return 0;
 		if (ic_bench_daemon_status(control, &pid, &have) == 0 && have >= containers)
 			return 0;
-		sleep_ms(20);
-		ms += 18;
+		ic_bench_sleep_ms(20);
 	}
 	fprintf(stderr, "intercept-bench: targets not ready after 3 minutes\n");
 	return -ETIMEDOUT;
@@ -727,9 +800,14 @@ static int run_phases(struct run *r, const char *control, long containers, pid_t
 	const struct ic_bench_timing *t = &r->env->t;
 	const struct ic_bench_case *c = r->c;
 	uint64_t win_ns[MAX_WINDOWS];
-	long rss0 = daemon > 0 ? ic_bench_rss_kib(daemon) : -1;
-	int q, slot = 0;
+	long rss0 = daemon > 0 ? ic_bench_rss_kib(daemon) : -1, before = 0;
+	int q, slot = 0, gone = 0;
+	pid_t pid;
 
+	/* A daemon we share with others may hold containers already. */
+	if (c->under == IC_BENCH_DAEMON && control &&
+	    ic_bench_daemon_status(control, &pid, &before) < 0)
+		return fprintf(stderr, "intercept-bench: no status from %s\n", control), -EIO;
 	if (notified(c) && c->under != IC_BENCH_DAEMON) {
 		q = start_agent(r, r->n_total);
 		if (q < 0)
@@ -751,7 +829,8 @@ static int run_phases(struct run *r, const char *control, long containers, pid_t
 		if (r->n_total >= 1000 && i % 1000 == 999)
 			fprintf(stderr, "  %d/%d targets started\n", i + 1, r->n_total);
 	}
-	q = wait_ready(r, daemon, c->under == IC_BENCH_DAEMON ? control : NULL, containers);
+	q = wait_ready(r, daemon, c->under == IC_BENCH_DAEMON ? control : NULL,
+		       before + containers);
 	if (q < 0)
 		return q;
 	res->rss_kib_per_ctr = -1;
@@ -763,32 +842,39 @@ static int run_phases(struct run *r, const char *control, long containers, pid_t
 	}
 	__atomic_store_n(&r->sh->phase, PHASE_WARMUP, __ATOMIC_RELEASE);
 	futex_wake_all(&r->sh->phase);
-	sleep_ms(t->warmup_ms);
+	ic_bench_sleep_ms(t->warmup_ms);
 	for (int w = 0; w < t->windows; w++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = ic_bench_now_ns();
 
 		__atomic_store_n(&r->sh->phase, PHASE_WINDOW0 + w, __ATOMIC_RELEASE);
-		sleep_ms(t->window_ms);
-		win_ns[w] = now_ns() - t0;
+		ic_bench_sleep_ms(t->window_ms);
+		win_ns[w] = ic_bench_now_ns() - t0;
 	}
 	__atomic_store_n(&r->sh->phase, PHASE_WINDOW0 + t->windows, __ATOMIC_RELEASE);
 	close(r->idle_pipe[1]);
 	r->idle_pipe[1] = -1;
-	/* Targets stop at their next call (the agent never does): 30 s, then they are killed. */
-	for (int ms = 0, gone = 0; gone < r->n_total && ms < 30000;) {
+	/* Targets stop at their next call (the agent never does). One that does not within 30 s
+	 * waits on an answer that never came: the case fails. */
+	for (uint64_t end = ic_bench_now_ns() + 30 * 1000000000ULL;
+	     gone < r->n_total && ic_bench_now_ns() < end;) {
 		siginfo_t si;
-		pid_t pid = peek_exited(&si);
 
-		if (pid > 0 && pid != r->agent && reap_one(pid)) {
+		pid = peek_exited(&si);
+		if (pid > 0 && pid != r->agent && reap_one(pid))
 			gone++;
-		} else {
-			sleep_ms(5);
-			ms += 5;
-		}
+		else
+			ic_bench_sleep_ms(5);
 	}
 	q = fail_from_targets(r);
 	if (q < 0)
 		return q;
+	if (gone < r->n_total) {
+		fprintf(stderr,
+			"intercept-bench: %d of %d targets still waiting on a call 30 s after "
+			"the last window\n",
+			r->n_total - gone, r->n_total);
+		return -ETIMEDOUT;
+	}
 	return c->paced ? summarise(r, c->busy, c->busy + c->paced, win_ns, res)
 			: summarise(r, 0, c->busy, win_ns, res);
 }
@@ -803,12 +889,15 @@ int ic_bench_run_case(const struct ic_bench_env *env, const struct ic_bench_case
 			.n_calling = c->busy + c->paced,
 			.n_total = c->busy + c->paced + c->idle};
 	long containers = (c->busy_share_id ? c->busy > 0 : c->busy) + c->paced + c->idle;
+	static int serial;
 	size_t head, slots;
 	int q;
 
 	if (env->t.windows < 1 || env->t.windows > MAX_WINDOWS || r.n_calling < 1 ||
 	    (c->under == IC_BENCH_AGENT && r.n_total != 1))
 		return -EINVAL;
+	r.serial = serial++;
+	r.driver = getpid();
 	*res = (struct ic_bench_result){.c = *c};
 	r.k = SAMPLES_PER_WINDOW / (unsigned)r.n_calling;
 	head = (sizeof(struct shared) + 63) & ~(size_t)63;
@@ -828,8 +917,7 @@ int ic_bench_run_case(const struct ic_bench_env *env, const struct ic_bench_case
 		close(r.idle_pipe[1]);
 	if (r.idle_pipe[0] >= 0)
 		close(r.idle_pipe[0]);
-	if (r.agent_sock[1] >= 0)
-		close(r.agent_sock[1]);
+	close_pair(&r.agent_sock);
 	kill_and_reap_all(); /* the agent, and whatever failed to stop */
 	munmap(r.sh, r.map_len);
 	return q;

@@ -617,14 +617,17 @@ static bool same_dir(const char *a, const char *b)
 static int create_dirs(const char *name, uint64_t memory_max, uint64_t pids_max,
 		       struct ic_cgroup *cg, char *err, size_t errlen)
 {
+	_cleanup_free_ char *mem_dir = NULL, *pids_dir = NULL;
 	bool want_v2[_CG_CTL_MAX] = {false};
 	bool any_v2 = false;
 	char val[32], path[IC_CGROUP_PATH_MAX];
 	int r;
 
+	/* Paths reach cg only once their directory is made here: the caller removes what cg
+	 * names on failure, and must not remove somebody else's cgroup. */
 	for (int c = 0; c < _CG_CTL_MAX; c++) {
 		const struct cg_hier *h = &hiers[c];
-		char **dst = c == CG_MEMORY ? &cg->memory : &cg->pids;
+		char **dst = c == CG_MEMORY ? &mem_dir : &pids_dir;
 
 		if (!h->found)
 			continue;
@@ -639,20 +642,24 @@ static int create_dirs(const char *name, uint64_t memory_max, uint64_t pids_max,
 			any_v2 = true;
 		}
 	}
-	if (!cg->memory && memory_max)
+	if (!mem_dir && memory_max)
 		return cg_err(err, errlen, ENOENT, "no memory cgroup controller is mounted");
-	if (!cg->pids && pids_max)
+	if (!pids_dir && pids_max)
 		return cg_err(err, errlen, ENOENT, "no pids cgroup controller is mounted");
-	if (!cg->memory && !cg->pids)
+	if (!mem_dir && !pids_dir)
 		return cg_err(err, errlen, ENOENT, "neither memory nor pids cgroups are mounted");
 
 	for (int c = 0; c < _CG_CTL_MAX; c++) {
 		const struct cg_hier *h = &hiers[c];
-		const char *dir = c == CG_MEMORY ? cg->memory : cg->pids;
+		char **dir = c == CG_MEMORY ? &mem_dir : &pids_dir;
 		char parent[IC_CGROUP_PATH_MAX];
 
-		if (!dir || (c == CG_PIDS && same_dir(cg->pids, cg->memory)))
+		if (!*dir)
 			continue;
+		if (c == CG_PIDS && same_dir(pids_dir, cg->memory)) {
+			cg->pids = TAKE_PTR(pids_dir); /* the memory directory, made above */
+			continue;
+		}
 		snprintf(parent, sizeof(parent), "%s/%s", h->mnt, CG_PARENT);
 		if (h->v2 && any_v2) {
 			r = v2_enable(h->mnt, want_v2, err, errlen);
@@ -668,17 +675,13 @@ static int create_dirs(const char *name, uint64_t memory_max, uint64_t pids_max,
 				return r;
 			any_v2 = false;
 		}
-		r = make_dir(dir, err, errlen, true);
-		if (r < 0) {
-			/* Not ours: the caller must not remove it. */
-			if (c == CG_MEMORY) {
-				free(cg->memory);
-				cg->memory = NULL;
-			}
-			free(cg->pids);
-			cg->pids = NULL;
-			return r;
-		}
+		r = make_dir(*dir, err, errlen, true);
+		if (r < 0)
+			return r; /* not made here: not ours to remove */
+		if (c == CG_MEMORY)
+			cg->memory = TAKE_PTR(mem_dir);
+		else
+			cg->pids = TAKE_PTR(pids_dir);
 	}
 
 	if (memory_max) {

@@ -25,8 +25,9 @@ struct ic_cgroup_mem {
 
 /* Once per process, before threads: libcgroup's view of the mounts. */
 int ic_cgroup_init(void);
-/* Resolve pid's memory and pids cgroups (any thread). A controller that is not mounted, or a
- * cgroup outside our view, is left "". -ESRCH when pid is gone. */
+/* Resolve pid's memory and pids cgroups (any thread) into cg, whose previous paths the caller
+ * has freed. A controller that is not mounted, or a cgroup outside our view, is left NULL.
+ * -ESRCH when pid is gone; on any error cg is all unknown. */
 int ic_cgroup_of_pid(pid_t pid, struct ic_cgroup *cg);
 /* Frees the paths; cg is then all unknown. Accepts an all-unknown (zeroed) cg. */
 void ic_cgroup_done(struct ic_cgroup *cg);

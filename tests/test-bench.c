@@ -70,7 +70,7 @@ Test(bench, selftest_fills_every_row_and_writes_csv_and_svg)
 		       "%s/out --tmp %s/tmp 2>&1",
 		       dir, dir, ic_test_bin("intercept-bench"), dir, dir);
 	cr_assert_eq(r, 0, "intercept-bench failed (%d):\n%s", r, out);
-	for (const char *s = "native agent agent-epoll(2t) interceptd interceptd(1a/1w) "
+	for (const char *s = "native agent agent-epoll( interceptd interceptd(1a/1w) "
 			     "density targets:";
 	     *s;) {
 		char word[32];
@@ -89,9 +89,12 @@ Test(bench, selftest_fills_every_row_and_writes_csv_and_svg)
 	cr_assert_not_null(fgets(line, sizeof(line), f));
 	cr_expect(strncmp(line, "section,server,workload,", 24) == 0, "header: %s", line);
 	while (fgets(line, sizeof(line), f)) {
-		/* p50, p99, p99.9, calls/s, calls: measured, so positive */
+		/* p50, p99, calls/s, calls: measured, so positive; p99.9 too, unless fewer than
+		 * 1000 calls were timed (then it is honestly unknown) */
 		for (int c = 10; c <= 14; c++)
-			cr_expect(strtod(column(line, c, col, sizeof(col)), NULL) > 0,
+			cr_expect(strtod(column(line, c, col, sizeof(col)), NULL) > 0 ||
+				      (c == 12 && !*col &&
+				       strtod(column(line, 14, col, sizeof(col)), NULL) < 1000),
 				  "column %d not positive: %s", c, line);
 		/* every row has its ratio to the minimal agent */
 		cr_expect(strtod(column(line, 16, col, sizeof(col)), NULL) > 0, "no ratio: %s",
