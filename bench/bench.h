@@ -70,6 +70,7 @@ struct ic_bench_env {
 
 /* target.c */
 uint64_t ic_bench_now_ns(void); /* CLOCK_MONOTONIC */
+pid_t ic_bench_fork(void);
 void ic_bench_sleep_ms(int ms);
 int ic_bench_run_case(const struct ic_bench_env *env, const struct ic_bench_case *c,
 		      struct ic_bench_result *res, pid_t daemon, const char *control);
@@ -83,10 +84,14 @@ struct ic_bench_daemon {
 };
 int ic_bench_daemon_start(struct ic_bench_daemon *d, const char *binary, const char *parent,
 			  int acceptors, int workers);
+/* Its log's last lines, on stderr. */
+void ic_bench_daemon_print_log(const struct ic_bench_daemon *d);
 /* Stops it (SIGTERM, SIGKILL after 10 s) and removes its directory. */
 void ic_bench_daemon_stop(struct ic_bench_daemon *d);
 /* Async-signal-safe: removes its directory (files and sockets), whatever it left there. */
 void ic_bench_daemon_remove(const struct ic_bench_daemon *d);
+/* How many containers whose id starts with prefix the daemon holds, -errno. */
+int ic_bench_daemon_count(const char *control, const char *prefix, long *n);
 /* "status" over the control socket: the daemon's pid and container count, -errno. */
 int ic_bench_daemon_status(const char *control, pid_t *pid, long *containers);
 long ic_bench_rss_kib(pid_t pid);

@@ -65,7 +65,7 @@ int ic_bench_daemon_start(struct ic_bench_daemon *d, const char *binary, const c
 	q = write_conf(d, acceptors, workers);
 	if (q < 0)
 		return q;
-	pid = fork();
+	pid = ic_bench_fork();
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
@@ -75,8 +75,6 @@ int ic_bench_daemon_start(struct ic_bench_daemon *d, const char *binary, const c
 		if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0 ||
 		    prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent_pid)
 			_exit(127);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
 		execl(binary, "interceptd", "-c", d->conf, (char *)NULL);
 		fprintf(stderr, "intercept-bench: cannot run %s: %m\n", binary);
 		_exit(127);
@@ -93,16 +91,24 @@ int ic_bench_daemon_start(struct ic_bench_daemon *d, const char *binary, const c
 		}
 		ic_bench_sleep_ms(20);
 	}
-	fprintf(stderr, "intercept-bench: interceptd did not start; its log (%s):\n", d->log);
-	{
-		_cleanup_fclose_ FILE *f = fopen(d->log, "re");
-		char line[512];
-
-		while (f && fgets(line, sizeof(line), f))
-			fputs(line, stderr);
-	}
+	fprintf(stderr, "intercept-bench: interceptd did not start\n");
+	ic_bench_daemon_print_log(d);
 	ic_bench_daemon_stop(d);
 	return -EIO;
+}
+
+void ic_bench_daemon_print_log(const struct ic_bench_daemon *d)
+{
+	_cleanup_fclose_ FILE *f = fopen(d->log, "re");
+	char lines[20][512];
+	unsigned n = 0;
+
+	while (f && fgets(lines[n % ARRAY_SIZE(lines)], sizeof(lines[0]), f))
+		n++;
+	fprintf(stderr, "--- the last lines of %s:\n", d->log);
+	for (unsigned i = n > ARRAY_SIZE(lines) ? n - ARRAY_SIZE(lines) : 0; i < n; i++)
+		fputs(lines[i % ARRAY_SIZE(lines)], stderr);
+	fprintf(stderr, "---\n");
 }
 
 void ic_bench_daemon_remove(const struct ic_bench_daemon *d)
@@ -135,6 +141,47 @@ void ic_bench_daemon_stop(struct ic_bench_daemon *d)
 	}
 	ic_bench_daemon_remove(d);
 	d->dir[0] = '\0';
+}
+
+/* Lines of the control socket's "containers" answer whose id starts with prefix. */
+int ic_bench_daemon_count(const char *control, const char *prefix, long *n)
+{
+	_cleanup_close_ int fd = ic_sock_connect(control, SOCK_STREAM);
+	size_t plen = strlen(prefix), have = 0;
+	char buf[8192];
+	bool first = true;
+
+	if (fd < 0)
+		return fd;
+	if (write(fd, "containers\n", 11) != 11)
+		return -errno;
+	*n = 0;
+	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		char *line, *nl;
+		ssize_t got;
+
+		if (poll(&pfd, 1, 5000) <= 0)
+			return -ETIMEDOUT;
+		got = read(fd, buf + have, sizeof(buf) - have);
+		if (got < 0)
+			return -errno;
+		if (got == 0)
+			return first ? -EPROTO : 0;
+		if (first && buf[0] != '0')
+			return -EPROTO;
+		have += (size_t)got;
+		line = buf + first; /* the verdict digit */
+		first = false;
+		while ((nl = memchr(line, '\n', (size_t)(buf + have - line)))) {
+			*n += !strncmp(line, prefix, plen);
+			line = nl + 1;
+		}
+		have = (size_t)(buf + have - line);
+		if (have == sizeof(buf))
+			return -EPROTO; /* no line is this long */
+		memmove(buf, line, have);
+	}
 }
 
 /* The value of "key   value" on a line of its own. */

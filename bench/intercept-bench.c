@@ -13,6 +13,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -92,7 +93,7 @@ static int raise_fd_limit(const struct ic_bench_case *cs, size_t n)
 		    "this preset needs %llu open files, the hard limit is %llu (ulimit "
 		    "-Hn)",
 		    (unsigned long long)need, (unsigned long long)rl.rlim_max);
-	rl.rlim_cur = rl.rlim_max;
+	rl.rlim_cur = need;
 	return setrlimit(RLIMIT_NOFILE, &rl) < 0 ? say_errno(-errno, "setrlimit") : 0;
 }
 
@@ -195,13 +196,21 @@ static int run(const struct opts *o, const struct ic_bench_case *c, bool fresh, 
 	uint64_t t0 = ic_bench_now_ns();
 	pid_t dpid = 0;
 	const char *control = o->control;
-	int q;
+	int q, status;
 
 	if (!res)
 		return -ENOMEM;
 	fprintf(stderr, "[%2d/%d] %s: %s, %s, %d busy + %d idle + %d paced ...", index, total,
 		c->section, ic_bench_under_name[c->under], ic_bench_workload_name[c->wl], c->busy,
 		c->idle, c->paced);
+	/* A daemon that died is reported once, and the next case that needs one starts one. */
+	if (daemon_now.pid > 0 && waitpid(daemon_now.pid, &status, WNOHANG) == daemon_now.pid) {
+		fprintf(stderr, "\nintercept-bench: interceptd died (%s %d)\n",
+			WIFSIGNALED(status) ? "signal" : "exit status",
+			WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+		ic_bench_daemon_print_log(&daemon_now);
+		daemon_now.pid = 0;
+	}
 	if (c->under == IC_BENCH_DAEMON && !o->socket) {
 		if (fresh || daemon_now.pid <= 0) {
 			ic_bench_daemon_stop(&daemon_now);
@@ -235,6 +244,19 @@ static int run(const struct opts *o, const struct ic_bench_case *c, bool fresh, 
 		(double)(ic_bench_now_ns() - t0) / 1e9);
 	n_results++;
 	return 0;
+}
+
+static const char *const sections[] = {"single", "scaling", "density", "threads", "fairness"};
+
+/* Whether the list item at p (up to ',' or the end) names a section. */
+static bool known_section(const char *p)
+{
+	size_t len = strcspn(p, ",");
+
+	for (size_t i = 0; i < ARRAY_SIZE(sections); i++)
+		if (strlen(sections[i]) == len && !strncmp(p, sections[i], len))
+			return true;
+	return false;
 }
 
 /* Whether section is in the comma-separated list (all are without one). */
@@ -351,6 +373,15 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'O':
 			o->only = optarg;
+			for (const char *p = optarg; p;
+			     p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+				if (!known_section(p)) {
+					fprintf(stderr,
+						"intercept-bench: --only: unknown section in '%s' "
+						"(single, scaling, density, threads, fairness)\n",
+						optarg);
+					return -EINVAL;
+				}
 			break;
 		case 'h':
 			usage(stdout);
@@ -428,9 +459,12 @@ int main(int argc, char **argv)
 	if (q < 0)
 		return say_errno(q, "cannot write %s", csv), 1;
 	q = ic_bench_svg(svg, results, n_results);
-	if (q < 0)
+	if (q == -ENODATA)
+		printf("\nwrote %s (no scaling or density case to plot)\n", csv);
+	else if (q < 0)
 		return say_errno(q, "cannot plot %s", svg), 1;
-	printf("\nwrote %s and %s\n", csv, svg);
+	else
+		printf("\nwrote %s and %s\n", csv, svg);
 	free(results);
 	if (failed)
 		fprintf(stderr,

@@ -260,7 +260,7 @@ int ic_bench_svg(const char *path, const struct ic_bench_result *r, size_t n)
 	fprintf(g, "\nunset multiplot\n");
 	if (first || fflush(d) != 0 || fflush(g) != 0)
 		return first ? -ENODATA : -errno;
-	pid = fork();
+	pid = ic_bench_fork();
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {

@@ -87,7 +87,27 @@ struct run {
 static pid_t *children;
 static size_t n_children, cap_children;
 
-static void child_add(pid_t pid)
+/* fork() with the driver's interrupt handler never running in the child: the child starts
+ * with SIGINT and SIGTERM at their defaults. */
+pid_t ic_bench_fork(void)
+{
+	sigset_t block, old;
+	pid_t pid;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	pid = fork();
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return pid;
+}
+
+static int child_add(pid_t pid)
 {
 	if (n_children == cap_children) {
 		size_t cap = cap_children ? 2 * cap_children : 1024;
@@ -106,10 +126,11 @@ static void child_add(pid_t pid)
 		if (!p) {
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
-			return;
+			return -ENOMEM;
 		}
 	}
 	children[n_children++] = pid;
+	return 0;
 }
 
 /* Async-signal-safe: the interrupt handler calls it. */
@@ -310,15 +331,24 @@ static bool notified(const struct ic_bench_case *c)
 
 enum role { ROLE_BUSY, ROLE_PACED, ROLE_IDLE };
 
+/* What the ids of this case's containers, and only theirs, start with. */
+static void container_prefix(const struct run *r, char *buf, size_t len)
+{
+	snprintf(buf, len, "bench-%d-%d-", (int)r->driver, r->serial);
+}
+
 /* The container a target belongs to: the flood's busy targets share one. */
 static void container_id(const struct run *r, enum role role, int i, char *id, size_t len)
 {
 	const struct ic_bench_case *c = r->c;
 
+	char prefix[48];
+
+	container_prefix(r, prefix, sizeof(prefix));
 	if (role == ROLE_BUSY && c->busy_share_id)
-		snprintf(id, len, "bench-%d-%d-flood", (int)r->driver, r->serial);
+		snprintf(id, len, "%sflood", prefix);
 	else
-		snprintf(id, len, "bench-%d-%d-%d", (int)r->driver, r->serial, i);
+		snprintf(id, len, "%s%d", prefix, i);
 }
 
 /* Hands the listener to whoever answers it. Consumes listener. */
@@ -397,9 +427,6 @@ static _Noreturn void target_main(struct run *r, enum role role, int i, int slot
 	char b = 0;
 	int listener, q;
 
-	/* Interrupts are the driver's to handle: it kills us. */
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
 	if (die_with(r->driver) < 0)
 		_exit(1);
 	if (c->under == IC_BENCH_AGENT)
@@ -464,17 +491,26 @@ static int spawn_target(struct run *r, enum role role, int i, int slot)
 	_cleanup_(close_pair) int to_driver[2] = {-1, -1}, from_driver[2] = {-1, -1};
 	bool userns = needs_userns(r->c);
 	pid_t pid;
+	int q;
 
 	if (userns && (pipe2(to_driver, O_CLOEXEC) < 0 || pipe2(from_driver, O_CLOEXEC) < 0))
 		return -errno;
-	pid = fork();
+	pid = ic_bench_fork();
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
 		close(r->idle_pipe[1]);
+		close(to_driver[0]);
+		close(from_driver[1]);
 		target_main(r, role, i, slot, to_driver[1], from_driver[0]);
 	}
-	child_add(pid);
+	/* Ours closed, a target that dies first hangs up the hand-shake at once. */
+	close(to_driver[1]);
+	close(from_driver[0]);
+	to_driver[1] = from_driver[0] = -1;
+	q = child_add(pid);
+	if (q < 0)
+		return q;
 	return userns ? map_target(pid, to_driver[0], from_driver[1]) : 0;
 }
 
@@ -546,8 +582,6 @@ static _Noreturn void agent_main(struct run *r, int n)
 	int threads = r->c->under == IC_BENCH_AGENT ? 1 : r->c->agent_threads;
 	struct epoll_agent *a = calloc((size_t)threads, sizeof(*a));
 
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
 	close(r->agent_sock[1]);
 	close(r->idle_pipe[1]);
 	if (!a || die_with(r->driver) < 0)
@@ -593,12 +627,13 @@ static int start_agent(struct run *r, int n)
 {
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, r->agent_sock) < 0)
 		return -errno;
-	r->agent = fork();
+	r->agent = ic_bench_fork();
 	if (r->agent < 0)
 		return -errno;
 	if (r->agent == 0)
 		agent_main(r, n);
-	child_add(r->agent);
+	if (child_add(r->agent) < 0)
+		return -ENOMEM;
 	close(r->agent_sock[0]);
 	r->agent_sock[0] = -1;
 	return 0;
@@ -723,10 +758,13 @@ static int fail_from_targets(const struct run *r)
 	return 0;
 }
 
-/* Until every target is ready (and, for interceptd, registered: the daemon holds containers
- * more than before), a target fails, or 3 minutes have passed. */
+/* Until every target is ready (and, for interceptd, registered: the daemon holds the case's
+ * containers), a target fails, or 3 minutes have passed. */
 static int wait_ready(const struct run *r, pid_t daemon, const char *control, long containers)
 {
+	char prefix[64];
+
+	container_prefix(r, prefix, sizeof(prefix));
 	for (uint64_t end = ic_bench_now_ns() + 180 * 1000000000ULL; ic_bench_now_ns() < end;) {
 		long have = -1;
 		siginfo_t si;
@@ -755,9 +793,9 @@ static int wait_ready(const struct run *r, pid_t daemon, const char *control, lo
 		}
 		if (!control)
 			return 0;
-		if (ic_bench_daemon_status(control, &pid, &have) == 0 && have >= containers)
+		if (ic_bench_daemon_count(control, prefix, &have) == 0 && have >= containers)
 			return 0;
-		ic_bench_sleep_ms(20);
+		ic_bench_sleep_ms(containers > 1000 ? 200 : 20);
 	}
 	fprintf(stderr, "intercept-bench: targets not ready after 3 minutes\n");
 	return -ETIMEDOUT;
@@ -800,14 +838,9 @@ static int run_phases(struct run *r, const char *control, long containers, pid_t
 	const struct ic_bench_timing *t = &r->env->t;
 	const struct ic_bench_case *c = r->c;
 	uint64_t win_ns[MAX_WINDOWS];
-	long rss0 = daemon > 0 ? ic_bench_rss_kib(daemon) : -1, before = 0;
+	long rss0 = daemon > 0 ? ic_bench_rss_kib(daemon) : -1;
 	int q, slot = 0, gone = 0;
 	pid_t pid;
-
-	/* A daemon we share with others may hold containers already. */
-	if (c->under == IC_BENCH_DAEMON && control &&
-	    ic_bench_daemon_status(control, &pid, &before) < 0)
-		return fprintf(stderr, "intercept-bench: no status from %s\n", control), -EIO;
 	if (notified(c) && c->under != IC_BENCH_DAEMON) {
 		q = start_agent(r, r->n_total);
 		if (q < 0)
@@ -829,16 +862,15 @@ static int run_phases(struct run *r, const char *control, long containers, pid_t
 		if (r->n_total >= 1000 && i % 1000 == 999)
 			fprintf(stderr, "  %d/%d targets started\n", i + 1, r->n_total);
 	}
-	q = wait_ready(r, daemon, c->under == IC_BENCH_DAEMON ? control : NULL,
-		       before + containers);
+	q = wait_ready(r, daemon, c->under == IC_BENCH_DAEMON ? control : NULL, containers);
 	if (q < 0)
 		return q;
 	res->rss_kib_per_ctr = -1;
 	if (rss0 > 0) {
 		long rss1 = ic_bench_rss_kib(daemon);
 
-		if (rss1 > 0)
-			res->rss_kib_per_ctr = (double)(rss1 - rss0) / (double)containers;
+		if (rss1 > 0) /* a daemon that shrank grew by nothing */
+			res->rss_kib_per_ctr = (double)IC_MAX(rss1 - rss0, 0) / (double)containers;
 	}
 	__atomic_store_n(&r->sh->phase, PHASE_WARMUP, __ATOMIC_RELEASE);
 	futex_wake_all(&r->sh->phase);
@@ -860,8 +892,12 @@ static int run_phases(struct run *r, const char *control, long containers, pid_t
 		siginfo_t si;
 
 		pid = peek_exited(&si);
-		if (pid > 0 && pid != r->agent && reap_one(pid))
-			gone++;
+		if (pid > 0 && pid == daemon) {
+			fprintf(stderr, "intercept-bench: interceptd (pid %d) died\n", (int)pid);
+			return -ECHILD;
+		}
+		if (pid > 0 && reap_one(pid))
+			gone += pid != r->agent; /* a dead agent fails its targets' calls */
 		else
 			ic_bench_sleep_ms(5);
 	}
