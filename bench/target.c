@@ -760,8 +760,10 @@ static int fail_from_targets(const struct run *r)
 
 /* Until every target is ready (and, for interceptd, registered: the daemon holds the case's
  * containers), a target fails, or 3 minutes have passed. */
-static int wait_ready(const struct run *r, pid_t daemon, const char *control, long containers)
+static int wait_ready(const struct run *r, pid_t daemon, const char *control, long containers,
+		      long *rss1)
 {
+	bool total_reached = false;
 	char prefix[64];
 
 	container_prefix(r, prefix, sizeof(prefix));
@@ -774,8 +776,8 @@ static int wait_ready(const struct run *r, pid_t daemon, const char *control, lo
 			return -EIO;
 		pid = peek_exited(&si);
 		if (pid > 0) {
-			ic_bench_sleep_ms(
-			    10); /* a target that failed has said why: let it be read */
+			/* A target that failed has said why: let it be read. */
+			ic_bench_sleep_ms(10);
 			if (fail_from_targets(r) < 0)
 				return -EIO;
 			fprintf(stderr, "intercept-bench: %s (pid %d) %s %d early\n",
@@ -793,9 +795,21 @@ static int wait_ready(const struct run *r, pid_t daemon, const char *control, lo
 		}
 		if (!control)
 			return 0;
-		if (ic_bench_daemon_count(control, prefix, &have) == 0 && have >= containers)
+		/* The cheap total first; the daemon's memory is read before listing its
+		 * containers (what the listing allocates would count as theirs). A total
+		 * that counts others' containers is then checked against ours by id. */
+		if (!total_reached) {
+			if (ic_bench_daemon_status(control, &pid, &have) == 0 &&
+			    have >= containers) {
+				total_reached = true;
+				*rss1 = daemon > 0 ? ic_bench_rss_kib(daemon) : -1;
+				continue;
+			}
+		} else if (ic_bench_daemon_count(control, prefix, &have) == 0 &&
+			   have >= containers) {
 			return 0;
-		ic_bench_sleep_ms(containers > 1000 ? 200 : 20);
+		}
+		ic_bench_sleep_ms(20);
 	}
 	fprintf(stderr, "intercept-bench: targets not ready after 3 minutes\n");
 	return -ETIMEDOUT;
@@ -838,7 +852,7 @@ static int run_phases(struct run *r, const char *control, long containers, pid_t
 	const struct ic_bench_timing *t = &r->env->t;
 	const struct ic_bench_case *c = r->c;
 	uint64_t win_ns[MAX_WINDOWS];
-	long rss0 = daemon > 0 ? ic_bench_rss_kib(daemon) : -1;
+	long rss0 = daemon > 0 ? ic_bench_rss_kib(daemon) : -1, rss1 = -1;
 	int q, slot = 0, gone = 0;
 	pid_t pid;
 	if (notified(c) && c->under != IC_BENCH_DAEMON) {
@@ -862,16 +876,12 @@ static int run_phases(struct run *r, const char *control, long containers, pid_t
 		if (r->n_total >= 1000 && i % 1000 == 999)
 			fprintf(stderr, "  %d/%d targets started\n", i + 1, r->n_total);
 	}
-	q = wait_ready(r, daemon, c->under == IC_BENCH_DAEMON ? control : NULL, containers);
+	q = wait_ready(r, daemon, c->under == IC_BENCH_DAEMON ? control : NULL, containers, &rss1);
 	if (q < 0)
 		return q;
 	res->rss_kib_per_ctr = -1;
-	if (rss0 > 0) {
-		long rss1 = ic_bench_rss_kib(daemon);
-
-		if (rss1 > 0) /* a daemon that shrank grew by nothing */
-			res->rss_kib_per_ctr = (double)IC_MAX(rss1 - rss0, 0) / (double)containers;
-	}
+	if (rss0 > 0 && rss1 > 0) /* a daemon that shrank grew by nothing */
+		res->rss_kib_per_ctr = (double)IC_MAX(rss1 - rss0, 0) / (double)containers;
 	__atomic_store_n(&r->sh->phase, PHASE_WARMUP, __ATOMIC_RELEASE);
 	futex_wake_all(&r->sh->phase);
 	ic_bench_sleep_ms(t->warmup_ms);
