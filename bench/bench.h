@@ -71,6 +71,16 @@ struct ic_bench_env {
 /* target.c */
 uint64_t ic_bench_now_ns(void); /* CLOCK_MONOTONIC */
 pid_t ic_bench_fork(void);
+void ic_bench_pin(int cpu);
+/* In a target or an agent: gone with the driver, however it ends; -ESRCH if it is gone. */
+int ic_bench_die_with(pid_t driver);
+
+/* agent.c: forks a minimal agent. It closes close_fds, takes n listeners from sock (one
+ * SCM_RIGHTS message each) and answers every notification with val 0 until it is killed:
+ * threads 0 is one thread in a blocking RECV pinned to cpu (the kernel's floor), else that many
+ * epoll threads with the listeners dealt round-robin. Its pid, or -errno. */
+pid_t ic_bench_agent_start(int sock, int n, int threads, int cpu, pid_t driver,
+			   const int *close_fds, size_t n_close);
 void ic_bench_sleep_ms(int ms);
 int ic_bench_run_case(const struct ic_bench_env *env, const struct ic_bench_case *c,
 		      struct ic_bench_result *res, pid_t daemon, const char *control);

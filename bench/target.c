@@ -14,9 +14,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
-#include <sys/epoll.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -263,7 +260,7 @@ static int load_filter(int notify_nr)
 	return r < 0 ? -errno : r;
 }
 
-static void pin_to(int cpu)
+void ic_bench_pin(int cpu)
 {
 	cpu_set_t set;
 
@@ -274,8 +271,7 @@ static void pin_to(int cpu)
 
 /* The node workloads as a container's root would run them: in a user namespace whose root
  * is IC_BENCH_USERNS_BASE outside. The driver writes the maps (sync[0] to it, sync[1] back). */
-/* In a target or the agent: gone with the driver, however it ends. */
-static int die_with(pid_t driver)
+int ic_bench_die_with(pid_t driver)
 {
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		return -errno;
@@ -293,7 +289,7 @@ static int enter_userns(pid_t driver, int to_driver, int from_driver)
 	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 		return -errno;
 	/* A change of credentials clears the parent-death signal. */
-	return die_with(driver);
+	return ic_bench_die_with(driver);
 }
 
 static int write_maps(pid_t pid)
@@ -427,10 +423,10 @@ static _Noreturn void target_main(struct run *r, enum role role, int i, int slot
 	char b = 0;
 	int listener, q;
 
-	if (die_with(r->driver) < 0)
+	if (ic_bench_die_with(r->driver) < 0)
 		_exit(1);
 	if (c->under == IC_BENCH_AGENT)
-		pin_to(r->env->agent_cpu);
+		ic_bench_pin(r->env->agent_cpu);
 	if (c->wl == IC_BENCH_SETXATTR)
 		snprintf(w.path, sizeof(w.path), "%s/x%d", r->env->dir, i);
 	else
@@ -514,124 +510,15 @@ static int spawn_target(struct run *r, enum role role, int i, int slot)
 	return userns ? map_target(pid, to_driver[0], from_driver[1]) : 0;
 }
 
-/* --- minimal agents ------------------------------------------------------------------ */
-
-#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
-#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
-#endif
-#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
-#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP 1ULL
-#endif
-
-static int recv_fd(int sock)
-{
-	char c[CMSG_SPACE(sizeof(int))], b;
-	struct iovec iov = {.iov_base = &b, .iov_len = 1};
-	struct msghdr mh = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c, .msg_controllen = sizeof(c)};
-	struct cmsghdr *cm;
-	int fd;
-
-	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1)
-		return -1;
-	cm = CMSG_FIRSTHDR(&mh);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS)
-		return -1;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
-}
-
-/* Answers one notification with val 0; a target that went away is no error. */
-static void answer(int fd)
-{
-	struct seccomp_notif req;
-	struct seccomp_notif_resp resp;
-
-	memset(&req, 0, sizeof(req));
-	if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
-		return; /* ENOENT: the target went away */
-	resp = (struct seccomp_notif_resp){.id = req.id};
-	(void)ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
-}
-
-struct epoll_agent {
-	int ep;
-};
-
-static void *epoll_agent_thread(void *arg)
-{
-	struct epoll_agent *a = arg;
-	struct epoll_event ev[64];
-
-	for (;;) {
-		int n = epoll_wait(a->ep, ev, ARRAY_SIZE(ev), -1);
-
-		for (int i = 0; i < n; i++) {
-			if (ev[i].events & EPOLLIN)
-				answer(ev[i].data.fd);
-			else if (ev[i].events & (EPOLLHUP | EPOLLERR))
-				epoll_ctl(a->ep, EPOLL_CTL_DEL, ev[i].data.fd, NULL);
-		}
-	}
-	return NULL;
-}
-
-/* The agent process: takes n listeners, answers until the driver kills it. */
-static _Noreturn void agent_main(struct run *r, int n)
-{
-	int threads = r->c->under == IC_BENCH_AGENT ? 1 : r->c->agent_threads;
-	struct epoll_agent *a = calloc((size_t)threads, sizeof(*a));
-
-	close(r->agent_sock[1]);
-	close(r->idle_pipe[1]);
-	if (!a || die_with(r->driver) < 0)
-		_exit(1);
-	if (r->c->under == IC_BENCH_AGENT) {
-		int fd;
-
-		pin_to(r->env->agent_cpu);
-		fd = recv_fd(r->agent_sock[0]);
-		if (fd < 0)
-			_exit(1);
-		(void)ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
-		for (;;)
-			answer(fd); /* blocking RECV: the kernel's floor */
-	}
-	for (int t = 0; t < threads; t++) {
-		a[t].ep = epoll_create1(EPOLL_CLOEXEC);
-		if (a[t].ep < 0)
-			_exit(1);
-	}
-	for (int i = 0; i < n; i++) {
-		struct epoll_event ev = {.events = EPOLLIN};
-		int fd = recv_fd(r->agent_sock[0]);
-
-		if (fd < 0)
-			_exit(1);
-		(void)ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
-		ev.data.fd = fd;
-		if (epoll_ctl(a[i % threads].ep, EPOLL_CTL_ADD, fd, &ev) < 0)
-			_exit(1);
-	}
-	for (int t = 1; t < threads; t++) {
-		pthread_t th;
-
-		if (pthread_create(&th, NULL, epoll_agent_thread, &a[t]) != 0)
-			_exit(1);
-	}
-	epoll_agent_thread(&a[0]);
-	_exit(0);
-}
-
 static int start_agent(struct run *r, int n)
 {
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, r->agent_sock) < 0)
 		return -errno;
-	r->agent = ic_bench_fork();
+	r->agent = ic_bench_agent_start(
+	    r->agent_sock[0], n, r->c->under == IC_BENCH_AGENT ? 0 : r->c->agent_threads,
+	    r->env->agent_cpu, r->driver, (const int[]){r->agent_sock[1], r->idle_pipe[1]}, 2);
 	if (r->agent < 0)
-		return -errno;
-	if (r->agent == 0)
-		agent_main(r, n);
+		return r->agent;
 	if (child_add(r->agent) < 0)
 		return -ENOMEM;
 	close(r->agent_sock[0]);
