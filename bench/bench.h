@@ -69,7 +69,6 @@ struct ic_bench_env {
 };
 
 /* target.c */
-uint64_t ic_bench_now_ns(void); /* CLOCK_MONOTONIC */
 pid_t ic_bench_fork(void);
 void ic_bench_pin(int cpu);
 /* In a target or an agent: gone with the driver, however it ends; -ESRCH if it is gone. */

@@ -16,6 +16,7 @@
 
 #include "bench/bench.h"
 #include "common/macros.h"
+#include "common/proc.h"
 #include "common/parse.h"
 #include "common/sock.h"
 
@@ -80,7 +81,7 @@ int ic_bench_daemon_start(struct ic_bench_daemon *d, const char *binary, const c
 		_exit(127);
 	}
 	d->pid = pid;
-	for (uint64_t end = ic_bench_now_ns() + 10 * 1000000000ULL; ic_bench_now_ns() < end;) {
+	for (uint64_t end = ic_now_ns() + 10 * 1000000000ULL; ic_now_ns() < end;) {
 		pid_t p;
 
 		if (ic_bench_daemon_status(d->control, &p, &n) == 0)
@@ -126,8 +127,8 @@ void ic_bench_daemon_stop(struct ic_bench_daemon *d)
 {
 	if (d->pid > 0) {
 		kill(d->pid, SIGTERM);
-		for (uint64_t end = ic_bench_now_ns() + 10 * 1000000000ULL;
-		     d->pid > 0 && ic_bench_now_ns() < end;) {
+		for (uint64_t end = ic_now_ns() + 10 * 1000000000ULL;
+		     d->pid > 0 && ic_now_ns() < end;) {
 			if (waitpid(d->pid, NULL, WNOHANG) == d->pid)
 				d->pid = 0;
 			else
@@ -143,25 +144,27 @@ void ic_bench_daemon_stop(struct ic_bench_daemon *d)
 	d->dir[0] = '\0';
 }
 
-/* Lines of the control socket's "containers" answer whose id starts with prefix. */
-int ic_bench_daemon_count(const char *control, const char *prefix, long *n)
+/* One request on the control socket: it answers a verdict digit ('0': done), then lines, each
+ * given to fn (without its newline) as it arrives. -errno, or -EPROTO for a refusal or a line
+ * longer than we read at once. */
+static int control_lines(const char *control, const char *cmd, int timeout_ms,
+			 void (*fn)(const char *line, size_t len, void *arg), void *arg)
 {
 	_cleanup_close_ int fd = ic_sock_connect(control, SOCK_STREAM);
-	size_t plen = strlen(prefix), have = 0;
+	size_t have = 0;
 	char buf[8192];
 	bool first = true;
 
 	if (fd < 0)
 		return fd;
-	if (write(fd, "containers\n", 11) != 11)
+	if (write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd))
 		return -errno;
-	*n = 0;
 	for (;;) {
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		char *line, *nl;
 		ssize_t got;
 
-		if (poll(&pfd, 1, 5000) <= 0)
+		if (poll(&pfd, 1, timeout_ms) <= 0)
 			return -ETIMEDOUT;
 		got = read(fd, buf + have, sizeof(buf) - have);
 		if (got < 0)
@@ -171,66 +174,75 @@ int ic_bench_daemon_count(const char *control, const char *prefix, long *n)
 		if (first && buf[0] != '0')
 			return -EPROTO;
 		have += (size_t)got;
-		line = buf + first; /* the verdict digit */
+		line = buf + first; /* past the verdict digit */
 		first = false;
 		while ((nl = memchr(line, '\n', (size_t)(buf + have - line)))) {
-			*n += !strncmp(line, prefix, plen);
+			fn(line, (size_t)(nl - line), arg);
 			line = nl + 1;
 		}
 		have = (size_t)(buf + have - line);
 		if (have == sizeof(buf))
-			return -EPROTO; /* no line is this long */
+			return -EPROTO;
 		memmove(buf, line, have);
 	}
 }
 
-/* The value of "key   value" on a line of its own. */
-static int status_value(const char *text, const char *key, uint64_t *v)
-{
-	size_t klen = strlen(key);
-	char num[32];
+struct count {
+	const char *prefix;
+	long n;
+};
 
-	for (const char *p = text; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-		if (!strncmp(p, key, klen) && p[klen] == ' ' &&
-		    sscanf(p + klen, " %31[0-9]", num) == 1)
-			return ic_parse_u64(num, 0, INT64_MAX, v);
-	return -ENOENT;
+static void count_line(const char *line, size_t len, void *arg)
+{
+	struct count *c = arg;
+	size_t plen = strlen(c->prefix);
+
+	c->n += len >= plen && !strncmp(line, c->prefix, plen);
 }
 
-/* The control socket answers a verdict digit, then "key  value" lines. */
+int ic_bench_daemon_count(const char *control, const char *prefix, long *n)
+{
+	struct count c = {.prefix = prefix};
+	int r = control_lines(control, "containers\n", 5000, count_line, &c);
+
+	*n = c.n;
+	return r;
+}
+
+struct status {
+	uint64_t pid, containers;
+	bool have_pid, have_containers;
+};
+
+/* "key   value" lines: the two we want. */
+static void status_line(const char *line, size_t len, void *arg)
+{
+	struct status *st = arg;
+	char text[64], key[16], num[32];
+
+	if (len >= sizeof(text))
+		return; /* not one of ours */
+	memcpy(text, line, len);
+	text[len] = '\0';
+	if (sscanf(text, "%15s %31[0-9]", key, num) != 2)
+		return;
+	if (!strcmp(key, "pid"))
+		st->have_pid = ic_parse_u64(num, 1, INT32_MAX, &st->pid) == 0;
+	else if (!strcmp(key, "containers"))
+		st->have_containers = ic_parse_u64(num, 0, INT64_MAX, &st->containers) == 0;
+}
+
 int ic_bench_daemon_status(const char *control, pid_t *pid, long *containers)
 {
-	_cleanup_close_ int fd = ic_sock_connect(control, SOCK_STREAM);
-	char buf[4096];
-	size_t len = 0;
-	uint64_t v;
+	struct status st = {0};
+	int r = control_lines(control, "status\n", 1000, status_line, &st);
 
-	if (fd < 0)
-		return fd;
-	if (write(fd, "status\n", 7) != 7)
-		return -errno;
-	while (len < sizeof(buf) - 1) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		ssize_t n;
-
-		if (poll(&pfd, 1, 1000) <= 0)
-			return -ETIMEDOUT;
-		n = read(fd, buf + len, sizeof(buf) - 1 - len);
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	if (buf[0] != '0')
+	if (r < 0)
+		return r;
+	if (!st.have_pid || !st.have_containers)
 		return -EPROTO;
-	if (status_value(buf, "pid", &v) < 0 || v > INT32_MAX)
-		return -EPROTO;
-	*pid = (pid_t)v;
-	if (status_value(buf, "containers", &v) < 0)
-		return -EPROTO;
-	*containers = (long)v;
+	*pid = (pid_t)st.pid;
+	*containers = (long)st.containers;
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 
 #include "bench/bench.h"
 #include "common/macros.h"
+#include "common/proc.h"
 
 /* intercept-bench: what an intercepted syscall costs a container, how many calls a second the
  * host serves, how many containers one daemon holds, measured in one run beside the native
@@ -193,7 +194,7 @@ static int run(const struct opts *o, const struct ic_bench_case *c, bool fresh, 
 	       int total)
 {
 	struct ic_bench_result *res = next_result();
-	uint64_t t0 = ic_bench_now_ns();
+	uint64_t t0 = ic_now_ns();
 	pid_t dpid = 0;
 	const char *control = o->control;
 	int q, status;
@@ -241,31 +242,42 @@ static int run(const struct opts *o, const struct ic_bench_case *c, bool fresh, 
 		"p99_us=%.3f p999_us=%.3f calls_per_s=%.0f seconds=%.1f\n",
 		c->section, ic_bench_under_name[c->under], ic_bench_workload_name[c->wl], c->busy,
 		c->idle, c->paced, res->p50_us, res->p99_us, res->p999_us, res->calls_per_s,
-		(double)(ic_bench_now_ns() - t0) / 1e9);
+		(double)(ic_now_ns() - t0) / 1e9);
 	n_results++;
 	return 0;
 }
 
 static const char *const sections[] = {"single", "scaling", "density", "threads", "fairness"};
 
-/* Whether the list item at p (up to ',' or the end) names a section. */
-static bool known_section(const char *p)
+/* A comma-separated list: the item after the one at p, NULL after the last. */
+static const char *next_item(const char *p)
+{
+	const char *comma = strchr(p, ',');
+
+	return comma ? comma + 1 : NULL;
+}
+
+/* Whether the item at p (up to ',' or the end) is name. */
+static bool item_is(const char *p, const char *name)
 {
 	size_t len = strcspn(p, ",");
 
+	return strlen(name) == len && !strncmp(p, name, len);
+}
+
+static bool known_section(const char *p)
+{
 	for (size_t i = 0; i < ARRAY_SIZE(sections); i++)
-		if (strlen(sections[i]) == len && !strncmp(p, sections[i], len))
+		if (item_is(p, sections[i]))
 			return true;
 	return false;
 }
 
-/* Whether section is in the comma-separated list (all are without one). */
+/* Whether section is in the list (all are without one). */
 static bool wanted(const char *list, const char *section)
 {
-	size_t len = strlen(section);
-
-	for (const char *p = list; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-		if (!strncmp(p, section, len) && (p[len] == ',' || !p[len]))
+	for (const char *p = list; p; p = next_item(p))
+		if (item_is(p, section))
 			return true;
 	return !list;
 }
@@ -373,8 +385,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'O':
 			o->only = optarg;
-			for (const char *p = optarg; p;
-			     p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+			for (const char *p = optarg; p; p = next_item(p))
 				if (!known_section(p)) {
 					fprintf(stderr,
 						"intercept-bench: --only: unknown section in '%s' "

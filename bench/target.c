@@ -28,6 +28,7 @@
 
 #include "bench/bench.h"
 #include "common/macros.h"
+#include "common/proc.h"
 #include "common/oci.h"
 #include "common/sock.h"
 
@@ -157,14 +158,6 @@ static pid_t peek_exited(siginfo_t *si)
 	if (waitid(P_ALL, 0, si, WEXITED | WNOHANG | WNOWAIT) < 0)
 		return 0;
 	return si->si_pid;
-}
-
-uint64_t ic_bench_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 static void futex_wait(int *word, int val)
@@ -390,10 +383,10 @@ static void target_loop(struct run *r, const struct work *w, enum role role, int
 		win = ph - PHASE_WINDOW0;
 		if (win >= n_win)
 			return;
-		t0 = ic_bench_now_ns();
+		t0 = ic_now_ns();
 		if (work_call(w) < 0)
 			target_fail(r, ic_bench_workload_name[w->wl], errno);
-		dt = ic_bench_now_ns() - t0;
+		dt = ic_now_ns() - t0;
 		if (win >= 0) {
 			uint64_t n = s->count[win];
 
@@ -404,7 +397,7 @@ static void target_loop(struct run *r, const struct work *w, enum role role, int
 		work_after(w);
 		if (role == ROLE_PACED) {
 			struct timespec ts;
-			uint64_t t = ic_bench_now_ns();
+			uint64_t t = ic_now_ns();
 
 			next = next + pace > t ? next + pace : t + pace;
 			ts.tv_sec = (time_t)(next / 1000000000ULL);
@@ -654,7 +647,7 @@ static int wait_ready(const struct run *r, pid_t daemon, const char *control, lo
 	char prefix[64];
 
 	container_prefix(r, prefix, sizeof(prefix));
-	for (uint64_t end = ic_bench_now_ns() + 180 * 1000000000ULL; ic_bench_now_ns() < end;) {
+	for (uint64_t end = ic_now_ns() + 180 * 1000000000ULL; ic_now_ns() < end;) {
 		long have = -1;
 		siginfo_t si;
 		pid_t pid;
@@ -742,6 +735,7 @@ static int run_phases(struct run *r, const char *control, long containers, pid_t
 	long rss0 = daemon > 0 ? ic_bench_rss_kib(daemon) : -1, rss1 = -1;
 	int q, slot = 0, gone = 0;
 	pid_t pid;
+
 	if (notified(c) && c->under != IC_BENCH_DAEMON) {
 		q = start_agent(r, r->n_total);
 		if (q < 0)
@@ -773,19 +767,19 @@ static int run_phases(struct run *r, const char *control, long containers, pid_t
 	futex_wake_all(&r->sh->phase);
 	ic_bench_sleep_ms(t->warmup_ms);
 	for (int w = 0; w < t->windows; w++) {
-		uint64_t t0 = ic_bench_now_ns();
+		uint64_t t0 = ic_now_ns();
 
 		__atomic_store_n(&r->sh->phase, PHASE_WINDOW0 + w, __ATOMIC_RELEASE);
 		ic_bench_sleep_ms(t->window_ms);
-		win_ns[w] = ic_bench_now_ns() - t0;
+		win_ns[w] = ic_now_ns() - t0;
 	}
 	__atomic_store_n(&r->sh->phase, PHASE_WINDOW0 + t->windows, __ATOMIC_RELEASE);
 	close(r->idle_pipe[1]);
 	r->idle_pipe[1] = -1;
 	/* Targets stop at their next call (the agent never does). One that does not within 30 s
 	 * waits on an answer that never came: the case fails. */
-	for (uint64_t end = ic_bench_now_ns() + 30 * 1000000000ULL;
-	     gone < r->n_total && ic_bench_now_ns() < end;) {
+	for (uint64_t end = ic_now_ns() + 30 * 1000000000ULL;
+	     gone < r->n_total && ic_now_ns() < end;) {
 		siginfo_t si;
 
 		pid = peek_exited(&si);
@@ -846,10 +840,7 @@ int ic_bench_run_case(const struct ic_bench_env *env, const struct ic_bench_case
 		q = -errno;
 	if (q == 0)
 		q = run_phases(&r, control, containers, daemon, res);
-	if (r.idle_pipe[1] >= 0)
-		close(r.idle_pipe[1]);
-	if (r.idle_pipe[0] >= 0)
-		close(r.idle_pipe[0]);
+	close_pair(&r.idle_pipe);
 	close_pair(&r.agent_sock);
 	kill_and_reap_all(); /* the agent, and whatever failed to stop */
 	munmap(r.sh, r.map_len);
