@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/conf.h"
+#include "common/ref.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/parse.h"
@@ -511,6 +512,17 @@ struct ic_conf *ic_conf_free(struct ic_conf *conf)
 	free(conf->path);
 	free(conf);
 	return NULL;
+}
+
+void ic_conf_ref(struct ic_conf *conf)
+{
+	ic_ref_inc(&conf->refs);
+}
+
+void ic_conf_unref(struct ic_conf *conf)
+{
+	if (conf && ic_ref_dec(&conf->refs))
+		ic_conf_free(conf);
 }
 
 static void conf_freep(struct ic_conf **c)

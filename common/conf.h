@@ -59,8 +59,9 @@ struct ic_server_conf {
 
 /* An immutable snapshot once loaded: readers never see it change. */
 struct ic_conf {
-	int refs;   /* for the daemon's snapshot references; 1 when loaded */
-	char *path; /* NULL when built from defaults only */
+	int refs;	     /* for the daemon's snapshot references; 1 when loaded */
+	uint64_t generation; /* set by the daemon when it publishes the snapshot; never reused */
+	char *path;	     /* NULL when built from defaults only */
 	struct ic_server_conf server;
 	struct ic_policy *policies;
 	size_t n_policies;
@@ -71,6 +72,10 @@ struct ic_conf {
 int ic_conf_load(const char *path, bool must_exist, struct ic_conf **ret,
 		 char err[IC_CONF_ERR_MAX]);
 struct ic_conf *ic_conf_free(struct ic_conf *conf);
+/* Snapshot references (handlers may block, so a worker pins the snapshot it serves with). Any
+ * thread; unref accepts NULL, and the last reference frees. */
+void ic_conf_ref(struct ic_conf *conf);
+void ic_conf_unref(struct ic_conf *conf);
 const struct ic_policy *ic_conf_policy(const struct ic_conf *conf, const char *name);
 
 /* Whether key is one of the [policy NAME] keys. */

@@ -55,6 +55,12 @@ static inline void ic_fclosep(FILE **f)
 		_p_;                                                                               \
 	})
 
+/* cds_lfs_for_each_safe for what liburcu's __cds_lfs_pop_all returned, NULL (empty) included:
+ * liburcu's macro takes the address of a member of the NULL head. */
+#define IC_LFS_FOR_EACH_SAFE(head, node, next)                                                     \
+	for ((node) = (head) ? &(head)->node : NULL; (node) && ((next) = (node)->next, 1);         \
+	     (node) = (next))
+
 /* Plain per-thread counters: the owner writes, any thread may read a torn-free value. */
 #define IC_COUNTER_ADD(c, n)                                                                       \
 	__atomic_store_n(&(c), __atomic_load_n(&(c), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)

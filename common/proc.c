@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -87,4 +89,16 @@ void ic_proc_peer_name(int sock, char *buf, size_t len)
 		comm[strcspn(comm, "\n")] = 0;
 	}
 	snprintf(buf, len, "pid %d uid %u (%s)", (int)cred.pid, cred.uid, comm);
+}
+
+void ic_thread_pin(pthread_t t, int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	/* Best effort: a cpuset may forbid it, and the thread then runs where it may. */
+	(void)pthread_setaffinity_np(t, sizeof(set), &set);
 }

@@ -2,6 +2,7 @@
 #ifndef IC_COMMON_PROC_H
 #define IC_COMMON_PROC_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -13,5 +14,7 @@ int ic_pidfd_open(pid_t pid, unsigned flags);
 /* Readable name of the peer of a unix socket: "pid 123 (comm)". */
 void ic_proc_peer_name(int sock, char *buf, size_t len);
 uint64_t ic_now_ns(void);
+/* Pin thread t to cpu (-1: leave it); best effort. */
+void ic_thread_pin(pthread_t t, int cpu);
 
 #endif

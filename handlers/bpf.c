@@ -203,7 +203,7 @@ static enum ic_verdict prog_attach(struct ic_req *req, struct ic_resp *resp, int
 /* bpf(cmd, attr, size): device-cgroup programs for nested runtimes. Loaded with host privilege
  * and handed to the caller as an O_CLOEXEC fd; attached only with BPF_F_ALLOW_MULTI inside the
  * container's own cgroup2 subtree, so a container can only narrow its device access. */
-enum ic_verdict ic_handle_bpf(struct ic_req *req, struct ic_resp *resp)
+IC_HANDLER(ic_handle_bpf)
 {
 	const __u64 *a = req->notif->data.args;
 	int cmd = (int)(int32_t)a[0];

@@ -4,54 +4,14 @@
 #include "common/conf.h"
 #include "handlers/handlers.h"
 
-/* A missing entry means "not ours": the kernel decides. One row per syscall. */
-/* clang-format off */
-static const ic_handler_fn handlers[_IC_SYS_MAX] = {
-	[IC_SYS_MKNOD] = ic_handle_mknod,
-	[IC_SYS_MKNODAT] = ic_handle_mknod,
-	[IC_SYS_SETXATTR] = ic_handle_setxattr,
-	[IC_SYS_LSETXATTR] = ic_handle_setxattr,
-	[IC_SYS_FSETXATTR] = ic_handle_setxattr,
-	[IC_SYS_MOUNT] = ic_handle_mount,
-	[IC_SYS_BPF] = ic_handle_bpf,
-	[IC_SYS_SCHED_SETSCHEDULER] = ic_handle_sched,
-	[IC_SYS_SYSINFO] = ic_handle_sysinfo,
-};
-/* clang-format on */
-
-bool ic_policy_intercepts(const struct ic_policy *p, enum ic_sys sys)
-{
-	switch (sys) {
-	case IC_SYS_MKNOD:
-	case IC_SYS_MKNODAT:
-		return p->mknod;
-	case IC_SYS_SETXATTR:
-	case IC_SYS_LSETXATTR:
-	case IC_SYS_FSETXATTR:
-		return p->setxattr;
-	case IC_SYS_MOUNT:
-		return p->mount;
-	case IC_SYS_BPF:
-		return p->bpf;
-	case IC_SYS_SCHED_SETSCHEDULER:
-		return p->sched_setscheduler;
-	case IC_SYS_SYSINFO:
-		return p->sysinfo;
-	case _IC_SYS_MAX:
-	case IC_SYS_UNKNOWN:
-		break;
-	}
-	return false;
-}
-
 enum ic_verdict ic_handle(struct ic_req *req, struct ic_resp *resp)
 {
 	resp->val = 0;
 	resp->error = 0;
-	if (req->sys < 0 || req->sys >= _IC_SYS_MAX || !handlers[req->sys] || !req->policy ||
-	    !ic_policy_intercepts(req->policy, req->sys))
+	if (!req->sys || !req->sys->handler || !req->policy ||
+	    !ic_syscall_enabled(req->sys, req->policy))
 		return IC_VERDICT_CONTINUE;
-	return handlers[req->sys](req, resp);
+	return req->sys->handler(req, resp);
 }
 
 enum ic_verdict ic_caller_check(struct ic_req *req, struct ic_caller *caller, int cap)

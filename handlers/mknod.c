@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <linux/capability.h>
 #include <linux/openat2.h>
 #include <stdio.h>
@@ -48,7 +49,6 @@ static const char *safe_device(unsigned major, unsigned minor, bool *always_bind
 	return NULL;
 }
 
-/* The host's node must really be the device asked for: it is what the container will get. */
 /* Whether the node we just made cannot be used for want of device access: MNT_NODEV, or
  * SB_I_NODEV on a filesystem a user namespace mounted, which statvfs does not show. Only a
  * node that is still the safe character device we created is opened (as root, without a
@@ -73,9 +73,35 @@ static bool node_unusable(int target, dev_t dev, uid_t owner)
 #define STATX_MNT_ID_UNIQUE 0x00004000U
 #endif
 
-/* The answer holds for the whole mount (its flags and its superblock's), so it is kept per
- * container for the last mount asked about: one device open per mount, not per node. */
-static bool node_unusable_cached(struct ic_container_info *ct, int target, dev_t dev, uid_t owner)
+/* Per container: whether the last mount a node was made on honours devices. The answer holds
+ * for the whole mount (its flags and its superblock's): one device open per mount, not per
+ * node. */
+struct mknod_state {
+	pthread_mutex_t lock;
+	uint64_t mnt_id; /* the mount's unique id */
+	int usable;	 /* -1 unknown, 0 no (nodev), 1 yes */
+};
+
+static void mknod_state_init(void *p)
+{
+	struct mknod_state *st = p;
+
+	pthread_mutex_init(&st->lock, NULL);
+	st->usable = -1;
+}
+
+static void mknod_state_fini(void *p)
+{
+	pthread_mutex_destroy(&((struct mknod_state *)p)->lock);
+}
+
+const struct ic_sys_state ic_mknod_state = {
+    .size = sizeof(struct mknod_state),
+    .init = mknod_state_init,
+    .fini = mknod_state_fini,
+};
+
+static bool node_unusable_cached(struct mknod_state *ms, int target, dev_t dev, uid_t owner)
 {
 	struct statx stx;
 	bool unusable;
@@ -83,18 +109,18 @@ static bool node_unusable_cached(struct ic_container_info *ct, int target, dev_t
 	if (statx(target, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID_UNIQUE, &stx) < 0 ||
 	    !(stx.stx_mask & STATX_MNT_ID_UNIQUE))
 		return node_unusable(target, dev, owner);
-	pthread_mutex_lock(&ct->dev_lock);
-	if (ct->dev_usable >= 0 && ct->dev_mnt_id == stx.stx_mnt_id) {
-		unusable = !ct->dev_usable;
-		pthread_mutex_unlock(&ct->dev_lock);
+	pthread_mutex_lock(&ms->lock);
+	if (ms->usable >= 0 && ms->mnt_id == stx.stx_mnt_id) {
+		unusable = !ms->usable;
+		pthread_mutex_unlock(&ms->lock);
 		return unusable;
 	}
-	pthread_mutex_unlock(&ct->dev_lock);
+	pthread_mutex_unlock(&ms->lock);
 	unusable = node_unusable(target, dev, owner);
-	pthread_mutex_lock(&ct->dev_lock);
-	ct->dev_mnt_id = stx.stx_mnt_id;
-	ct->dev_usable = !unusable;
-	pthread_mutex_unlock(&ct->dev_lock);
+	pthread_mutex_lock(&ms->lock);
+	ms->mnt_id = stx.stx_mnt_id;
+	ms->usable = !unusable;
+	pthread_mutex_unlock(&ms->lock);
 	return unusable;
 }
 
@@ -122,10 +148,9 @@ static bool host_node_ok(const char *host, dev_t dev)
 }
 
 /* mknod(path, mode, dev) and mknodat(dirfd, path, mode, dev). Worker threads. */
-enum ic_verdict ic_handle_mknod(struct ic_req *req, struct ic_resp *resp)
+static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 {
 	const __u64 *a = req->notif->data.args;
-	bool at = req->sys == IC_SYS_MKNODAT;
 	int dirfd = at ? (int)a[0] : AT_FDCWD;
 	uint64_t path_addr = at ? a[1] : a[0];
 	mode_t mode = (mode_t)(uint32_t)(at ? a[2] : a[1]);
@@ -225,7 +250,7 @@ enum ic_verdict ic_handle_mknod(struct ic_req *req, struct ic_resp *resp)
 	/* Where its filesystem will not honour a node (nodev, or a tmpfs a user namespace
 	 * mounted), the host's node is bound over it so that it works. */
 	if (target >= 0 &&
-	    (always_bind || node_unusable_cached(req->ct, target, dev, caller.fsuid))) {
+	    (always_bind || node_unusable_cached(req->state, target, dev, caller.fsuid))) {
 		nodev = true;
 		r = host_ok ? ic_bind_host_node(tid, host, target) : -EPERM;
 		if (r < 0) {
@@ -249,4 +274,14 @@ out:
 			 nodev ? " (the host's node bound on it)" : "");
 	resp->error = -r;
 	return IC_VERDICT_RESPOND;
+}
+
+IC_HANDLER(ic_handle_mknod)
+{
+	return handle(req, resp, false);
+}
+
+IC_HANDLER(ic_handle_mknodat)
+{
+	return handle(req, resp, true);
 }

@@ -29,10 +29,6 @@
 #define MOUNT_ATTR_IDMAP 0x00100000
 #endif
 
-/* Flags that never make a new mount: the filter keeps them away; a caller racing the filter
- * (another arch's numbers) still gets the kernel. */
-#define MOUNT_NOT_OURS                                                                             \
-	(MS_REMOUNT | MS_BIND | MS_MOVE | MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
 #define FSTYPE_MAX 64
 #define DATA_MAX   4096 /* the kernel copies at most a page of options */
 #define LOOP_TRIES 8
@@ -360,7 +356,7 @@ static void fuse_options(unsigned long flags, const char *data, char *out, size_
 /* mount(source, target, fstype, flags, data) for fstypes the policy lists in mount.allowed:
  * made with host privilege in the worker, idmapped with mount.shift, then attached at the target
  * in the caller's mount namespace. Paths are the caller's: resolved in its root and cwd, as it. */
-enum ic_verdict ic_handle_mount(struct ic_req *req, struct ic_resp *resp)
+IC_HANDLER(ic_handle_mount)
 {
 	const __u64 *a = req->notif->data.args;
 	const struct ic_policy *p = req->policy;
@@ -375,7 +371,8 @@ enum ic_verdict ic_handle_mount(struct ic_req *req, struct ic_resp *resp)
 	struct stat st;
 	int r;
 
-	if ((flags & MOUNT_NOT_OURS) || !a[2] ||
+	/* The filter keeps these away; a caller racing it still gets the kernel. */
+	if ((flags & IC_MOUNT_SKIP_FLAGS) || !a[2] ||
 	    ic_read_string(tid, a[2], fstype, sizeof(fstype)) < 0)
 		return IC_VERDICT_CONTINUE;
 	if (in_list(p->mount_allowed, fstype))

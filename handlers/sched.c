@@ -98,7 +98,7 @@ static pid_t host_pid_of(const struct pidinfo *caller, pid_t pid)
  * CAP_SYS_NICE in its user namespace, up to the policy's sched.max_rt_priority, on tasks of the
  * caller's own pid namespace. Everything else the kernel judges (it lets anyone pick
  * SCHED_OTHER, BATCH or IDLE for its own tasks). */
-enum ic_verdict ic_handle_sched(struct ic_req *req, struct ic_resp *resp)
+IC_HANDLER(ic_handle_sched)
 {
 	const __u64 *a = req->notif->data.args;
 	pid_t tid = (pid_t)req->notif->pid, pid = (pid_t)(int32_t)a[0], target;

@@ -105,7 +105,9 @@ static int fd_is_opath(pid_t tid, int fd)
 /* setxattr(path, name, value, size, flags), lsetxattr(...), fsetxattr(fd, ...). The filter only
  * passes size 1; of those we set trusted.overlay.opaque = "y" (OverlayFS's opaque directory
  * marker) for a caller with CAP_SYS_ADMIN in the container's user namespace. */
-enum ic_verdict ic_handle_setxattr(struct ic_req *req, struct ic_resp *resp)
+enum flavour { PATH_FOLLOW = 0, PATH_NOFOLLOW = 1, BY_FD = 2 };
+
+static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, enum flavour how)
 {
 	const __u64 *a = req->notif->data.args;
 	pid_t tid = (pid_t)req->notif->pid;
@@ -131,7 +133,7 @@ enum ic_verdict ic_handle_setxattr(struct ic_req *req, struct ic_resp *resp)
 	if (v != IC_VERDICT_RESPOND)
 		return v;
 
-	if (req->sys == IC_SYS_FSETXATTR) {
+	if (how == BY_FD) {
 		r = fd_is_opath(tid, (int)a[0]);
 		target = r == 0 ? ic_caller_open_fd(tid, (int)a[0], false) : -EBADF;
 		r = req->still_valid(req);
@@ -162,7 +164,7 @@ enum ic_verdict ic_handle_setxattr(struct ic_req *req, struct ic_resp *resp)
 		return IC_VERDICT_FAILED;
 	}
 	ic_path_split(path, dir, sizeof(dir), &last);
-	if (req->sys == IC_SYS_SETXATTR || strchr(last, '/')) {
+	if (how == PATH_FOLLOW || strchr(last, '/')) {
 		/* Follows the last symlink, as the caller's setxattr would (and lsetxattr too when
 		 * a trailing slash asks for it), never through a /proc magic link. */
 		target = ic_open_as_caller(path, true);
@@ -198,7 +200,22 @@ enum ic_verdict ic_handle_setxattr(struct ic_req *req, struct ic_resp *resp)
 done:
 	if (r == 0)
 		log_info("container %s: pid %d %s %s=y: done", req->ct->id, (int)tid,
-			 ic_sys_name(req->sys), OPAQUE_NAME);
+			 ic_syscall_name(req->sys), OPAQUE_NAME);
 	resp->error = -r;
 	return IC_VERDICT_RESPOND;
+}
+
+IC_HANDLER(ic_handle_setxattr)
+{
+	return handle(req, resp, PATH_FOLLOW);
+}
+
+IC_HANDLER(ic_handle_lsetxattr)
+{
+	return handle(req, resp, PATH_NOFOLLOW);
+}
+
+IC_HANDLER(ic_handle_fsetxattr)
+{
+	return handle(req, resp, BY_FD);
 }

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
@@ -53,7 +54,31 @@ static void apply_memory(struct sysinfo *si, const struct ic_cgroup_mem *m)
 	}
 }
 
-int ic_sysinfo_compute(struct ic_container_info *ct, struct sysinfo *si)
+/* Per container: the last answer computed, reused for the policy's sysinfo.cache_ms. */
+struct sysinfo_state {
+	pthread_mutex_t lock;
+	uint64_t stamp_ns;
+	bool valid;
+	struct sysinfo si;
+};
+
+static void sysinfo_state_init(void *p)
+{
+	pthread_mutex_init(&((struct sysinfo_state *)p)->lock, NULL);
+}
+
+static void sysinfo_state_fini(void *p)
+{
+	pthread_mutex_destroy(&((struct sysinfo_state *)p)->lock);
+}
+
+const struct ic_sys_state ic_sysinfo_state = {
+    .size = sizeof(struct sysinfo_state),
+    .init = sysinfo_state_init,
+    .fini = sysinfo_state_fini,
+};
+
+static int compute(struct ic_container_info *ct, struct sysinfo *si)
 {
 	struct ic_cgroup_mem m;
 	uint64_t pids;
@@ -132,31 +157,32 @@ size_t ic_sysinfo_layout(const struct sysinfo *si, enum ic_abi abi, void *buf, s
 
 /* Worker threads. The answer is cached per container for the policy's sysinfo.cache_ms;
  * uptime is computed fresh. */
-enum ic_verdict ic_handle_sysinfo(struct ic_req *req, struct ic_resp *resp)
+IC_HANDLER(ic_handle_sysinfo)
 {
 	struct ic_container_info *ct = req->ct;
+	struct sysinfo_state *cache = req->state;
 	uint64_t now = ic_now_ns(), ttl = (uint64_t)req->policy->sysinfo_cache_ms * 1000000ULL;
 	struct sysinfo si;
 	unsigned char out[sizeof(struct sysinfo)];
 	size_t len;
 	int r;
 
-	pthread_mutex_lock(&ct->si_lock);
-	if (ct->si_valid && now - ct->si_stamp_ns < ttl) {
-		si = ct->si;
+	pthread_mutex_lock(&cache->lock);
+	if (cache->valid && now - cache->stamp_ns < ttl) {
+		si = cache->si;
 	} else {
-		r = ic_sysinfo_compute(ct, &si);
+		r = compute(ct, &si);
 		if (r < 0) {
-			pthread_mutex_unlock(&ct->si_lock);
+			pthread_mutex_unlock(&cache->lock);
 			log_warn_errno(r, "sysinfo for container %s failed: %s", ct->id,
 				       strerror(-r));
 			return IC_VERDICT_FAILED;
 		}
-		ct->si = si;
-		ct->si_stamp_ns = now;
-		ct->si_valid = true;
+		cache->si = si;
+		cache->stamp_ns = now;
+		cache->valid = true;
 	}
-	pthread_mutex_unlock(&ct->si_lock);
+	pthread_mutex_unlock(&cache->lock);
 
 	si.uptime = container_uptime(ct, si.uptime);
 	len = ic_sysinfo_layout(&si, req->abi, out, sizeof(out));

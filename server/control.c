@@ -10,12 +10,16 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <urcu.h>
 
 #include "common/log.h"
+#include "common/macros.h"
 #include "common/proc.h"
 #include "common/sock.h"
+#include "server/control.h"
 #include "server/registry.h"
 #include "server/server.h"
+#include "server/stats.h"
 
 /* The control socket: one request line per connection ("stats --json\n"), one reply, close.
  * Served by one thread, one client at a time, each bounded by a 2 s timeout. */
@@ -41,12 +45,15 @@ static struct json_object *stats_json(void)
 	struct json_object *o = json_object_new_object(), *sys = json_object_new_object();
 	struct json_object *ans = json_object_new_object(), *queues = json_object_new_array();
 	struct ic_hist all = {0};
+	struct ic_server_status ss;
+	uint64_t depth, full;
 
 	if (!st)
 		return o;
 	ic_server_stats(st);
+	ic_server_status(&ss);
 	json_object_object_add(o, "uptime_s",
-			       json_u64((ic_now_ns() - ic_srv.started_ns) / 1000000000ULL));
+			       json_u64((ic_now_ns() - ss.started_ns) / 1000000000ULL));
 	json_object_object_add(o, "received", json_u64(st->received));
 	json_object_object_add(o, "recv_gone", json_u64(st->recv_gone));
 	json_object_object_add(o, "queue_full", json_u64(st->queue_full));
@@ -68,19 +75,18 @@ static struct json_object *stats_json(void)
 				       json_u64(ic_hist_quantile(&st->latency[i], 0.99)));
 		json_object_object_add(s, "p999_ns",
 				       json_u64(ic_hist_quantile(&st->latency[i], 0.999)));
-		json_object_object_add(sys, i < _IC_SYS_MAX ? ic_sys_name(i) : "other", s);
+		json_object_object_add(
+		    sys, i < IC_SYS_MAX ? ic_syscall_name(&ic_syscalls[i]) : "other", s);
 	}
 	json_object_object_add(o, "syscalls", sys);
 	json_object_object_add(o, "p50_ns", json_u64(ic_hist_quantile(&all, 0.50)));
 	json_object_object_add(o, "p99_ns", json_u64(ic_hist_quantile(&all, 0.99)));
 	json_object_object_add(o, "p999_ns", json_u64(ic_hist_quantile(&all, 0.999)));
-	for (unsigned q = 0; q < ic_srv.ncpu; q++) {
+	for (unsigned q = 0; ic_server_queue_info(q, &depth, &full); q++) {
 		struct json_object *qo = json_object_new_object();
 
-		json_object_object_add(qo, "depth", json_u64(ic_queue_depth(&ic_srv.queues[q])));
-		json_object_object_add(
-		    qo, "full",
-		    json_u64(__atomic_load_n(&ic_srv.queues[q].full, __ATOMIC_RELAXED)));
+		json_object_object_add(qo, "depth", json_u64(depth));
+		json_object_object_add(qo, "full", json_u64(full));
 		json_object_array_add(queues, qo);
 	}
 	json_object_object_add(o, "queues", queues);
@@ -122,24 +128,21 @@ static struct json_object *containers_json(void)
 static struct json_object *status_json(void)
 {
 	struct json_object *o = json_object_new_object();
+	struct ic_server_status ss;
 	struct ic_conf *conf;
 
+	ic_server_status(&ss);
 	json_object_object_add(o, "version", json_object_new_string(PACKAGE_VERSION));
 	json_object_object_add(o, "pid", json_object_new_int(getpid()));
 	json_object_object_add(o, "uptime_s",
-			       json_u64((ic_now_ns() - ic_srv.started_ns) / 1000000000ULL));
-	json_object_object_add(o, "cpus", json_object_new_int((int)ic_srv.ncpu));
-	json_object_object_add(
-	    o, "acceptors",
-	    json_object_new_int((int)__atomic_load_n(&ic_srv.n_acceptors, __ATOMIC_RELAXED)));
-	json_object_object_add(
-	    o, "workers",
-	    json_object_new_int((int)__atomic_load_n(&ic_srv.n_workers, __ATOMIC_RELAXED)));
+			       json_u64((ic_now_ns() - ss.started_ns) / 1000000000ULL));
+	json_object_object_add(o, "cpus", json_object_new_int((int)ss.ncpu));
+	json_object_object_add(o, "acceptors", json_object_new_int((int)ss.acceptors));
+	json_object_object_add(o, "workers", json_object_new_int((int)ss.workers));
 	json_object_object_add(o, "containers", json_u64(ic_registry_count()));
-	json_object_object_add(o, "reloads",
-			       json_u64(__atomic_load_n(&ic_srv.reloads, __ATOMIC_RELAXED)));
+	json_object_object_add(o, "reloads", json_u64(ss.reloads));
 	rcu_read_lock();
-	conf = rcu_dereference(ic_srv.conf);
+	conf = ic_server_conf();
 	json_object_object_add(o, "config",
 			       json_object_new_string(conf->path ? conf->path : "(defaults)"));
 	json_object_object_add(o, "deadline_ms",

@@ -2,49 +2,109 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <urcu.h>
 
 #include "common/log.h"
+#include "common/macros.h"
 #include "common/notify.h"
 #include "common/proc.h"
-#include "server/lxc.h"
+#include "server/front-lxc.h"
 #include "server/registry.h"
+#include "server/request.h"
 #include "server/server.h"
+#include "server/source.h"
 
-/* The LXC seccomp proxy front end (lxc.seccomp.notify.proxy, LXD's protocol). One SOCK_SEQPACKET
- * connection per running container, opened by its monitor; one datagram per notification,
- * carrying the notification, a cookie and three fds; one 136-byte datagram back. The
- * connections live in the acceptors' epoll sets like listeners. */
+/* LXC's seccomp_notify_proxy_msg: the 32-byte header of every datagram, both ways. */
+struct lxc_hdr {
+	uint64_t reserved;
+	int32_t monitor_pid;
+	int32_t init_pid;
+	uint16_t notif_size, resp_size, data_size, pad;
+	uint64_t cookie_len;
+};
+_Static_assert(sizeof(struct lxc_hdr) == 32, "LXC proxy header is 32 bytes");
 
-#define LXC_MSG_MIN (sizeof(struct ic_lxc_hdr) + 80 + 24)
+#define COOKIE_MAX 1024
+
+/* One LXC monitor's connection (one running container). */
+struct lxc_conn {
+	struct ic_source src;
+	pid_t peer_pid; /* SO_PEERCRED at accept */
+	char peer[96];	/* for log lines */
+};
+
+static struct lxc_conn *conn_of(const struct ic_source *src)
+{
+	return caa_container_of(src, struct lxc_conn, src);
+}
+
+#define LXC_MSG_MIN (sizeof(struct lxc_hdr) + 80 + 24)
 #define LXC_FDS_MAX 3
 
 _Static_assert(sizeof(struct seccomp_notif) == 80, "seccomp_notif");
 _Static_assert(sizeof(struct seccomp_notif_resp) == 24, "seccomp_notif_resp");
-_Static_assert(IC_LXC_REPLY_SIZE == LXC_MSG_MIN, "reply size");
+_Static_assert(sizeof(((struct ic_request *)0)->lxc.hdr) == sizeof(struct lxc_hdr), "header");
 
-void ic_lxc_conn_ref(struct ic_lxc_conn *c)
+static enum ic_recv lxc_recv(struct ic_source *src, struct ic_request *req,
+			     const struct ic_conf *conf);
+
+/* Exactly header + notif + resp: no cookie, no fds, or LXC answers ENOSYS. */
+static int lxc_reply(struct ic_request *req, const struct seccomp_notif_resp *resp)
 {
-	__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
+	unsigned char buf[LXC_MSG_MIN];
+	ssize_t n;
+
+	memcpy(buf, req->lxc.hdr, sizeof(req->lxc.hdr));
+	memcpy(buf + sizeof(req->lxc.hdr), &req->notif, sizeof(req->notif));
+	memcpy(buf + sizeof(req->lxc.hdr) + sizeof(req->notif), resp, sizeof(*resp));
+	n = send(req->src->fd, buf, sizeof(buf), MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n == (ssize_t)sizeof(buf))
+		return 0;
+	if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+		return -ENOENT; /* the monitor is gone, and with it the caller */
+	return n < 0 ? -errno : -EIO;
 }
 
-void ic_lxc_conn_put(struct ic_lxc_conn *c)
+static int lxc_listener_fd(const struct ic_request *req)
 {
-	if (!c || __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0)
-		return;
-	close(c->src.fd);
-	if (c->ct) {
-		__atomic_sub_fetch(&c->ct->n_listeners, 1, __ATOMIC_RELAXED);
-		ic_container_put(c->ct);
-	}
-	free(c);
+	return req->lxc.fds[2];
 }
+
+static void lxc_release(struct ic_request *req)
+{
+	for (int i = 0; i < 3; i++)
+		if (req->lxc.fds[i] >= 0)
+			close(req->lxc.fds[i]);
+}
+
+static void lxc_free(struct ic_source *src)
+{
+	free(conn_of(src));
+}
+
+static const char *lxc_name(const struct ic_source *src)
+{
+	return conn_of(src)->peer;
+}
+
+static const struct ic_source_ops lxc_ops = {
+    .recv = lxc_recv,
+    .reply = lxc_reply,
+    .listener_fd = lxc_listener_fd,
+    .release = lxc_release,
+    .free = lxc_free,
+    .name = lxc_name,
+    /* LXC waits for a datagram even when its caller is gone. */
+    .reply_when_gone = true,
+};
 
 int ic_lxc_accept(int sock)
 {
@@ -52,7 +112,7 @@ int ic_lxc_accept(int sock)
 		int fd = accept4(sock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		struct ucred cred;
 		socklen_t sl = sizeof(cred);
-		struct ic_lxc_conn *c;
+		struct lxc_conn *c;
 
 		if (fd < 0) {
 			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
@@ -66,15 +126,12 @@ int ic_lxc_accept(int sock)
 			close(fd);
 			continue;
 		}
-		c->src.kind = IC_SOURCE_LXC;
-		c->src.fd = fd;
-		c->refs = 1;
+		ic_source_init(&c->src, &lxc_ops, fd);
 		c->peer_pid = cred.pid;
 		ic_proc_peer_name(fd, c->peer, sizeof(c->peer));
-		CDS_INIT_LIST_HEAD(&c->src.link);
 		if (ic_server_adopt(&c->src) < 0) {
 			log_error("lxc: refused %s: no acceptor thread is running", c->peer);
-			ic_lxc_conn_put(c);
+			ic_source_put(&c->src);
 			continue;
 		}
 		log_debug("lxc: connection from %s", c->peer);
@@ -83,9 +140,9 @@ int ic_lxc_accept(int sock)
 
 /* A bad datagram gets an empty one back at once: LXC then answers ENOSYS to the caller instead
  * of waiting 30 s for us. */
-static int refuse(struct ic_lxc_conn *c, int *fds, int n_fds, const char *fmt, ...)
+static enum ic_recv refuse(struct lxc_conn *c, int *fds, int n_fds, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static int refuse(struct ic_lxc_conn *c, int *fds, int n_fds, const char *fmt, ...)
+static enum ic_recv refuse(struct lxc_conn *c, int *fds, int n_fds, const char *fmt, ...)
 {
 	char why[256];
 	va_list ap;
@@ -97,8 +154,8 @@ static int refuse(struct ic_lxc_conn *c, int *fds, int n_fds, const char *fmt, .
 		close(fds[i]);
 	log_warn("lxc: refused a datagram from %s: %s", c->peer, why);
 	if (send(c->src.fd, "", 0, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN)
-		return IC_ACCEPT_DROP;
-	return -1;
+		return IC_RECV_DROP;
+	return IC_RECV_NONE;
 }
 
 /* The container's name from its monitor's command line, "[lxc monitor] LXCPATH NAME". */
@@ -136,7 +193,7 @@ static const struct ic_policy *cookie_policy(const struct ic_conf *conf, const c
 	return *cookie ? ic_conf_policy(conf, cookie) : NULL;
 }
 
-static bool sizes_ok(const struct ic_lxc_hdr *h)
+static bool sizes_ok(const struct lxc_hdr *h)
 {
 	static struct seccomp_notif_sizes sz;
 
@@ -155,10 +212,12 @@ static bool sizes_ok(const struct ic_lxc_hdr *h)
 	       h->resp_size == sizeof(struct seccomp_notif_resp);
 }
 
-int ic_lxc_receive(struct ic_acceptor *a, struct ic_lxc_conn *c, struct ic_topology *topo,
-		   const struct ic_conf *conf)
+/* One datagram of c, validated, into req. */
+static enum ic_recv lxc_recv(struct ic_source *src, struct ic_request *req,
+			     const struct ic_conf *conf)
 {
-	unsigned char buf[LXC_MSG_MIN + IC_LXC_COOKIE_MAX + 1];
+	struct lxc_conn *c = conn_of(src);
+	unsigned char buf[LXC_MSG_MIN + COOKIE_MAX + 1];
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int) * (LXC_FDS_MAX + 1))];
@@ -169,15 +228,14 @@ int ic_lxc_receive(struct ic_acceptor *a, struct ic_lxc_conn *c, struct ic_topol
 			    .msg_control = control.buf,
 			    .msg_controllen = sizeof(control.buf)};
 	int fds[LXC_FDS_MAX + 1], n_fds = 0;
-	char cookie[IC_LXC_COOKIE_MAX + 1];
+	char cookie[COOKIE_MAX + 1];
 	const struct ic_policy *policy;
-	struct ic_request *req;
-	struct ic_lxc_hdr hdr;
+	struct lxc_hdr hdr;
 	ssize_t n;
 
 	n = recvmsg(c->src.fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? -1 : IC_ACCEPT_DROP;
+		return errno == EAGAIN || errno == EINTR ? IC_RECV_NONE : IC_RECV_DROP;
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
 		int k;
 
@@ -196,7 +254,7 @@ int ic_lxc_receive(struct ic_acceptor *a, struct ic_lxc_conn *c, struct ic_topol
 	}
 	if (n == 0 && n_fds == 0) {
 		log_debug("lxc: %s closed the connection", c->peer);
-		return IC_ACCEPT_DROP;
+		return IC_RECV_DROP;
 	}
 	if (mh.msg_flags & MSG_TRUNC)
 		return refuse(c, fds, n_fds, "datagram larger than %zu bytes", sizeof(buf) - 1);
@@ -233,49 +291,26 @@ int ic_lxc_receive(struct ic_acceptor *a, struct ic_lxc_conn *c, struct ic_topol
 	if (!policy)
 		return refuse(c, fds, n_fds, "cookie '%.64s' names no policy", cookie);
 
-	if (!c->ct) {
-		char name[128], id[sizeof(c->ct->info.id)];
+	if (!src->ct) {
+		char name[128], id[sizeof(src->ct->info.id)];
+		struct ic_container *ct;
 		bool created;
 
 		monitor_name(hdr.monitor_pid, name, sizeof(name));
 		snprintf(id, sizeof(id), "lxc:%s:%d", name, (int)hdr.init_pid);
-		if (ic_registry_get(id, hdr.init_pid, policy->name, NULL, &c->ct, &created) < 0)
+		if (ic_registry_get(id, hdr.init_pid, policy->name, NULL, &ct, &created) < 0)
 			return refuse(c, fds, n_fds, "cannot register the container");
-		__atomic_add_fetch(&c->ct->n_listeners, 1, __ATOMIC_RELAXED);
+		ic_source_set_container(src, ct);
 		log_info("container %s: %s connection from %s (init %d, policy %s)", id,
 			 created ? "new" : "another", c->peer, (int)hdr.init_pid, policy->name);
-	} else if (c->ct->info.init_pid != hdr.init_pid) {
+	} else if (src->ct->info.init_pid != hdr.init_pid) {
 		return refuse(c, fds, n_fds, "init_pid %d, but this connection serves %d",
-			      (int)hdr.init_pid, (int)c->ct->info.init_pid);
+			      (int)hdr.init_pid, (int)src->ct->info.init_pid);
 	}
 
-	req = ic_request_get(a);
-	if (!req)
-		return refuse(c, fds, n_fds, "out of memory");
-	req->kind = IC_SOURCE_LXC;
 	memcpy(&req->notif, buf + sizeof(hdr), sizeof(req->notif));
-	memcpy(req->lxc_hdr, buf, sizeof(req->lxc_hdr));
+	memcpy(req->lxc.hdr, buf, sizeof(req->lxc.hdr));
 	for (int i = 0; i < n_fds; i++)
-		req->lxc_fds[i] = fds[i];
-	req->lxc = c;
-	req->ct = c->ct;
-	ic_lxc_conn_ref(c);
-	return ic_request_queue(a, req, topo, conf);
-}
-
-int ic_lxc_reply(struct ic_request *req, const struct seccomp_notif_resp *resp)
-{
-	unsigned char buf[IC_LXC_REPLY_SIZE];
-	ssize_t n;
-
-	/* Exactly header + notif + resp: no cookie, no fds, or LXC answers ENOSYS. */
-	memcpy(buf, req->lxc_hdr, sizeof(req->lxc_hdr));
-	memcpy(buf + sizeof(req->lxc_hdr), &req->notif, sizeof(req->notif));
-	memcpy(buf + sizeof(req->lxc_hdr) + sizeof(req->notif), resp, sizeof(*resp));
-	n = send(req->lxc->src.fd, buf, sizeof(buf), MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (n == (ssize_t)sizeof(buf))
-		return 0;
-	if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
-		return -ENOENT; /* the monitor is gone, and with it the caller */
-	return n < 0 ? -errno : -EIO;
+		req->lxc.fds[i] = fds[i];
+	return IC_RECV_OK;
 }

@@ -9,18 +9,22 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <urcu.h>
 
 #include "common/log.h"
+#include "common/macros.h"
 #include "common/notify.h"
 #include "common/oci.h"
 #include "common/proc.h"
 #include "common/sock.h"
-#include "server/lxc.h"
+#include "server/front-lxc.h"
+#include "server/front-oci.h"
+#include "server/listener.h"
 #include "server/registry.h"
 #include "server/server.h"
+#include "server/source.h"
 
-/* The OCI seccomp agent front end (runc, crun, intercept-run): one thread, its own epoll set.
- * Each connection carries one JSON "container process state" and the listener fd. */
+/* The OCI seccomp agent front end: one thread, its own epoll set. */
 
 #define OCI_CONN_MAX	    1024
 #define OCI_CONN_TIMEOUT_MS 5000
@@ -154,7 +158,7 @@ static void oci_register(struct oci_conn *c, const struct ic_oci_state *st)
 	_cleanup_(policy_freep) struct ic_policy *own = NULL;
 	char policy[IC_POLICY_NAME_MAX], err[IC_CONF_ERR_MAX];
 	struct ic_container *ct;
-	struct ic_listener *l;
+	struct ic_source *l;
 	bool created;
 	int fd, r;
 
@@ -167,7 +171,7 @@ static void oci_register(struct oci_conn *c, const struct ic_oci_state *st)
 		return refuse(c, "\"seccompFd\" is not a seccomp listener");
 
 	rcu_read_lock();
-	r = choose_policy(rcu_dereference(ic_srv.conf), st, policy, &own, err, sizeof(err));
+	r = choose_policy(ic_server_conf(), st, policy, &own, err, sizeof(err));
 	rcu_read_unlock();
 	if (r < 0)
 		return refuse(c, r == -ENOMEM ? "out of memory" : err);
@@ -189,8 +193,8 @@ static void oci_register(struct oci_conn *c, const struct ic_oci_state *st)
 		ic_container_put(ct);
 		return refuse(c, "out of memory");
 	}
-	if (ic_server_adopt(&l->src) < 0) {
-		ic_listener_put(l); /* closes the listener fd: keep our copy index clear */
+	if (ic_server_adopt(l) < 0) {
+		ic_source_put(l); /* closes the listener fd: keep our copy index clear */
 		c->fds[st->seccomp_fd_index] = -1;
 		return refuse(c, "no acceptor thread is running");
 	}

@@ -12,12 +12,15 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <urcu.h>
 
 #include "common/cgroup.h"
 #include "common/conf.h"
 #include "common/log.h"
 #include "common/notify.h"
-#include "common/syscalls.h"
+#include "handlers/table.h"
+#include "server/control.h"
+#include "server/front-oci.h"
 #include "server/server.h"
 
 /* How often queued requests are checked against their deadline. */
@@ -71,7 +74,7 @@ static void raise_fd_limit(void)
 		log_warn_errno(errno, "cannot raise the open file limit: %m");
 }
 
-static int run(struct ic_conf *conf)
+static int run(struct ic_conf *conf, const char *conf_path, bool conf_must_exist)
 {
 	sigset_t mask;
 	int sfd, r;
@@ -88,7 +91,7 @@ static int run(struct ic_conf *conf)
 		return log_error_errno(errno, "signalfd: %m");
 
 	rcu_register_thread();
-	r = ic_server_init(conf);
+	r = ic_server_init(conf, conf_path, conf_must_exist);
 	if (r < 0)
 		goto out;
 	if ((r = make_parent(conf->server.oci_socket)) < 0 ||
@@ -197,8 +200,6 @@ int main(int argc, char **argv)
 	}
 	ic_log_set_level(conf->server.log_level);
 	ic_log_set_target(conf->server.log_target);
-	ic_srv.conf_path = path;
-	ic_srv.conf_must_exist = must_exist;
 
 	if (geteuid() != 0)
 		log_warn("not running as root: only containers of this user can be served");
@@ -211,11 +212,11 @@ int main(int argc, char **argv)
 		ic_conf_free(conf);
 		return 1;
 	}
-	r = ic_sys_init();
+	r = ic_syscalls_init();
 	if (r < 0 || ic_cgroup_init() < 0) {
 		log_error("cannot resolve the syscall table or the cgroup mounts");
 		ic_conf_free(conf);
 		return 1;
 	}
-	return run(conf) < 0 ? 1 : 0;
+	return run(conf, path, must_exist) < 0 ? 1 : 0;
 }

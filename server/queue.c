@@ -86,3 +86,15 @@ void ic_queue_sleep_finish(struct ic_queue *q)
 {
 	__atomic_sub_fetch(&q->sleepers, 1, __ATOMIC_SEQ_CST);
 }
+
+void ic_topology_wake_idle(const struct ic_topology *topo, unsigned except)
+{
+	for (unsigned q = 0; q < topo->n; q++) {
+		struct ic_queue *queue = topo->queues[q];
+
+		if (q != except && __atomic_load_n(&queue->sleepers, __ATOMIC_RELAXED)) {
+			ic_queue_wake(queue);
+			return;
+		}
+	}
+}

@@ -29,6 +29,9 @@ struct ic_topology {
 	unsigned *wake; /* wake[q]: whose futex a push onto q bumps (a queue with workers) */
 };
 
+/* Wake one sleeping worker whose home is not queue `except`, if any sleeps. Any thread. */
+void ic_topology_wake_idle(const struct ic_topology *topo, unsigned except);
+
 void ic_queue_init(struct ic_queue *q);
 void ic_queue_destroy(struct ic_queue *q);
 /* Any thread. Returns 1 when the queue was empty before (the caller wakes a worker after its

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,6 +12,7 @@
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/proc.h"
+#include "common/ref.h"
 #include "server/registry.h"
 
 static struct cds_lfht *containers;
@@ -45,8 +48,7 @@ static void container_free(struct ic_container *ct)
 {
 	if (!ct)
 		return;
-	pthread_mutex_destroy(&ct->info.si_lock);
-	pthread_mutex_destroy(&ct->info.dev_lock);
+	ic_syscall_state_fini(ct->info.state);
 	ic_cgroup_done(&ct->info.cgroup);
 	if (ct->own_policy) {
 		ic_policy_done(ct->own_policy);
@@ -63,17 +65,21 @@ static void container_free_rcu(struct rcu_head *head)
 static struct ic_container *container_new(const char *id, pid_t init_pid, const char *policy_name,
 					  const struct ic_policy *own_policy)
 {
-	struct ic_container *ct = calloc(1, sizeof(*ct));
+	/* The handlers' state follows the container in the same block. */
+	size_t head =
+	    (sizeof(struct ic_container) + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1);
+	struct ic_container *ct = calloc(1, head + ic_syscall_state_size());
 
 	if (!ct)
 		return NULL;
+	ct->info.state = (char *)ct + head;
+	ic_syscall_state_init(ct->info.state);
 	cds_lfht_node_init(&ct->node);
 	ct->refs = 1;
 	ct->created_ns = ic_now_ns();
 	snprintf(ct->info.id, sizeof(ct->info.id), "%s", id);
 	snprintf(ct->policy_name, sizeof(ct->policy_name), "%s", policy_name);
 	ct->info.init_pid = init_pid;
-	pthread_mutex_init(&ct->info.si_lock, NULL);
 	if (own_policy) {
 		ct->own_policy = calloc(1, sizeof(*ct->own_policy));
 		if (!ct->own_policy || ic_policy_copy(ct->own_policy, own_policy) < 0) {
@@ -90,21 +96,7 @@ static struct ic_container *container_new(const char *id, pid_t init_pid, const 
 	/* Without it, mknod and setxattr leave every call to the kernel. */
 	if (ic_userns_of(init_pid, &ct->info.userns) < 0)
 		ct->info.userns.known = false;
-	pthread_mutex_init(&ct->info.dev_lock, NULL);
-	ct->info.dev_usable = -1;
 	return ct;
-}
-
-/* Take a reference unless the count already reached zero (the container is on its way out). */
-static bool ref_unless_zero(struct ic_container *ct)
-{
-	int v = __atomic_load_n(&ct->refs, __ATOMIC_RELAXED);
-
-	while (v > 0)
-		if (__atomic_compare_exchange_n(&ct->refs, &v, v + 1, false, __ATOMIC_ACQUIRE,
-						__ATOMIC_RELAXED))
-			return true;
-	return false;
 }
 
 int ic_registry_get(const char *id, pid_t init_pid, const char *policy_name,
@@ -124,7 +116,7 @@ int ic_registry_get(const char *id, pid_t init_pid, const char *policy_name,
 		if (node) {
 			struct ic_container *ct = caa_container_of(node, struct ic_container, node);
 
-			if (ref_unless_zero(ct)) {
+			if (ic_ref_inc_unless_zero(&ct->refs)) {
 				rcu_read_unlock();
 				container_free(fresh);
 				*ret = ct;
@@ -156,18 +148,24 @@ int ic_registry_get(const char *id, pid_t init_pid, const char *policy_name,
 
 void ic_container_ref(struct ic_container *ct)
 {
-	__atomic_add_fetch(&ct->refs, 1, __ATOMIC_RELAXED);
+	ic_ref_inc(&ct->refs);
 }
 
 void ic_container_put(struct ic_container *ct)
 {
-	if (!ct || __atomic_sub_fetch(&ct->refs, 1, __ATOMIC_ACQ_REL) != 0)
+	if (!ct || !ic_ref_dec(&ct->refs))
 		return;
 	rcu_read_lock();
 	(void)cds_lfht_del(containers, &ct->node);
 	rcu_read_unlock();
 	log_info("container %s: gone", ct->info.id);
 	call_rcu(&ct->rcu, container_free_rcu);
+}
+
+const struct ic_policy *ic_container_policy(const struct ic_container *ct,
+					    const struct ic_conf *conf)
+{
+	return ct->own_policy ? ct->own_policy : ic_conf_policy(conf, ct->policy_name);
 }
 
 void ic_registry_foreach(void (*fn)(struct ic_container *ct, void *data), void *data)
@@ -188,34 +186,4 @@ unsigned long ic_registry_count(void)
 	cds_lfht_count_nodes(containers, &before, &count, &after);
 	rcu_read_unlock();
 	return count;
-}
-
-struct ic_listener *ic_listener_new(int fd, struct ic_container *ct)
-{
-	struct ic_listener *l = calloc(1, sizeof(*l));
-
-	if (!l)
-		return NULL;
-	l->src.kind = IC_SOURCE_LISTENER;
-	l->src.fd = fd;
-	l->refs = 1;
-	l->ct = ct;
-	CDS_INIT_LIST_HEAD(&l->src.link);
-	__atomic_add_fetch(&ct->n_listeners, 1, __ATOMIC_RELAXED);
-	return l;
-}
-
-void ic_listener_ref(struct ic_listener *l)
-{
-	__atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);
-}
-
-void ic_listener_put(struct ic_listener *l)
-{
-	if (!l || __atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) != 0)
-		return;
-	close(l->src.fd);
-	__atomic_sub_fetch(&l->ct->n_listeners, 1, __ATOMIC_RELAXED);
-	ic_container_put(l->ct);
-	free(l);
 }

@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "common/hist.h"
-#include "common/syscalls.h"
+#include "handlers/table.h"
 
 /* How a request was answered; `interceptctl stats` shows these. */
 enum ic_answer {
@@ -17,8 +17,8 @@ enum ic_answer {
 	_IC_ANSWER_MAX
 };
 
-/* Index _IC_SYS_MAX counts the syscalls we do not know. */
-#define IC_STATS_SYS (_IC_SYS_MAX + 1)
+/* Index IC_SYS_MAX counts the syscalls that are no row of the table. */
+#define IC_STATS_SYS (IC_SYS_MAX + 1)
 
 /* One thread's counters. Written by that thread only (IC_COUNTER_ADD), summed by readers. */
 struct ic_stats {

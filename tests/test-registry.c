@@ -17,7 +17,9 @@
 #include "common/conf.h"
 #include "common/log.h"
 #include "common/macros.h"
+#include "server/listener.h"
 #include "server/registry.h"
+#include "server/source.h"
 
 static void setup(void)
 {
@@ -130,7 +132,7 @@ static bool fd_open(int fd)
 Test(registry, listener_holds_container_until_last_put)
 {
 	struct ic_container *ct = get_ok("with-listener", true), *again;
-	struct ic_listener *l;
+	struct ic_source *l;
 	int p[2];
 
 	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
@@ -142,8 +144,8 @@ Test(registry, listener_holds_container_until_last_put)
 	cr_assert_eq(refs_of(ct), 1);
 
 	/* A request in flight. */
-	ic_listener_ref(l);
-	ic_listener_put(l);
+	ic_source_ref(l);
+	ic_source_put(l);
 	cr_assert(fd_open(p[0]), "closed while a reference was left");
 	cr_assert_eq(settled_count(), 1);
 
@@ -154,7 +156,7 @@ Test(registry, listener_holds_container_until_last_put)
 	cr_assert_eq(settled_count(), 1, "the listener's reference must keep the container");
 	cr_assert(fd_open(p[0]));
 
-	ic_listener_put(l);
+	ic_source_put(l);
 	cr_assert_not(fd_open(p[0]), "the last put must close the listener fd");
 	cr_assert_eq(errno, EBADF);
 	cr_assert_eq(settled_count(), 0);

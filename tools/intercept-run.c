@@ -29,7 +29,7 @@
 
 #include "common/cgroup.h"
 #include "common/conf.h"
-#include "common/filter.h"
+#include "handlers/filter.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/oci.h"

@@ -6,93 +6,59 @@
 #include <json-c/json.h>
 #include <seccomp.h>
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
 
 #include "common/conf.h"
-#include "common/filter.h"
 #include "common/macros.h"
+#include "handlers/filter.h"
+#include "handlers/table.h"
 
-/* mount(2) calls that only change propagation, or bind, move or remount, are never ours to
- * serve: leave them to the kernel without a round trip. LXD's mask (reference §4.3) forgot
- * MS_PRIVATE and MS_SLAVE; the upper half is there because no valid flag lives in it. */
-#define MOUNT_SKIP_MASK                                                                            \
-	(0xffffffff00000000ULL | MS_REMOUNT | MS_BIND | MS_MOVE | MS_SHARED | MS_PRIVATE |         \
-	 MS_SLAVE | MS_UNBINDABLE)
-/* The kernel reads bpf's cmd as an int: compare the low half only, so that junk in the upper
- * half of the register cannot slip a PROG_LOAD past the notification. */
-#define INT_MASK	    0xffffffffULL
-#define BPF_CMD_PROG_LOAD   5
-#define BPF_CMD_PROG_ATTACH 8
-#define BPF_CMD_PROG_DETACH 9
-#define RULE_NAMES_MAX	    3
+#define NAMES_MAX 4
 
-struct filter_arg {
-	unsigned index;
-	enum scmp_compare op; /* SCMP_CMP_EQ or SCMP_CMP_MASKED_EQ */
-	uint64_t mask;	      /* SCMP_CMP_MASKED_EQ only */
-	uint64_t datum;
+/* Consecutive rows with the same switch and the same conditions print as one rule naming all
+ * of them (setxattr, lsetxattr, fsetxattr), as a person would write the profile. */
+struct group {
+	const struct ic_syscall *first;
+	unsigned n; /* rows */
 };
 
-/* One row per notify rule; the libseccomp filter, the OCI fragment and the LXC profile are all
- * generated from this table so that they cannot disagree. */
-struct filter_rule {
-	size_t flag; /* offset of the bool in struct ic_policy that enables the row */
-	const char *names[RULE_NAMES_MAX];
-	bool has_arg;
-	struct filter_arg arg;
-	bool enosys; /* not notified: fails with ENOSYS at once */
-};
+static bool same_rule(const struct ic_syscall *a, const struct ic_syscall *b)
+{
+	return a->policy_key == b->policy_key && a->enosys == b->enosys &&
+	       a->n_conds == b->n_conds &&
+	       memcmp(a->conds, b->conds, sizeof(a->conds[0]) * a->n_conds) == 0;
+}
 
-#define POLICY_FLAG(f) offsetof(struct ic_policy, f)
-#define MASKED(i, m, d)                                                                            \
-	{                                                                                          \
-		.index = (i), .op = SCMP_CMP_MASKED_EQ, .mask = (m), .datum = (d)                  \
-	}
-#define EQ(i, d)                                                                                   \
-	{                                                                                          \
-		.index = (i), .op = SCMP_CMP_EQ, .datum = (d)                                      \
-	}
-
-static const struct filter_rule rules[] = {
-    /* Only device nodes: FIFOs, sockets and regular files never need us. */
-    {POLICY_FLAG(mknod), {"mknod"}, true, MASKED(1, S_IFMT, S_IFCHR)},
-    {POLICY_FLAG(mknod), {"mknod"}, true, MASKED(1, S_IFMT, S_IFBLK)},
-    {POLICY_FLAG(mknod), {"mknodat"}, true, MASKED(2, S_IFMT, S_IFCHR)},
-    {POLICY_FLAG(mknod), {"mknodat"}, true, MASKED(2, S_IFMT, S_IFBLK)},
-    /* The only attribute we set is trusted.overlay.opaque = "y": one byte. */
-    {POLICY_FLAG(setxattr), {"setxattr", "lsetxattr", "fsetxattr"}, true, EQ(3, 1)},
-    {POLICY_FLAG(sysinfo), {"sysinfo"}, false},
-    {POLICY_FLAG(mount), {"mount"}, true, MASKED(3, MOUNT_SKIP_MASK, 0)},
-    /* The new mount API would bypass us: ENOSYS makes mount(8) fall back to mount(2). */
-    {POLICY_FLAG(mount), {"fsopen", "fsconfig"}, false, {0}, true},
-    {POLICY_FLAG(bpf), {"bpf"}, true, MASKED(0, INT_MASK, BPF_CMD_PROG_LOAD)},
-    {POLICY_FLAG(bpf), {"bpf"}, true, MASKED(0, INT_MASK, BPF_CMD_PROG_ATTACH)},
-    {POLICY_FLAG(bpf), {"bpf"}, true, MASKED(0, INT_MASK, BPF_CMD_PROG_DETACH)},
-    {POLICY_FLAG(sched_setscheduler), {"sched_setscheduler"}, false},
-};
+/* The next group at or after *i that policy p enables; false at the end. */
+static bool next_group(const struct ic_policy *p, unsigned *i, struct group *g)
+{
+	while (*i < ic_n_syscalls && !ic_syscall_enabled(&ic_syscalls[*i], p))
+		(*i)++;
+	if (*i >= ic_n_syscalls)
+		return false;
+	g->first = &ic_syscalls[*i];
+	g->n = 1;
+	while (*i + g->n < ic_n_syscalls && g->n < NAMES_MAX &&
+	       same_rule(g->first, &ic_syscalls[*i + g->n]))
+		g->n++;
+	*i += g->n;
+	return true;
+}
 
 static const uint32_t arches[] = {SCMP_ARCH_X86_64, SCMP_ARCH_X86};
 static const char *const arch_names[] = {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86"};
 
-static bool rule_on(const struct filter_rule *r, const struct ic_policy *p)
+static const char *op_name(enum ic_cond_op op)
 {
-	return *(const bool *)((const char *)p + r->flag);
-}
-
-static const char *op_name(enum scmp_compare op)
-{
-	return op == SCMP_CMP_MASKED_EQ ? "SCMP_CMP_MASKED_EQ" : "SCMP_CMP_EQ";
+	return op == IC_COND_MASKED_EQ ? "SCMP_CMP_MASKED_EQ" : "SCMP_CMP_EQ";
 }
 
 bool ic_filter_wanted(const struct ic_policy *p)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(rules); i++)
-		if (rule_on(&rules[i], p))
+	for (unsigned i = 0; i < ic_n_syscalls; i++)
+		if (ic_syscall_enabled(&ic_syscalls[i], p))
 			return true;
 	return false;
 }
@@ -108,22 +74,29 @@ static void filter_freep(scmp_filter_ctx *ctx)
 	ic_filter_free(*ctx);
 }
 
-static int add_rule(scmp_filter_ctx ctx, const struct filter_rule *r, const char *name)
+static int add_rule(scmp_filter_ctx ctx, const struct ic_syscall *sys)
 {
-	int nr = seccomp_syscall_resolve_name(name);
-	struct scmp_arg_cmp cmp;
+	int nr = seccomp_syscall_resolve_name(sys->name);
 
 	if (nr == __NR_SCMP_ERROR)
 		return -ENOSYS;
-	if (r->enosys)
+	if (sys->enosys)
 		return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0);
-	if (!r->has_arg)
+	if (!sys->n_conds)
 		return seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, nr, 0);
-	/* libseccomp's MASKED_EQ takes the mask first and the datum second. */
-	cmp = r->arg.op == SCMP_CMP_MASKED_EQ
-		  ? (struct scmp_arg_cmp){r->arg.index, r->arg.op, r->arg.mask, r->arg.datum}
-		  : (struct scmp_arg_cmp){r->arg.index, r->arg.op, r->arg.datum, 0};
-	return seccomp_rule_add_array(ctx, SCMP_ACT_NOTIFY, nr, 1, &cmp);
+	for (unsigned c = 0; c < sys->n_conds; c++) {
+		const struct ic_sys_cond *k = &sys->conds[c];
+		/* libseccomp's MASKED_EQ takes the mask first and the datum second. */
+		struct scmp_arg_cmp cmp =
+		    k->op == IC_COND_MASKED_EQ
+			? (struct scmp_arg_cmp){k->index, SCMP_CMP_MASKED_EQ, k->mask, k->datum}
+			: (struct scmp_arg_cmp){k->index, SCMP_CMP_EQ, k->datum, 0};
+		int r = seccomp_rule_add_array(ctx, SCMP_ACT_NOTIFY, nr, 1, &cmp);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 static int filter_setup(scmp_filter_ctx ctx, const struct ic_policy *p)
@@ -149,14 +122,12 @@ static int filter_setup(scmp_filter_ctx ctx, const struct ic_policy *p)
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_API_SYSRAWRC, 1);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
-		if (!rule_on(&rules[i], p))
+	for (unsigned i = 0; i < ic_n_syscalls; i++) {
+		if (!ic_syscall_enabled(&ic_syscalls[i], p))
 			continue;
-		for (size_t n = 0; n < RULE_NAMES_MAX && rules[i].names[n]; n++) {
-			r = add_rule(ctx, &rules[i], rules[i].names[n]);
-			if (r < 0)
-				return r;
-		}
+		r = add_rule(ctx, &ic_syscalls[i]);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -218,14 +189,14 @@ static int jadd(struct json_object *o, const char *key, struct json_object *v)
 	return 0;
 }
 
-static struct json_object *oci_arg(const struct filter_arg *arg)
+static struct json_object *oci_arg(const struct ic_sys_cond *arg)
 {
 	_cleanup_(json_putp) struct json_object *a = json_object_new_object();
 
 	if (!a || jadd(a, "index", json_object_new_int((int)arg->index)) < 0)
 		return NULL;
 	/* OCI's MASKED_EQ: "value" is the mask and "valueTwo" the datum, as in libseccomp. */
-	if (arg->op == SCMP_CMP_MASKED_EQ) {
+	if (arg->op == IC_COND_MASKED_EQ) {
 		if (jadd(a, "value", json_object_new_uint64(arg->mask)) < 0 ||
 		    jadd(a, "valueTwo", json_object_new_uint64(arg->datum)) < 0)
 			return NULL;
@@ -237,24 +208,26 @@ static struct json_object *oci_arg(const struct filter_arg *arg)
 	return TAKE_PTR(a);
 }
 
-static struct json_object *oci_rule(const struct filter_rule *r)
+/* One OCI rule: the group's names, and its condition number cond (-1: none). */
+static struct json_object *oci_rule(const struct group *g, int cond)
 {
 	_cleanup_(json_putp) struct json_object *o = json_object_new_object();
 	struct json_object *names = json_object_new_array(), *args = NULL;
+	const struct ic_syscall *r = g->first;
 
 	if (!o || jadd(o, "names", names) < 0)
 		return NULL;
-	for (size_t n = 0; n < RULE_NAMES_MAX && r->names[n]; n++)
-		if (jadd(names, NULL, json_object_new_string(r->names[n])) < 0)
+	for (unsigned n = 0; n < g->n; n++)
+		if (jadd(names, NULL, json_object_new_string(r[n].name)) < 0)
 			return NULL;
 	if (jadd(o, "action",
 		 json_object_new_string(r->enosys ? "SCMP_ACT_ERRNO" : "SCMP_ACT_NOTIFY")) < 0)
 		return NULL;
 	if (r->enosys && jadd(o, "errnoRet", json_object_new_int(ENOSYS)) < 0)
 		return NULL;
-	if (r->has_arg) {
+	if (cond >= 0) {
 		args = json_object_new_array();
-		if (jadd(o, "args", args) < 0 || jadd(args, NULL, oci_arg(&r->arg)) < 0)
+		if (jadd(o, "args", args) < 0 || jadd(args, NULL, oci_arg(&r->conds[cond])) < 0)
 			return NULL;
 	}
 	return TAKE_PTR(o);
@@ -265,6 +238,7 @@ int ic_filter_print_oci(const struct ic_policy *p, const char *socket, FILE *out
 	_cleanup_(json_putp) struct json_object *root = json_object_new_object();
 	struct json_object *archs, *sys;
 	char meta[IC_POLICY_NAME_MAX + 8];
+	struct group g;
 	const char *text;
 
 	/* The runtime hands this to us with the listener, so the daemon serves the very policy
@@ -283,9 +257,13 @@ int ic_filter_print_oci(const struct ic_policy *p, const char *socket, FILE *out
 	for (size_t i = 0; i < ARRAY_SIZE(arch_names); i++)
 		if (jadd(archs, NULL, json_object_new_string(arch_names[i])) < 0)
 			return -ENOMEM;
-	for (size_t i = 0; i < ARRAY_SIZE(rules); i++)
-		if (rule_on(&rules[i], p) && jadd(sys, NULL, oci_rule(&rules[i])) < 0)
-			return -ENOMEM;
+	for (unsigned i = 0; next_group(p, &i, &g);) {
+		int n = g.first->n_conds ? (int)g.first->n_conds : 1;
+
+		for (int c = 0; c < n; c++)
+			if (jadd(sys, NULL, oci_rule(&g, g.first->n_conds ? c : -1)) < 0)
+				return -ENOMEM;
+	}
 	text =
 	    json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 						     JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -297,24 +275,26 @@ int ic_filter_print_oci(const struct ic_policy *p, const char *socket, FILE *out
 }
 
 /* LXC's v2 argument syntax is [index,value,op,mask]: the datum first, the mask last. */
-static void lxc_rule(const struct filter_rule *r, const char *name, FILE *out)
+static void lxc_rule(const struct ic_syscall *r, const char *name, const struct ic_sys_cond *k,
+		     FILE *out)
 {
 	if (r->enosys) {
 		fprintf(out, "#   %s errno %d\n", name, ENOSYS);
 		return;
 	}
 	fprintf(out, "#   %s notify", name);
-	if (r->has_arg && r->arg.op == SCMP_CMP_MASKED_EQ)
-		fprintf(out, " [%u,%" PRIu64 ",%s,%" PRIu64 "]", r->arg.index, r->arg.datum,
-			op_name(r->arg.op), r->arg.mask);
-	else if (r->has_arg)
-		fprintf(out, " [%u,%" PRIu64 ",%s]", r->arg.index, r->arg.datum,
-			op_name(r->arg.op));
+	if (k && k->op == IC_COND_MASKED_EQ)
+		fprintf(out, " [%u,%" PRIu64 ",%s,%" PRIu64 "]", k->index, k->datum, op_name(k->op),
+			k->mask);
+	else if (k)
+		fprintf(out, " [%u,%" PRIu64 ",%s]", k->index, k->datum, op_name(k->op));
 	fputc('\n', out);
 }
 
 int ic_filter_print_lxc(const struct ic_policy *p, const char *socket, FILE *out)
 {
+	struct group g;
+
 	fprintf(out,
 		"# interceptd: LXC settings for policy '%s'.\n"
 		"lxc.seccomp.notify.proxy = unix:%s\n"
@@ -330,11 +310,13 @@ int ic_filter_print_lxc(const struct ic_policy *p, const char *socket, FILE *out
 		"#   denylist\n"
 		"#   [all]\n",
 		p->name, socket, p->name, p->name, p->name);
-	for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
-		if (!rule_on(&rules[i], p))
-			continue;
-		for (size_t n = 0; n < RULE_NAMES_MAX && rules[i].names[n]; n++)
-			lxc_rule(&rules[i], rules[i].names[n], out);
+	for (unsigned i = 0; next_group(p, &i, &g);) {
+		unsigned n = g.first->n_conds ? g.first->n_conds : 1;
+
+		for (unsigned c = 0; c < n; c++)
+			for (unsigned k = 0; k < g.n; k++)
+				lxc_rule(&g.first[k], g.first[k].name,
+					 g.first->n_conds ? &g.first->conds[c] : NULL, out);
 	}
 	fprintf(out, "#   EOF\n# ---->8----\n");
 	if (ferror(out) || fflush(out) == EOF)

@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "common/conf.h"
+#include "common/log.h"
+#include "common/notify.h"
+#include "common/proc.h"
+#include "handlers/handlers.h"
+#include "server/queue.h"
+#include "server/registry.h"
+#include "server/request.h"
+#include "server/source.h"
+#include "server/stats.h"
+
+/* Requests an acceptor keeps for reuse; a burst's worth beyond goes back to the allocator. */
+#define CACHE_MAX 4096
+
+void ic_request_cache_init(struct ic_request_cache *c)
+{
+	cds_lfs_init(&c->returned);
+	c->free_list = NULL;
+	c->n_free = 0;
+}
+
+void ic_request_cache_fini(struct ic_request_cache *c)
+{
+	struct cds_lfs_head *head = __cds_lfs_pop_all(&c->returned);
+	struct cds_lfs_node *node, *next;
+
+	IC_LFS_FOR_EACH_SAFE(head, node, next)
+	free(caa_container_of(node, struct ic_request, fnode));
+	while (c->free_list) {
+		struct ic_request *r = c->free_list;
+
+		c->free_list = r->next_free;
+		free(r);
+	}
+	c->n_free = 0;
+}
+
+struct ic_request *ic_request_get(struct ic_request_cache *c)
+{
+	struct ic_request *req = c->free_list;
+
+	if (!req) {
+		struct cds_lfs_head *head = __cds_lfs_pop_all(&c->returned);
+		struct cds_lfs_node *node, *next;
+
+		IC_LFS_FOR_EACH_SAFE(head, node, next)
+		{
+			struct ic_request *r = caa_container_of(node, struct ic_request, fnode);
+
+			if (c->n_free >= CACHE_MAX) {
+				free(r);
+				continue;
+			}
+			r->next_free = c->free_list;
+			c->free_list = r;
+			c->n_free++;
+		}
+		req = c->free_list;
+	}
+	if (req) {
+		c->free_list = req->next_free;
+		c->n_free--;
+	} else {
+		req = malloc(sizeof(*req));
+		if (!req)
+			return NULL;
+		req->origin = c;
+	}
+	req->src = NULL;
+	req->ct = NULL;
+	for (int i = 0; i < 3; i++)
+		req->lxc.fds[i] = -1;
+	return req;
+}
+
+void ic_request_unget(struct ic_request *req)
+{
+	struct ic_request_cache *c = req->origin;
+
+	req->next_free = c->free_list;
+	c->free_list = req;
+	c->n_free++;
+}
+
+void ic_request_release(struct ic_request *req)
+{
+	/* Before the reference that may be the container's last goes. */
+	__atomic_sub_fetch(&req->ct->inflight, 1, __ATOMIC_RELEASE);
+	if (req->src->ops->release)
+		req->src->ops->release(req);
+	ic_source_put(req->src);
+	req->src = NULL;
+	cds_lfs_node_init(&req->fnode);
+	cds_lfs_push(&req->origin->returned, &req->fnode);
+}
+
+void ic_request_begin(struct ic_request *req, struct ic_source *src, const struct ic_conf *conf,
+		      struct ic_stats *st)
+{
+	IC_COUNTER_ADD(st->received, 1);
+	ic_source_ref(src);
+	req->src = src;
+	req->ct = src->ct;
+	req->t_recv_ns = ic_now_ns();
+	req->deadline_ns = req->t_recv_ns + (uint64_t)conf->server.deadline_ms * 1000000ULL;
+	req->state = IC_REQ_QUEUED;
+	req->timed_out = false;
+	req->sys = ic_syscall_lookup(req->notif.data.arch, req->notif.data.nr, &req->abi);
+	req->policy = ic_container_policy(req->ct, conf);
+	req->conf_gen = conf->generation;
+	__atomic_add_fetch(&req->ct->requests, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&req->ct->inflight, 1, __ATOMIC_ACQUIRE);
+}
+
+bool ic_request_fast(const struct ic_request *req)
+{
+	return !req->sys || req->sys->fast;
+}
+
+const struct ic_policy *ic_request_policy(const struct ic_request *req, const struct ic_conf *conf)
+{
+	/* A reload since arrival: the policy of the snapshot in hand, found again. */
+	return req->conf_gen == conf->generation ? req->policy : ic_container_policy(req->ct, conf);
+}
+
+/* Any thread. False when another thread moved req first. */
+static bool move(struct ic_request *req, enum ic_req_state from, enum ic_req_state to)
+{
+	int expected = (int)from;
+
+	return __atomic_compare_exchange_n(&req->state, &expected, (int)to, false, __ATOMIC_ACQ_REL,
+					   __ATOMIC_ACQUIRE);
+}
+
+/* Send the one answer of req; the kind of answer, for the counters. The caller moved req to
+ * IC_REQ_DONE. */
+static enum ic_answer answer(struct ic_request *req, enum ic_verdict v, const struct ic_resp *r,
+			     const struct ic_policy *p)
+{
+	struct seccomp_notif_resp resp = {.id = req->notif.id};
+	enum ic_answer kind;
+	int ret;
+
+	switch (v) {
+	case IC_VERDICT_RESPOND:
+		resp.val = r->val;
+		resp.error = -r->error;
+		kind = r->error ? IC_ANSWER_ERRNO : IC_ANSWER_EMULATED;
+		break;
+	case IC_VERDICT_CONTINUE:
+		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+		kind = IC_ANSWER_CONTINUED;
+		break;
+	case IC_VERDICT_GONE:
+		/* The kernel has nothing to answer; some sources still wait for their reply. */
+		if (!req->src->ops->reply_when_gone)
+			return IC_ANSWER_DROPPED;
+		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+		kind = IC_ANSWER_DROPPED;
+		break;
+	case IC_VERDICT_FAILED:
+	default:
+		if (p && p->failure.kind == IC_FAILURE_ERRNO)
+			resp.error = -p->failure.err;
+		else
+			resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+		kind = IC_ANSWER_FAILED;
+		break;
+	}
+	ret = req->src->ops->reply(req, &resp);
+	if (ret == -ENOENT)
+		return IC_ANSWER_DROPPED;
+	if (ret < 0) {
+		log_warn_errno(ret, "container %s: answer: %s", req->ct->info.id, strerror(-ret));
+		return IC_ANSWER_FAILED;
+	}
+	return kind;
+}
+
+static void account(struct ic_stats *st, const struct ic_request *req, enum ic_answer kind)
+{
+	unsigned idx = req->sys ? ic_syscall_id(req->sys) : IC_SYS_MAX;
+
+	IC_COUNTER_ADD(st->by_sys[idx], 1);
+	IC_COUNTER_ADD(st->answers[kind], 1);
+	ic_hist_add(&st->latency[idx], ic_now_ns() - req->t_recv_ns);
+}
+
+/* The failure answer for a request claimed (moved to DONE) by a thread that will not serve
+ * it: past its deadline, or refused by a full queue. The caller still releases it. */
+static void fail(struct ic_request *req, const struct ic_conf *conf, struct ic_stats *st)
+{
+	account(st, req, answer(req, IC_VERDICT_FAILED, NULL, ic_request_policy(req, conf)));
+}
+
+int ic_request_queue(struct ic_request *req, struct ic_topology *topo, unsigned q,
+		     const struct ic_conf *conf, struct ic_stats *st)
+{
+	int r = ic_queue_push(topo->queues[q], &req->qnode, topo->capacity);
+
+	if (r == -ENOSPC) {
+		IC_COUNTER_ADD(st->queue_full, 1);
+		req->state = IC_REQ_DONE;
+		fail(req, conf, st);
+		ic_request_release(req);
+		return -1;
+	}
+	/* Backlog: a sleeping worker elsewhere may steal (the wake costs nothing when none
+	 * sleeps). The empty -> non-empty wake is batched by our caller. */
+	if (r == 0 && ic_queue_depth(topo->queues[q]) > 1)
+		ic_topology_wake_idle(topo, topo->wake[q]);
+	return r == 1 ? (int)q : -1;
+}
+
+/* Handler callback, worker thread. After it succeeds the request is ours to answer (ACTING):
+ * the sweeper can no longer give it the failure answer, so the side effect may happen. */
+static int still_valid(struct ic_req *hreq)
+{
+	struct ic_request *req = hreq->core;
+	int fd = req->src->ops->listener_fd(req), r;
+
+	if (fd >= 0) {
+		r = ic_notif_id_valid(fd, req->notif.id);
+		if (r < 0)
+			return r;
+	}
+	if (ic_now_ns() > req->deadline_ns) {
+		req->timed_out = true;
+		return -ETIMEDOUT;
+	}
+	if (__atomic_load_n(&req->state, __ATOMIC_ACQUIRE) == IC_REQ_ACTING)
+		return 0;
+	if (!move(req, IC_REQ_SERVING, IC_REQ_ACTING)) {
+		/* The sweeper answered it a moment ago. */
+		req->timed_out = true;
+		return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+/* Handler callback, worker thread: install fd in the target. */
+static int add_fd(struct ic_req *hreq, int fd)
+{
+	struct ic_request *req = hreq->core;
+	struct seccomp_notif_addfd addfd = {
+	    .id = req->notif.id,
+	    .srcfd = (uint32_t)fd,
+	    .newfd_flags = O_CLOEXEC,
+	};
+	int lfd = req->src->ops->listener_fd(req), r;
+
+	if (lfd < 0)
+		return -EOPNOTSUPP; /* an LXC older than 4.0.5 sends no listener */
+	r = ioctl(lfd, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+	return r < 0 ? -errno : r;
+}
+
+static void serving_set(struct ic_serving *serving, struct ic_request *req)
+{
+	if (!serving)
+		return;
+	pthread_mutex_lock(&serving->lock);
+	serving->req = req;
+	pthread_mutex_unlock(&serving->lock);
+}
+
+void ic_request_serve(struct ic_request *req, const struct ic_conf *conf, struct ic_stats *st,
+		      struct ic_serving *serving)
+{
+	struct ic_container *ct = req->ct;
+	struct ic_req hreq = {
+	    .notif = &req->notif,
+	    .sys = req->sys,
+	    .abi = req->abi,
+	    .policy = ic_request_policy(req, conf),
+	    .ct = &ct->info,
+	    .state = req->sys ? ic_syscall_state(req->sys, ct->info.state) : NULL,
+	    .deadline_ns = req->deadline_ns,
+	    .still_valid = still_valid,
+	    .add_fd = add_fd,
+	    .core = req,
+	};
+	struct ic_resp resp = {0};
+	enum ic_verdict v;
+	int state;
+
+	/* The sweeper answered it while it waited in the queue. */
+	if (!move(req, IC_REQ_QUEUED, IC_REQ_SERVING)) {
+		ic_request_release(req);
+		return;
+	}
+	serving_set(serving, req);
+	if (!hreq.policy)
+		log_warn("container %s: policy '%s' no longer exists; the kernel decides",
+			 ct->info.id, ct->policy_name);
+	req->timed_out = ic_now_ns() > req->deadline_ns;
+	v = req->timed_out ? IC_VERDICT_FAILED : ic_handle(&hreq, &resp);
+	if (req->timed_out)
+		IC_COUNTER_ADD(st->deadline_missed, 1);
+
+	/* Ours to answer unless the sweeper gave the failure answer meanwhile. */
+	state = __atomic_load_n(&req->state, __ATOMIC_ACQUIRE);
+	if (move(req, state == IC_REQ_ACTING ? IC_REQ_ACTING : IC_REQ_SERVING, IC_REQ_DONE))
+		account(st, req, answer(req, v, &resp, hreq.policy));
+	serving_set(serving, NULL);
+	ic_request_release(req);
+}
+
+void ic_request_sweep_queue(struct ic_queue *q, uint64_t now, const struct ic_conf *conf,
+			    struct ic_stats *st)
+{
+	struct cds_wfcq_node *node;
+
+	if (ic_queue_depth(q) == 0)
+		return;
+	/* Excludes dequeuers (workers) while we walk; producers may still append. The worker that
+	 * dequeues a request answered here just lets go of it. */
+	cds_wfcq_dequeue_lock(&q->head, &q->tail);
+	__cds_wfcq_for_each_blocking(&q->head, &q->tail, node)
+	{
+		struct ic_request *req = caa_container_of(node, struct ic_request, qnode);
+
+		/* FIFO per producer only, so look at all of them. */
+		if (now > req->deadline_ns && move(req, IC_REQ_QUEUED, IC_REQ_DONE)) {
+			IC_COUNTER_ADD(st->deadline_missed, 1);
+			fail(req, conf, st);
+		}
+	}
+	cds_wfcq_dequeue_unlock(&q->head, &q->tail);
+}
+
+void ic_request_sweep_serving(struct ic_serving *serving, uint64_t now, const struct ic_conf *conf,
+			      struct ic_stats *st)
+{
+	struct ic_request *req;
+
+	/* The lock keeps the worker from releasing the request while we answer it. */
+	pthread_mutex_lock(&serving->lock);
+	req = serving->req;
+	if (req && now > req->deadline_ns && move(req, IC_REQ_SERVING, IC_REQ_DONE)) {
+		IC_COUNTER_ADD(st->deadline_missed, 1);
+		fail(req, conf, st);
+	}
+	pthread_mutex_unlock(&serving->lock);
+}
