@@ -168,30 +168,6 @@ int ic_caller_in_userns(pid_t tid, const struct ic_userns *ns, bool *same)
 	return 0;
 }
 
-int ic_read_string(pid_t tid, uint64_t addr, char *buf, size_t max)
-{
-	size_t got = 0;
-	long page = sysconf(_SC_PAGESIZE);
-
-	while (got < max) {
-		/* Up to the end of the page, so an unmapped next page is never touched early. */
-		size_t chunk = (size_t)page - (size_t)((addr + got) % (uint64_t)page);
-		char *nul;
-		int r;
-
-		if (chunk > max - got)
-			chunk = max - got;
-		r = ic_mem_read(tid, addr + got, buf + got, chunk);
-		if (r < 0)
-			return r;
-		nul = memchr(buf + got, 0, chunk);
-		if (nul)
-			return 0;
-		got += chunk;
-	}
-	return -ENAMETOOLONG;
-}
-
 static int capget_self(struct __user_cap_data_struct data[2])
 {
 	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
@@ -388,36 +364,6 @@ int ic_open_as_caller(const char *path, bool follow)
 int ic_open_file_as_caller(const char *path, int flags)
 {
 	return open_how(path, (uint64_t)flags);
-}
-
-void ic_path_split(const char *path, char *dir, size_t dirlen, const char **last)
-{
-	size_t n = strlen(path), end = n, start;
-
-	/* The last component keeps its trailing slashes. */
-	while (end > 0 && path[end - 1] == '/')
-		end--;
-	start = end;
-	while (start > 0 && path[start - 1] != '/')
-		start--;
-	if (end == 0) {
-		/* "/" or "///": no component at all; the kernel judges the whole string. */
-		snprintf(dir, dirlen, "/");
-		*last = path;
-		return;
-	}
-	*last = path + start;
-	if (start == 0) {
-		snprintf(dir, dirlen, ".");
-		return;
-	}
-	/* The directory part, without its trailing slashes (but "/" stays "/"). */
-	while (start > 1 && path[start - 1] == '/')
-		start--;
-	if (start >= dirlen)
-		start = dirlen - 1;
-	memcpy(dir, path, start);
-	dir[start] = 0;
 }
 
 #ifndef OPEN_TREE_CLONE

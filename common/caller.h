@@ -40,11 +40,6 @@ int ic_userns_of(pid_t pid, struct ic_userns *ns);
 /* Whether tid is in user namespace ns (one stat). */
 int ic_caller_in_userns(pid_t tid, const struct ic_userns *ns, bool *same);
 
-/* A NUL-terminated string of at most max bytes (including the NUL) from target memory, read
- * page by page so that a string ending just before an unmapped page reads fine. -EFAULT for a
- * bad pointer, -ENAMETOOLONG when no NUL comes within max. */
-int ic_read_string(pid_t tid, uint64_t addr, char *buf, size_t max);
-
 /* Worker threads: a private fs_struct so that chroot, chdir, umask and setns(CLONE_NEWNS) are
  * per thread. Once per thread, before ic_fsctx_enter. */
 int ic_fsctx_thread_init(void);
@@ -83,9 +78,5 @@ int ic_open_dir_as_caller(const char *dir);
 int ic_open_as_caller(const char *path, bool follow);
 /* Inside ic_fsctx_enter: open path for real (flags: O_RDONLY/O_RDWR ...), as the caller. */
 int ic_open_file_as_caller(const char *path, int flags);
-
-/* Split path into the directory part (resolved by the caller) and the last component, which
- * keeps any trailing slashes so the kernel judges them. dir is "." or "/" when there is none. */
-void ic_path_split(const char *path, char *dir, size_t dirlen, const char **last);
 
 #endif

@@ -16,6 +16,8 @@
 #include "common/caller.h"
 #include "common/log.h"
 #include "common/macros.h"
+#include "common/mem.h"
+#include "common/path.h"
 #include "handlers/handlers.h"
 
 /* The character devices a container may create (SPEC §5), and the host node that stands in

@@ -22,6 +22,7 @@
 #include "common/conf.h"
 #include "common/log.h"
 #include "common/macros.h"
+#include "common/mem.h"
 #include "common/proc.h"
 #include "handlers/handlers.h"
 

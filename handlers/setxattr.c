@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/mem.h"
+#include "common/path.h"
 #include "handlers/handlers.h"
 
 #define OPAQUE_NAME "trusted.overlay.opaque"
