@@ -35,29 +35,6 @@ static bool parse_ids(const char *line, const char *key, unsigned long *v4)
 	return sscanf(line + kl, "%lu %lu %lu %lu", &v4[0], &v4[1], &v4[2], &v4[3]) == 4;
 }
 
-/* Extents beyond IC_CALLER_MAP_MAX are left out: the ids they map get no DAC override. */
-static void read_map(pid_t tid, const char *map, int *n, unsigned long (*ranges)[3], uid_t *root)
-{
-	char path[64];
-	unsigned long inside, outside, count;
-	FILE *f;
-
-	*n = 0;
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)tid, map);
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	while (*n < IC_CALLER_MAP_MAX && fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3) {
-		if (root && inside == 0 && count > 0)
-			*root = (uid_t)outside;
-		ranges[*n][0] = outside;
-		ranges[*n][1] = count;
-		ranges[*n][2] = inside;
-		(*n)++;
-	}
-	fclose(f);
-}
-
 int ic_caller_read(pid_t tid, struct ic_caller *c)
 {
 	char path[64], buf[16384], *line, *save = NULL;
@@ -130,41 +107,15 @@ int ic_caller_read(pid_t tid, struct ic_caller *c)
 	return 0;
 }
 
-static int ns_id(pid_t pid, struct stat *st)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
-	return stat(path, st) < 0 ? -errno : 0;
-}
-
-int ic_userns_of(pid_t pid, struct ic_userns *ns)
-{
-	struct stat mine, theirs;
-	int r;
-
-	memset(ns, 0, sizeof(*ns));
-	/* The daemon runs in the initial user namespace. */
-	if ((r = ns_id(getpid(), &mine)) < 0 || (r = ns_id(pid, &theirs)) < 0)
-		return r;
-	ns->dev = theirs.st_dev;
-	ns->ino = theirs.st_ino;
-	ns->initial = mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino;
-	ns->root_uid = (uid_t)-1;
-	read_map(pid, "uid_map", &ns->n_uid, ns->uid, &ns->root_uid);
-	read_map(pid, "gid_map", &ns->n_gid, ns->gid, NULL);
-	ns->known = true;
-	return 0;
-}
-
 int ic_caller_in_userns(pid_t tid, const struct ic_userns *ns, bool *same)
 {
-	struct stat st;
-	int r = ns_id(tid, &st);
+	dev_t dev;
+	ino_t ino;
+	int r = ic_userns_id(tid, &dev, &ino);
 
 	if (r < 0)
 		return r;
-	*same = ns->known && st.st_dev == ns->dev && st.st_ino == ns->ino;
+	*same = ns->known && dev == ns->dev && ino == ns->ino;
 	return 0;
 }
 
@@ -263,37 +214,6 @@ int ic_fsctx_raise(uint64_t caps)
 	now[0].effective |= (uint32_t)caps & now[0].permitted;
 	now[1].effective |= (uint32_t)(caps >> 32) & now[1].permitted;
 	return capset_self(now);
-}
-
-static bool in_ranges(int n, const unsigned long (*r)[3], unsigned long id)
-{
-	for (int i = 0; i < n; i++)
-		if (id >= r[i][0] && id - r[i][0] < r[i][1])
-			return true;
-	return false;
-}
-
-static unsigned inside(int n, const unsigned long (*r)[3], unsigned long id)
-{
-	for (int i = 0; i < n; i++)
-		if (id >= r[i][0] && id - r[i][0] < r[i][1])
-			return (unsigned)(r[i][2] + (id - r[i][0]));
-	return (unsigned)-1;
-}
-
-unsigned ic_userns_uid_inside(const struct ic_userns *ns, uid_t uid)
-{
-	return inside(ns->n_uid, ns->uid, uid);
-}
-
-unsigned ic_userns_gid_inside(const struct ic_userns *ns, gid_t gid)
-{
-	return inside(ns->n_gid, ns->gid, gid);
-}
-
-bool ic_userns_maps(const struct ic_userns *ns, uid_t uid, gid_t gid)
-{
-	return in_ranges(ns->n_uid, ns->uid, uid) && in_ranges(ns->n_gid, ns->gid, gid);
 }
 
 void ic_fsctx_leave(void)

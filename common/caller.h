@@ -7,8 +7,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/userns.h"
+
 #define IC_CALLER_GROUPS_MAX 256
-#define IC_CALLER_MAP_MAX    16
 
 /* A notifying task's identity as the host sees it, from /proc/<tid>/status. */
 struct ic_caller {
@@ -22,21 +23,7 @@ struct ic_caller {
 	mode_t umask;
 };
 
-/* A container's user namespace, read once from its init: which one, and its id maps as host
- * ranges [first, first + count). Immutable once read (maps are written once per namespace). */
-struct ic_userns {
-	bool known;
-	bool initial; /* the host's own: the kernel itself judges privileged calls */
-	dev_t dev;
-	ino_t ino;
-	int n_uid, n_gid;
-	/* [outside first, count, inside first] */
-	unsigned long uid[IC_CALLER_MAP_MAX][3], gid[IC_CALLER_MAP_MAX][3];
-	uid_t root_uid; /* the host uid of the namespace's uid 0, (uid_t)-1 when unmapped */
-};
-
 int ic_caller_read(pid_t tid, struct ic_caller *c);
-int ic_userns_of(pid_t pid, struct ic_userns *ns);
 /* Whether tid is in user namespace ns (one stat). */
 int ic_caller_in_userns(pid_t tid, const struct ic_userns *ns, bool *same);
 
@@ -52,12 +39,6 @@ int ic_fsctx_enter(const struct ic_caller *c, int rootfd, int cwdfd, uint64_t ke
 void ic_fsctx_leave(void);
 /* Inside ic_fsctx_enter: make caps (of our permitted ones) effective too. */
 int ic_fsctx_raise(uint64_t caps);
-/* Whether host uid and gid both have a mapping in ns (the kernel's test for honouring that
- * namespace's DAC override on an inode). */
-bool ic_userns_maps(const struct ic_userns *ns, uid_t uid, gid_t gid);
-/* A host id as the namespace sees it, (unsigned)-1 when unmapped. */
-unsigned ic_userns_uid_inside(const struct ic_userns *ns, uid_t uid);
-unsigned ic_userns_gid_inside(const struct ic_userns *ns, gid_t gid);
 /* Bind-mount the host's node at src over target (an O_PATH fd of a file in tid's mount
  * namespace): the node then works even where that namespace's filesystem is nodev. Worker
  * threads, outside ic_fsctx_enter. */
