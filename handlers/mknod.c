@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/caller.h"
+#include "common/fsctx.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/mem.h"

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/caller.h"
+#include "common/fsctx.h"
 #include "common/conf.h"
 #include "common/log.h"
 #include "common/macros.h"
