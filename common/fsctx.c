@@ -129,6 +129,23 @@ void ic_fsctx_leave(void)
 		abort(); /* a worker stuck in a container's root must not serve anyone else */
 }
 
+int ic_fsctx_scope_enter(struct ic_fsctx_scope *s, const struct ic_caller *c, int rootfd, int cwdfd,
+			 uint64_t keep_caps)
+{
+	int r = ic_fsctx_enter(c, rootfd, cwdfd, keep_caps);
+
+	s->entered = r == 0;
+	return r;
+}
+
+void ic_fsctx_scope_leave(struct ic_fsctx_scope *s)
+{
+	if (!s->entered)
+		return;
+	s->entered = false;
+	ic_fsctx_leave();
+}
+
 static int open_how(const char *path, uint64_t flags)
 {
 	struct open_how how = {

@@ -18,6 +18,19 @@ int ic_fsctx_thread_init(void);
  * changed. Every successful enter must be followed by ic_fsctx_leave on the same thread. */
 int ic_fsctx_enter(const struct ic_caller *c, int rootfd, int cwdfd, uint64_t keep_caps);
 void ic_fsctx_leave(void);
+
+/* An ic_fsctx_enter that cannot miss its leave: declared _cleanup_fsctx_, the scope leaves when
+ * it goes out of scope if still entered. Declared after the handler's _cleanup_close_ fds, it
+ * leaves before they are closed. ic_fsctx_scope_leave leaves early (before what must run as
+ * ourselves again) and disarms it; it may be called when not entered. Same thread throughout. */
+struct ic_fsctx_scope {
+	bool entered;
+};
+int ic_fsctx_scope_enter(struct ic_fsctx_scope *s, const struct ic_caller *c, int rootfd, int cwdfd,
+			 uint64_t keep_caps);
+void ic_fsctx_scope_leave(struct ic_fsctx_scope *s);
+#define _cleanup_fsctx_ __attribute__((cleanup(ic_fsctx_scope_leave)))
+
 /* Inside ic_fsctx_enter: make caps (of our permitted ones) effective too. */
 int ic_fsctx_raise(uint64_t caps);
 /* Bind-mount the host's node at src over target (an O_PATH fd of a file in tid's mount

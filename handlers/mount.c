@@ -370,6 +370,7 @@ enum ic_verdict ic_handle_mount(struct ic_req *req, struct ic_resp *resp)
 	unsigned long flags = (unsigned long)a[3];
 	_cleanup_close_ int root = -EBADF, cwd = -EBADF, src = -EBADF, tgt = -EBADF, loop = -EBADF;
 	_cleanup_close_ int userns = -EBADF, mfd = -EBADF, image = -EBADF;
+	_cleanup_fsctx_ struct ic_fsctx_scope as_caller = {0};
 	char fstype[FSTYPE_MAX], source[PATH_MAX], target[PATH_MAX], data[DATA_MAX], dev[64];
 	enum mount_mode mode = MOUNT_NONE;
 	struct ic_caller caller;
@@ -426,7 +427,7 @@ enum ic_verdict ic_handle_mount(struct ic_req *req, struct ic_resp *resp)
 		resp->error = -r;
 		return IC_VERDICT_RESPOND;
 	}
-	r = ic_fsctx_enter(&caller, root, cwd, 0);
+	r = ic_fsctx_scope_enter(&as_caller, &caller, root, cwd, 0);
 	if (r < 0)
 		return IC_VERDICT_FAILED;
 	/* Both as the caller would name them, never through a /proc magic link. */
@@ -444,7 +445,7 @@ enum ic_verdict ic_handle_mount(struct ic_req *req, struct ic_resp *resp)
 				   again.st_dev != st.st_dev || !S_ISREG(again.st_mode)))
 			image = -EBUSY;
 	}
-	ic_fsctx_leave();
+	ic_fsctx_scope_leave(&as_caller);
 	if (src < 0 || tgt < 0) {
 		resp->error = -(src < 0 ? src : tgt);
 		return IC_VERDICT_RESPOND;
