@@ -80,6 +80,21 @@ int ic_parse_bool(const char *s, bool *ret)
 	return -EINVAL;
 }
 
+bool ic_list_has(const char *list, const char *word, char sep)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = list; p && *p;) {
+		const char *end = strchr(p, sep);
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (len == n && strncmp(p, word, n) == 0)
+			return true;
+		p = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
 int ic_parse_size(const char *s, uint64_t *ret)
 {
 	const char *end;

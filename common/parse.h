@@ -11,5 +11,7 @@ int ic_parse_int(const char *s, int min, int max, int *ret);
 int ic_parse_bool(const char *s, bool *ret);
 /* "64M", "1G", "4096", "1.5" is refused; suffixes K/M/G/T are binary (1024). */
 int ic_parse_size(const char *s, uint64_t *ret);
+/* Whether word is one of the items of list, separated by sep (exact match, no trimming). */
+bool ic_list_has(const char *list, const char *word, char sep);
 
 #endif

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cgroup-create.h"
 #include "common/cgroup.h"
 #include "common/conf.h"
 #include "common/filter.h"
