@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,26 +15,13 @@
 
 #include "common/cgroup-create.h"
 #include "common/cgroup.h"
+#include "common/log.h"
 #include "common/macros.h"
 #include "common/parse.h"
 
 #define CG_PARENT	 "interceptd"
 #define CG_RMDIR_TRIES	 20
 #define CG_RMDIR_WAIT_NS (50 * 1000 * 1000L)
-
-static int cg_err(char *err, size_t errlen, int r, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int cg_err(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -abs(r);
-}
 
 static int write_file(const char *dir, const char *name, const char *val, char *err, size_t errlen)
 {
@@ -47,14 +33,14 @@ static int write_file(const char *dir, const char *name, const char *val, char *
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
-		return cg_err(err, errlen, errno, "cannot open %s: %s", path, strerror(errno));
+		return ic_errbuf(err, errlen, errno, "cannot open %s: %s", path, strerror(errno));
 	/* cgroup files take one value per write(); a short write is a refusal too. */
 	n = write(fd, val, len);
 	if (n < 0)
-		return cg_err(err, errlen, errno, "cannot write %s to %s: %s", val, path,
-			      strerror(errno));
+		return ic_errbuf(err, errlen, errno, "cannot write %s to %s: %s", val, path,
+				 strerror(errno));
 	if ((size_t)n != len)
-		return cg_err(err, errlen, EIO, "cannot write %s to %s: short write", val, path);
+		return ic_errbuf(err, errlen, EIO, "cannot write %s to %s: short write", val, path);
 	return 0;
 }
 
@@ -65,11 +51,12 @@ static int make_dir(const char *path, char *err, size_t errlen, bool must_be_new
 	if (errno == EEXIST && !must_be_new)
 		return 0;
 	if (errno == EEXIST)
-		return cg_err(err, errlen, EEXIST,
-			      "cgroup %s already exists (another run with this id, or left over: "
-			      "rmdir it)",
-			      path);
-	return cg_err(err, errlen, errno, "cannot create %s: %s", path, strerror(errno));
+		return ic_errbuf(
+		    err, errlen, EEXIST,
+		    "cgroup %s already exists (another run with this id, or left over: "
+		    "rmdir it)",
+		    path);
+	return ic_errbuf(err, errlen, errno, "cannot create %s: %s", path, strerror(errno));
 }
 
 /* cgroup2 hands a controller to children only when every ancestor lists it in
@@ -80,8 +67,8 @@ static int v2_enable(const char *dir, const bool *want, char *err, size_t errlen
 	ssize_t r = ic_cgroup_read_file(dir, "cgroup.subtree_control", cur, sizeof(cur));
 
 	if (r < 0)
-		return cg_err(err, errlen, (int)r, "cannot read %s/cgroup.subtree_control: %s", dir,
-			      strerror((int)-r));
+		return ic_errbuf(err, errlen, (int)r, "cannot read %s/cgroup.subtree_control: %s",
+				 dir, strerror((int)-r));
 	for (int c = 0; c < _IC_CGROUP_CTL_MAX; c++) {
 		char val[32];
 
@@ -101,7 +88,7 @@ static int join_path(char *dst, size_t len, const char *a, const char *b, const 
 	int n = snprintf(dst, len, "%s/%s/%s", a, b, c);
 
 	if (n < 0 || (size_t)n >= len)
-		return cg_err(err, errlen, ENAMETOOLONG, "cgroup path too long under %s", a);
+		return ic_errbuf(err, errlen, ENAMETOOLONG, "cgroup path too long under %s", a);
 	return 0;
 }
 
@@ -142,18 +129,19 @@ static int create_dirs(const char *name, uint64_t memory_max, uint64_t pids_max,
 			return r;
 		*dst = strdup(path);
 		if (!*dst)
-			return cg_err(err, errlen, ENOMEM, "out of memory");
+			return ic_errbuf(err, errlen, ENOMEM, "out of memory");
 		if (v2) {
 			want_v2[c] = true;
 			any_v2 = true;
 		}
 	}
 	if (!mem_dir && memory_max)
-		return cg_err(err, errlen, ENOENT, "no memory cgroup controller is mounted");
+		return ic_errbuf(err, errlen, ENOENT, "no memory cgroup controller is mounted");
 	if (!pids_dir && pids_max)
-		return cg_err(err, errlen, ENOENT, "no pids cgroup controller is mounted");
+		return ic_errbuf(err, errlen, ENOENT, "no pids cgroup controller is mounted");
 	if (!mem_dir && !pids_dir)
-		return cg_err(err, errlen, ENOENT, "neither memory nor pids cgroups are mounted");
+		return ic_errbuf(err, errlen, ENOENT,
+				 "neither memory nor pids cgroups are mounted");
 
 	for (int c = 0; c < _IC_CGROUP_CTL_MAX; c++) {
 		char **dir = c == IC_CGROUP_MEMORY ? &mem_dir : &pids_dir;
@@ -223,17 +211,17 @@ int ic_cgroup_create(const char *name, uint64_t memory_max, uint64_t pids_max, p
 	if (err && errlen)
 		err[0] = 0;
 	if (!name[0] || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-		return cg_err(err, errlen, EINVAL, "invalid cgroup name '%s'", name);
+		return ic_errbuf(err, errlen, EINVAL, "invalid cgroup name '%s'", name);
 	if (!ic_cgroup_ready()) {
 		r = ic_cgroup_init();
 		if (r < 0)
-			return cg_err(err, errlen, r, "cannot discover cgroup mounts: %s",
-				      strerror(-r));
+			return ic_errbuf(err, errlen, r, "cannot discover cgroup mounts: %s",
+					 strerror(-r));
 	}
 	r = ic_cgroup_of_pid(pid, &orig);
 	if (r < 0)
-		return cg_err(err, errlen, r, "cannot read the cgroups of pid %d: %s", (int)pid,
-			      strerror(-r));
+		return ic_errbuf(err, errlen, r, "cannot read the cgroups of pid %d: %s", (int)pid,
+				 strerror(-r));
 
 	r = create_dirs(name, memory_max, pids_max, &cg, err, errlen);
 	if (r < 0)
