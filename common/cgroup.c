@@ -200,7 +200,7 @@ int ic_cgroup_init(void)
 		return -ENOMEM;
 	r = scan_mounts(m, CG_MOUNTS_MAX, &n);
 	if (r < 0)
-		return log_error_errno(r, "cannot read /proc/self/mountinfo: %s", strerror(-r));
+		return log_error_errno(r, "cannot read /proc/self/mountinfo: %m");
 	r = cgroup_init();
 	have_libcgroup = r == 0;
 	if (!have_libcgroup)

@@ -57,6 +57,8 @@ int ic_log_internal(enum ic_log_level level, int err, const char *fmt, ...)
 	va_list ap;
 	int saved = errno;
 
+	if (err)
+		errno = abs(err);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);

@@ -22,7 +22,8 @@ enum ic_log_level ic_log_get_level(void);
 const char *ic_log_level_name(enum ic_log_level level);
 int ic_log_level_from_string(const char *s);
 
-/* Returns -abs(err) so a caller can log and return in one statement; err may be 0. */
+/* Returns -abs(err) so a caller can log and return in one statement; err may be 0. "%m" in fmt
+ * prints err (errno when err is 0); errno is left as the caller had it. */
 int ic_log_internal(enum ic_log_level level, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

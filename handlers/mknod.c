@@ -190,7 +190,7 @@ enum ic_verdict ic_handle_mknod(struct ic_req *req, struct ic_resp *resp)
 	ic_path_split(path, dir, sizeof(dir), &last);
 	r = ic_fsctx_scope_enter(&as_caller, &caller, root, base, 1ULL << CAP_MKNOD);
 	if (r < 0) {
-		log_warn_errno(r, "mknod: cannot act as pid %d: %s", (int)tid, strerror(-r));
+		log_warn_errno(r, "mknod: cannot act as pid %d: %m", (int)tid);
 		return IC_VERDICT_FAILED;
 	}
 	parent = ic_open_dir_as_caller(dir);
@@ -231,8 +231,8 @@ enum ic_verdict ic_handle_mknod(struct ic_req *req, struct ic_resp *resp)
 		if (r < 0) {
 			struct stat now;
 
-			log_warn_errno(r, "container %s: mknod %s: cannot bind %s: %s", req->ct->id,
-				       path, host, strerror(-r));
+			log_warn_errno(r, "container %s: mknod %s: cannot bind %s: %m", req->ct->id,
+				       path, host);
 			/* Only what we made: the name may have been swapped meanwhile. */
 			if (fstatat(parent, last, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
 			    now.st_ino == made.st_ino && now.st_dev == made.st_dev)

@@ -468,8 +468,8 @@ enum ic_verdict ic_handle_mount(struct ic_req *req, struct ic_resp *resp)
 		}
 		loop = loop_attach(image, flags & MS_RDONLY, dev, sizeof(dev));
 		if (loop < 0) {
-			log_warn_errno(loop, "container %s: mount %s: no loop device: %s",
-				       req->ct->id, source, strerror(-loop));
+			log_warn_errno(loop, "container %s: mount %s: no loop device: %m",
+				       req->ct->id, source);
 			resp->error = EBUSY;
 			return IC_VERDICT_RESPOND;
 		}

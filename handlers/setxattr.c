@@ -162,7 +162,7 @@ enum ic_verdict ic_handle_setxattr(struct ic_req *req, struct ic_resp *resp)
 
 	r = ic_fsctx_scope_enter(&as_caller, &caller, root, cwd, 1ULL << CAP_SYS_ADMIN);
 	if (r < 0) {
-		log_warn_errno(r, "setxattr: cannot act as pid %d: %s", (int)tid, strerror(-r));
+		log_warn_errno(r, "setxattr: cannot act as pid %d: %m", (int)tid);
 		return IC_VERDICT_FAILED;
 	}
 	ic_path_split(path, dir, sizeof(dir), &last);

@@ -148,8 +148,7 @@ enum ic_verdict ic_handle_sysinfo(struct ic_req *req, struct ic_resp *resp)
 		r = ic_sysinfo_compute(ct, &si);
 		if (r < 0) {
 			pthread_mutex_unlock(&ct->si_lock);
-			log_warn_errno(r, "sysinfo for container %s failed: %s", ct->id,
-				       strerror(-r));
+			log_warn_errno(r, "sysinfo for container %s failed: %m", ct->id);
 			return IC_VERDICT_FAILED;
 		}
 		ct->si = si;
@@ -173,8 +172,7 @@ enum ic_verdict ic_handle_sysinfo(struct ic_req *req, struct ic_resp *resp)
 	if (r < 0) {
 		if (req->still_valid(req) == -ENOENT)
 			return IC_VERDICT_GONE;
-		log_warn_errno(r, "sysinfo: cannot write to pid %u: %s", req->notif->pid,
-			       strerror(-r));
+		log_warn_errno(r, "sysinfo: cannot write to pid %u: %m", req->notif->pid);
 		return IC_VERDICT_FAILED;
 	}
 	return IC_VERDICT_RESPOND;
