@@ -3,7 +3,6 @@
 #define IC_COMMON_CALLER_H
 
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
