@@ -13,6 +13,7 @@
 
 #include "bench/bench.h"
 #include "common/macros.h"
+#include "common/sock.h"
 
 /* The minimal agents: what the kernel's round trip costs with nothing but RECV and SEND val 0
  * in between, so that interceptd's figures have a floor to be held against. */
@@ -26,20 +27,13 @@
 
 static int recv_fd(int sock)
 {
-	char c[CMSG_SPACE(sizeof(int))], b;
-	struct iovec iov = {.iov_base = &b, .iov_len = 1};
-	struct msghdr mh = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c, .msg_controllen = sizeof(c)};
-	struct cmsghdr *cm;
-	int fd;
+	_cleanup_close_ int fd = -EBADF;
+	int n_fds;
+	char b;
 
-	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1)
+	if (ic_sock_recv_fds(sock, &b, 1, &fd, 1, &n_fds, 0, NULL) != 1 || n_fds < 1)
 		return -1;
-	cm = CMSG_FIRSTHDR(&mh);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS)
-		return -1;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
+	return TAKE_FD(fd);
 }
 
 /* Answers one notification with val 0; a target that went away is no error. */

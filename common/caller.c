@@ -2,29 +2,14 @@
 #include "config.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <fcntl.h>
-#include <linux/capability.h>
-#include <linux/openat2.h>
-#include <sched.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/fsuid.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/caller.h"
-#include "common/macros.h"
-#include "common/mem.h"
-
-/* Per worker thread: what ic_fsctx_leave restores. */
-static __thread int host_root = -1, host_cwd = -1, host_mntns = -1;
-static __thread mode_t host_umask;
-static __thread struct __user_cap_data_struct host_caps[2];
-static __thread struct __user_cap_data_struct cur_caps[2]; /* what capset made effective last */
-static __thread bool fsctx_ready;
 
 static bool parse_ids(const char *line, const char *key, unsigned long *v4)
 {
@@ -33,29 +18,6 @@ static bool parse_ids(const char *line, const char *key, unsigned long *v4)
 	if (strncmp(line, key, kl) != 0)
 		return false;
 	return sscanf(line + kl, "%lu %lu %lu %lu", &v4[0], &v4[1], &v4[2], &v4[3]) == 4;
-}
-
-/* Extents beyond IC_CALLER_MAP_MAX are left out: the ids they map get no DAC override. */
-static void read_map(pid_t tid, const char *map, int *n, unsigned long (*ranges)[3], uid_t *root)
-{
-	char path[64];
-	unsigned long inside, outside, count;
-	FILE *f;
-
-	*n = 0;
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)tid, map);
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	while (*n < IC_CALLER_MAP_MAX && fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3) {
-		if (root && inside == 0 && count > 0)
-			*root = (uid_t)outside;
-		ranges[*n][0] = outside;
-		ranges[*n][1] = count;
-		ranges[*n][2] = inside;
-		(*n)++;
-	}
-	fclose(f);
 }
 
 int ic_caller_read(pid_t tid, struct ic_caller *c)
@@ -130,202 +92,16 @@ int ic_caller_read(pid_t tid, struct ic_caller *c)
 	return 0;
 }
 
-static int ns_id(pid_t pid, struct stat *st)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
-	return stat(path, st) < 0 ? -errno : 0;
-}
-
-int ic_userns_of(pid_t pid, struct ic_userns *ns)
-{
-	struct stat mine, theirs;
-	int r;
-
-	memset(ns, 0, sizeof(*ns));
-	/* The daemon runs in the initial user namespace. */
-	if ((r = ns_id(getpid(), &mine)) < 0 || (r = ns_id(pid, &theirs)) < 0)
-		return r;
-	ns->dev = theirs.st_dev;
-	ns->ino = theirs.st_ino;
-	ns->initial = mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino;
-	ns->root_uid = (uid_t)-1;
-	read_map(pid, "uid_map", &ns->n_uid, ns->uid, &ns->root_uid);
-	read_map(pid, "gid_map", &ns->n_gid, ns->gid, NULL);
-	ns->known = true;
-	return 0;
-}
-
 int ic_caller_in_userns(pid_t tid, const struct ic_userns *ns, bool *same)
 {
-	struct stat st;
-	int r = ns_id(tid, &st);
+	dev_t dev;
+	ino_t ino;
+	int r = ic_userns_id(tid, &dev, &ino);
 
 	if (r < 0)
 		return r;
-	*same = ns->known && st.st_dev == ns->dev && st.st_ino == ns->ino;
+	*same = ns->known && dev == ns->dev && ino == ns->ino;
 	return 0;
-}
-
-int ic_read_string(pid_t tid, uint64_t addr, char *buf, size_t max)
-{
-	size_t got = 0;
-	long page = sysconf(_SC_PAGESIZE);
-
-	while (got < max) {
-		/* Up to the end of the page, so an unmapped next page is never touched early. */
-		size_t chunk = (size_t)page - (size_t)((addr + got) % (uint64_t)page);
-		char *nul;
-		int r;
-
-		if (chunk > max - got)
-			chunk = max - got;
-		r = ic_mem_read(tid, addr + got, buf + got, chunk);
-		if (r < 0)
-			return r;
-		nul = memchr(buf + got, 0, chunk);
-		if (nul)
-			return 0;
-		got += chunk;
-	}
-	return -ENAMETOOLONG;
-}
-
-static int capget_self(struct __user_cap_data_struct data[2])
-{
-	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-
-	return syscall(SYS_capget, &h, data) < 0 ? -errno : 0;
-}
-
-static int capset_self(const struct __user_cap_data_struct data[2])
-{
-	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-
-	return syscall(SYS_capset, &h, data) < 0 ? -errno : 0;
-}
-
-int ic_fsctx_thread_init(void)
-{
-	if (fsctx_ready)
-		return 0;
-	if (unshare(CLONE_FS) < 0)
-		return -errno;
-	host_root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	host_cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	host_mntns = open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC);
-	if (host_root < 0 || host_cwd < 0 || host_mntns < 0)
-		return -errno;
-	if (capget_self(host_caps) < 0)
-		return -errno;
-	host_umask = umask(0);
-	umask(host_umask);
-	fsctx_ready = true;
-	return 0;
-}
-
-/* Raw syscalls throughout: glibc's setgroups and friends change every thread of the process. */
-static void restore_ids(void)
-{
-	static const gid_t none[1];
-
-	/* Capabilities first: setgroups needs CAP_SETGID, which the caller's set lacked. With
-	 * them back, the rest cannot fail; fsuid 0 then raises nothing we do not already have. */
-	if (capset_self(host_caps) < 0 || syscall(SYS_setgroups, 0, none) < 0)
-		abort(); /* a worker left with a container's identity must not serve anyone else */
-	syscall(SYS_setfsuid, 0);
-	syscall(SYS_setfsgid, 0);
-	memcpy(cur_caps, host_caps, sizeof(cur_caps));
-}
-
-int ic_fsctx_enter(const struct ic_caller *c, int rootfd, int cwdfd, uint64_t keep_caps)
-{
-	struct __user_cap_data_struct caps[2];
-	int r;
-
-	if (!fsctx_ready)
-		return -EINVAL;
-	/* Ours alone even if a thread was created from this one since (it would share it). */
-	if (unshare(CLONE_FS) < 0)
-		return -errno;
-	if (fchdir(rootfd) < 0 || chroot(".") < 0 || fchdir(cwdfd) < 0) {
-		r = -errno;
-		goto fail_fs;
-	}
-	if (syscall(SYS_setgroups, (size_t)c->n_groups, c->groups) < 0) {
-		r = -errno;
-		goto fail_ids;
-	}
-	/* We hold CAP_SETUID and CAP_SETGID here (the host set): these cannot fail. */
-	syscall(SYS_setfsgid, c->fsgid);
-	syscall(SYS_setfsuid, c->fsuid);
-	/* A non-root fsuid drops the fs capabilities by itself; set exactly what we keep. */
-	memcpy(caps, host_caps, sizeof(caps));
-	caps[0].effective = (uint32_t)(keep_caps & host_caps[0].permitted);
-	caps[1].effective = (uint32_t)((keep_caps >> 32) & host_caps[1].permitted);
-	r = capset_self(caps);
-	if (r < 0)
-		goto fail_ids;
-	memcpy(cur_caps, caps, sizeof(cur_caps));
-	umask(c->umask);
-	return 0;
-
-fail_ids:
-	restore_ids();
-fail_fs:
-	if (fchdir(host_root) < 0 || chroot(".") < 0 || fchdir(host_cwd) < 0)
-		abort(); /* a worker stuck in a container's root must not serve anyone else */
-	return r;
-}
-
-int ic_fsctx_raise(uint64_t caps)
-{
-	struct __user_cap_data_struct now[2];
-
-	memcpy(now, cur_caps, sizeof(now));
-	now[0].effective |= (uint32_t)caps & now[0].permitted;
-	now[1].effective |= (uint32_t)(caps >> 32) & now[1].permitted;
-	return capset_self(now);
-}
-
-static bool in_ranges(int n, const unsigned long (*r)[3], unsigned long id)
-{
-	for (int i = 0; i < n; i++)
-		if (id >= r[i][0] && id - r[i][0] < r[i][1])
-			return true;
-	return false;
-}
-
-static unsigned inside(int n, const unsigned long (*r)[3], unsigned long id)
-{
-	for (int i = 0; i < n; i++)
-		if (id >= r[i][0] && id - r[i][0] < r[i][1])
-			return (unsigned)(r[i][2] + (id - r[i][0]));
-	return (unsigned)-1;
-}
-
-unsigned ic_userns_uid_inside(const struct ic_userns *ns, uid_t uid)
-{
-	return inside(ns->n_uid, ns->uid, uid);
-}
-
-unsigned ic_userns_gid_inside(const struct ic_userns *ns, gid_t gid)
-{
-	return inside(ns->n_gid, ns->gid, gid);
-}
-
-bool ic_userns_maps(const struct ic_userns *ns, uid_t uid, gid_t gid)
-{
-	return in_ranges(ns->n_uid, ns->uid, uid) && in_ranges(ns->n_gid, ns->gid, gid);
-}
-
-void ic_fsctx_leave(void)
-{
-	umask(host_umask);
-	restore_ids();
-	if (fchdir(host_root) < 0 || chroot(".") < 0 || fchdir(host_cwd) < 0)
-		abort(); /* a worker stuck in a container's root must not serve anyone else */
 }
 
 static int open_proc(pid_t tid, const char *what, int flags)
@@ -361,102 +137,4 @@ int ic_caller_open_fd(pid_t tid, int fd, bool want_dir)
 	if (r == -ENOENT)
 		return -EBADF; /* no such fd in the caller */
 	return r;
-}
-
-static int open_how(const char *path, uint64_t flags)
-{
-	struct open_how how = {
-	    .flags = flags | O_CLOEXEC,
-	    /* The caller's root is our root now; its /proc magic links would lead to us. */
-	    .resolve = RESOLVE_NO_MAGICLINKS,
-	};
-	int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
-
-	return fd < 0 ? -errno : fd;
-}
-
-int ic_open_dir_as_caller(const char *dir)
-{
-	return open_how(dir, O_PATH | O_DIRECTORY);
-}
-
-int ic_open_as_caller(const char *path, bool follow)
-{
-	return open_how(path, O_PATH | (follow ? 0 : O_NOFOLLOW));
-}
-
-int ic_open_file_as_caller(const char *path, int flags)
-{
-	return open_how(path, (uint64_t)flags);
-}
-
-void ic_path_split(const char *path, char *dir, size_t dirlen, const char **last)
-{
-	size_t n = strlen(path), end = n, start;
-
-	/* The last component keeps its trailing slashes. */
-	while (end > 0 && path[end - 1] == '/')
-		end--;
-	start = end;
-	while (start > 0 && path[start - 1] != '/')
-		start--;
-	if (end == 0) {
-		/* "/" or "///": no component at all; the kernel judges the whole string. */
-		snprintf(dir, dirlen, "/");
-		*last = path;
-		return;
-	}
-	*last = path + start;
-	if (start == 0) {
-		snprintf(dir, dirlen, ".");
-		return;
-	}
-	/* The directory part, without its trailing slashes (but "/" stays "/"). */
-	while (start > 1 && path[start - 1] == '/')
-		start--;
-	if (start >= dirlen)
-		start = dirlen - 1;
-	memcpy(dir, path, start);
-	dir[start] = 0;
-}
-
-#ifndef OPEN_TREE_CLONE
-#define OPEN_TREE_CLONE 1
-#endif
-#ifndef MOVE_MOUNT_F_EMPTY_PATH
-#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
-#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
-#endif
-
-int ic_attach_tree(pid_t tid, int tree, int target)
-{
-	_cleanup_close_ int ns = -EBADF;
-	int r = 0;
-
-	if (!fsctx_ready)
-		return -EINVAL;
-	ns = open_proc(tid, "ns/mnt", O_RDONLY);
-	if (ns < 0)
-		return ns;
-	/* move_mount attaches only inside our own mount namespace: go there for the one call. */
-	if (setns(ns, CLONE_NEWNS) < 0)
-		return -errno;
-	if (syscall(SYS_move_mount, tree, "", target, "",
-		    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-		r = -errno;
-	if (setns(host_mntns, CLONE_NEWNS) < 0 || fchdir(host_root) < 0 || chroot(".") < 0 ||
-	    fchdir(host_cwd) < 0)
-		abort(); /* a worker stuck in a container's namespace must not serve anyone else */
-	return r;
-}
-
-int ic_bind_host_node(pid_t tid, const char *src, int target)
-{
-	_cleanup_close_ int tree = -EBADF;
-
-	/* A detached copy of the host's node mount: it keeps the host mount's flags (not nodev). */
-	tree = (int)syscall(SYS_open_tree, AT_FDCWD, src, OPEN_TREE_CLONE | O_CLOEXEC);
-	if (tree < 0)
-		return -errno;
-	return ic_attach_tree(tid, tree, target);
 }

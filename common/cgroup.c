@@ -6,16 +6,13 @@
 #include <inttypes.h>
 #include <libcgroup.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/types.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/cgroup.h"
@@ -27,20 +24,15 @@
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
-#define CG_PARENT     "interceptd"
 #define CG_MOUNTS_MAX 32
 /* v1 reports "no limit" as PAGE_COUNTER_MAX pages rounded down to a page (9223372036854771712
  * with 4 KiB pages, other values with other page sizes); nothing real comes near 4 EiB. */
-#define CG_V1_UNLIMITED	 (1ULL << 62)
-#define CG_STAT_BUF	 8192
-#define CG_RMDIR_TRIES	 20
-#define CG_RMDIR_WAIT_NS (50 * 1000 * 1000L)
+#define CG_V1_UNLIMITED (1ULL << 62)
+#define CG_STAT_BUF	8192
 
-enum cg_ctl { CG_MEMORY = 0, CG_PIDS = 1, _CG_CTL_MAX };
-
-static const char *const ctl_names[_CG_CTL_MAX] = {
-    [CG_MEMORY] = "memory",
-    [CG_PIDS] = "pids",
+static const char *const ctl_names[_IC_CGROUP_CTL_MAX] = {
+    [IC_CGROUP_MEMORY] = "memory",
+    [IC_CGROUP_PIDS] = "pids",
 };
 
 /* Where a controller's hierarchy is mounted; root is the mount's root inside the hierarchy (not
@@ -54,7 +46,7 @@ struct cg_hier {
 
 /* Written once by ic_cgroup_init before threads start, read-only afterwards: any thread may read
  * it without synchronisation because thread creation orders the writes before the reads. */
-static struct cg_hier hiers[_CG_CTL_MAX];
+static struct cg_hier hiers[_IC_CGROUP_CTL_MAX];
 static struct cg_hier cg2; /* the first cgroup2 mount, whatever controllers it has */
 static bool cg_ready;
 
@@ -80,21 +72,6 @@ static void unescape(char *s)
 		}
 	}
 	*d = 0;
-}
-
-static bool list_has(const char *list, const char *word, char sep)
-{
-	size_t n = strlen(word);
-
-	for (const char *p = list; p && *p;) {
-		const char *end = strchr(p, sep);
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-
-		if (len == n && strncmp(p, word, n) == 0)
-			return true;
-		p = end ? end + 1 : NULL;
-	}
-	return false;
 }
 
 static bool copy_path(char *dst, const char *src)
@@ -164,7 +141,7 @@ static bool v2_offers(const char *mnt, const char *ctl)
 		return false;
 	buf[n] = 0;
 	buf[strcspn(buf, "\n")] = 0;
-	return list_has(buf, ctl, ' ');
+	return ic_list_has(buf, ctl, ' ');
 }
 
 static const struct cg_mount *find_mount(const struct cg_mount *m, size_t n, const char *mnt)
@@ -177,7 +154,8 @@ static const struct cg_mount *find_mount(const struct cg_mount *m, size_t n, con
 
 /* libcgroup knows the usual layouts (and cgroup2 controllers since 2.0); mountinfo is the
  * fallback where it is not initialised or does not report a controller. */
-static void resolve_hier(enum cg_ctl c, bool have_libcgroup, const struct cg_mount *m, size_t n)
+static void resolve_hier(enum ic_cgroup_ctl c, bool have_libcgroup, const struct cg_mount *m,
+			 size_t n)
 {
 	struct cg_hier *h = &hiers[c];
 	const struct cg_mount *hit = NULL;
@@ -198,7 +176,7 @@ static void resolve_hier(enum cg_ctl c, bool have_libcgroup, const struct cg_mou
 	}
 	/* A v1 hierarchy that has the controller wins: it is then not available to cgroup2. */
 	for (size_t i = 0; !hit && i < n; i++)
-		if (!m[i].v2 && list_has(m[i].opts, ctl_names[c], ','))
+		if (!m[i].v2 && ic_list_has(m[i].opts, ctl_names[c], ','))
 			hit = &m[i];
 	for (size_t i = 0; !hit && i < n; i++)
 		if (m[i].v2 && v2_offers(m[i].mnt, ctl_names[c]))
@@ -222,7 +200,7 @@ int ic_cgroup_init(void)
 		return -ENOMEM;
 	r = scan_mounts(m, CG_MOUNTS_MAX, &n);
 	if (r < 0)
-		return log_error_errno(r, "cannot read /proc/self/mountinfo: %s", strerror(-r));
+		return log_error_errno(r, "cannot read /proc/self/mountinfo: %m");
 	r = cgroup_init();
 	have_libcgroup = r == 0;
 	if (!have_libcgroup)
@@ -236,7 +214,7 @@ int ic_cgroup_init(void)
 			strcpy(cg2.mnt, m[i].mnt);
 			strcpy(cg2.root, m[i].root);
 		}
-	for (int c = 0; c < _CG_CTL_MAX; c++) {
+	for (int c = 0; c < _IC_CGROUP_CTL_MAX; c++) {
 		resolve_hier(c, have_libcgroup, m, n);
 		if (hiers[c].found)
 			log_debug("cgroup: %s on %s (%s, root %s)", ctl_names[c], hiers[c].mnt,
@@ -246,6 +224,22 @@ int ic_cgroup_init(void)
 	}
 	cg_ready = true;
 	return 0;
+}
+
+bool ic_cgroup_ready(void)
+{
+	return cg_ready;
+}
+
+const char *ic_cgroup_ctl_name(enum ic_cgroup_ctl ctl)
+{
+	return ctl_names[ctl];
+}
+
+const char *ic_cgroup_mount(enum ic_cgroup_ctl ctl, bool *v2)
+{
+	*v2 = hiers[ctl].v2;
+	return hiers[ctl].found ? hiers[ctl].mnt : NULL;
 }
 
 static bool has_dotdot(const char *path)
@@ -288,7 +282,7 @@ int ic_cgroup_of_pid(pid_t pid, struct ic_cgroup *cg)
 	size_t cap = 0;
 	ssize_t len;
 
-	*cg = (struct ic_cgroup){.memory_v2 = hiers[CG_MEMORY].v2};
+	*cg = (struct ic_cgroup){.memory_v2 = hiers[IC_CGROUP_MEMORY].v2};
 	if (!cg_ready)
 		return -ENXIO;
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
@@ -311,13 +305,13 @@ int ic_cgroup_of_pid(pid_t pid, struct ic_cgroup *cg)
 			continue;
 		*cpath++ = 0;
 		unified = strcmp(line, "0") == 0 && ctls[0] == 0;
-		for (int c = 0; c < _CG_CTL_MAX; c++) {
+		for (int c = 0; c < _IC_CGROUP_CTL_MAX; c++) {
 			const struct cg_hier *h = &hiers[c];
-			char **dst = c == CG_MEMORY ? &cg->memory : &cg->pids;
+			char **dst = c == IC_CGROUP_MEMORY ? &cg->memory : &cg->pids;
 
 			if (!h->found || *dst)
 				continue;
-			if (h->v2 ? !unified : !list_has(ctls, ctl_names[c], ','))
+			if (h->v2 ? !unified : !ic_list_has(ctls, ctl_names[c], ','))
 				continue;
 			if (hier_dir(h, cpath, dir, sizeof(dir)) < 0)
 				continue;
@@ -368,8 +362,7 @@ int ic_cgroup2_dir(pid_t pid, char *buf, size_t len)
 	return -ENOENT;
 }
 
-/* Reads a small cgroup file whole; returns its length without the trailing newline. */
-static ssize_t read_file(const char *dir, const char *name, char *buf, size_t size)
+ssize_t ic_cgroup_read_file(const char *dir, const char *name, char *buf, size_t size)
 {
 	char path[IC_CGROUP_PATH_MAX + 64];
 	_cleanup_close_ int fd = -EBADF;
@@ -404,7 +397,7 @@ static ssize_t read_file(const char *dir, const char *name, char *buf, size_t si
 static int read_u64(const char *dir, const char *name, uint64_t *v)
 {
 	char buf[64];
-	ssize_t r = read_file(dir, name, buf, sizeof(buf));
+	ssize_t r = ic_cgroup_read_file(dir, name, buf, sizeof(buf));
 
 	if (r < 0)
 		return (int)r;
@@ -425,7 +418,7 @@ static uint64_t v1_limit(uint64_t v)
 static int read_stat(const char *dir, const char *const *keys, uint64_t *vals, size_t n)
 {
 	char buf[CG_STAT_BUF];
-	ssize_t r = read_file(dir, "memory.stat", buf, sizeof(buf));
+	ssize_t r = ic_cgroup_read_file(dir, "memory.stat", buf, sizeof(buf));
 	char *save = NULL;
 
 	if (r < 0)
@@ -516,274 +509,4 @@ int ic_cgroup_read_pids(const struct ic_cgroup *cg, uint64_t *current)
 	if (!cg->pids)
 		return -ENOENT;
 	return read_u64(cg->pids, "pids.current", current);
-}
-
-static int cg_err(char *err, size_t errlen, int r, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int cg_err(char *err, size_t errlen, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -abs(r);
-}
-
-static int write_file(const char *dir, const char *name, const char *val, char *err, size_t errlen)
-{
-	char path[IC_CGROUP_PATH_MAX + 64];
-	_cleanup_close_ int fd = -EBADF;
-	size_t len = strlen(val);
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return cg_err(err, errlen, errno, "cannot open %s: %s", path, strerror(errno));
-	/* cgroup files take one value per write(); a short write is a refusal too. */
-	n = write(fd, val, len);
-	if (n < 0)
-		return cg_err(err, errlen, errno, "cannot write %s to %s: %s", val, path,
-			      strerror(errno));
-	if ((size_t)n != len)
-		return cg_err(err, errlen, EIO, "cannot write %s to %s: short write", val, path);
-	return 0;
-}
-
-static int make_dir(const char *path, char *err, size_t errlen, bool must_be_new)
-{
-	if (mkdir(path, 0755) == 0)
-		return 0;
-	if (errno == EEXIST && !must_be_new)
-		return 0;
-	if (errno == EEXIST)
-		return cg_err(err, errlen, EEXIST,
-			      "cgroup %s already exists (another run with this id, or left over: "
-			      "rmdir it)",
-			      path);
-	return cg_err(err, errlen, errno, "cannot create %s: %s", path, strerror(errno));
-}
-
-/* cgroup2 hands a controller to children only when every ancestor lists it in
- * cgroup.subtree_control; enable what is missing, leaving the rest as the host set it. */
-static int v2_enable(const char *dir, const bool *want, char *err, size_t errlen)
-{
-	char cur[512];
-	ssize_t r = read_file(dir, "cgroup.subtree_control", cur, sizeof(cur));
-
-	if (r < 0)
-		return cg_err(err, errlen, (int)r, "cannot read %s/cgroup.subtree_control: %s", dir,
-			      strerror((int)-r));
-	for (int c = 0; c < _CG_CTL_MAX; c++) {
-		char val[32];
-
-		if (!want[c] || list_has(cur, ctl_names[c], ' '))
-			continue;
-		snprintf(val, sizeof(val), "+%s", ctl_names[c]);
-		r = write_file(dir, "cgroup.subtree_control", val, err, errlen);
-		if (r < 0)
-			return (int)r;
-	}
-	return 0;
-}
-
-static int join_path(char *dst, size_t len, const char *a, const char *b, const char *c, char *err,
-		     size_t errlen)
-{
-	int n = snprintf(dst, len, "%s/%s/%s", a, b, c);
-
-	if (n < 0 || (size_t)n >= len)
-		return cg_err(err, errlen, ENAMETOOLONG, "cgroup path too long under %s", a);
-	return 0;
-}
-
-static void rmdir_quiet(const char *dir)
-{
-	if (dir)
-		(void)rmdir(dir);
-}
-
-/* Both known and the same directory (both controllers on cgroup2, or co-mounted on v1). */
-static bool same_dir(const char *a, const char *b)
-{
-	return a && b && strcmp(a, b) == 0;
-}
-
-/* Creates the directories and sets the limits; does not move anything. The memory and pids
- * directories are the same when both controllers are on cgroup2 (or co-mounted on v1). */
-static int create_dirs(const char *name, uint64_t memory_max, uint64_t pids_max,
-		       struct ic_cgroup *cg, char *err, size_t errlen)
-{
-	_cleanup_free_ char *mem_dir = NULL, *pids_dir = NULL;
-	bool want_v2[_CG_CTL_MAX] = {false};
-	bool any_v2 = false;
-	char val[32], path[IC_CGROUP_PATH_MAX];
-	int r;
-
-	/* Paths reach cg only once their directory is made here: the caller removes what cg
-	 * names on failure, and must not remove somebody else's cgroup. */
-	for (int c = 0; c < _CG_CTL_MAX; c++) {
-		const struct cg_hier *h = &hiers[c];
-		char **dst = c == CG_MEMORY ? &mem_dir : &pids_dir;
-
-		if (!h->found)
-			continue;
-		r = join_path(path, sizeof(path), h->mnt, CG_PARENT, name, err, errlen);
-		if (r < 0)
-			return r;
-		*dst = strdup(path);
-		if (!*dst)
-			return cg_err(err, errlen, ENOMEM, "out of memory");
-		if (h->v2) {
-			want_v2[c] = true;
-			any_v2 = true;
-		}
-	}
-	if (!mem_dir && memory_max)
-		return cg_err(err, errlen, ENOENT, "no memory cgroup controller is mounted");
-	if (!pids_dir && pids_max)
-		return cg_err(err, errlen, ENOENT, "no pids cgroup controller is mounted");
-	if (!mem_dir && !pids_dir)
-		return cg_err(err, errlen, ENOENT, "neither memory nor pids cgroups are mounted");
-
-	for (int c = 0; c < _CG_CTL_MAX; c++) {
-		const struct cg_hier *h = &hiers[c];
-		char **dir = c == CG_MEMORY ? &mem_dir : &pids_dir;
-		char parent[IC_CGROUP_PATH_MAX];
-
-		if (!*dir)
-			continue;
-		if (c == CG_PIDS && same_dir(pids_dir, cg->memory)) {
-			cg->pids = TAKE_PTR(pids_dir); /* the memory directory, made above */
-			continue;
-		}
-		snprintf(parent, sizeof(parent), "%s/%s", h->mnt, CG_PARENT);
-		if (h->v2 && any_v2) {
-			r = v2_enable(h->mnt, want_v2, err, errlen);
-			if (r < 0)
-				return r;
-		}
-		r = make_dir(parent, err, errlen, false);
-		if (r < 0)
-			return r;
-		if (h->v2 && any_v2) {
-			r = v2_enable(parent, want_v2, err, errlen);
-			if (r < 0)
-				return r;
-			any_v2 = false;
-		}
-		r = make_dir(*dir, err, errlen, true);
-		if (r < 0)
-			return r; /* not made here: not ours to remove */
-		if (c == CG_MEMORY)
-			cg->memory = TAKE_PTR(mem_dir);
-		else
-			cg->pids = TAKE_PTR(pids_dir);
-	}
-
-	if (memory_max) {
-		snprintf(val, sizeof(val), "%" PRIu64, memory_max);
-		r = write_file(cg->memory, cg->memory_v2 ? "memory.max" : "memory.limit_in_bytes",
-			       val, err, errlen);
-		if (r < 0)
-			return r;
-	}
-	if (pids_max) {
-		snprintf(val, sizeof(val), "%" PRIu64, pids_max);
-		r = write_file(cg->pids, "pids.max", val, err, errlen);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-/* Single-threaded callers (intercept-run). On failure nothing is left behind: pid is put back
- * where it was and the directories made here are removed. */
-int ic_cgroup_create(const char *name, uint64_t memory_max, uint64_t pids_max, pid_t pid,
-		     struct ic_cgroup *ret, char *err, size_t errlen)
-{
-	struct ic_cgroup cg = {.memory_v2 = hiers[CG_MEMORY].v2}, orig = {0};
-	char val[32];
-	bool moved_mem = false;
-	int r;
-
-	if (err && errlen)
-		err[0] = 0;
-	if (!name[0] || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-		return cg_err(err, errlen, EINVAL, "invalid cgroup name '%s'", name);
-	if (!cg_ready) {
-		r = ic_cgroup_init();
-		if (r < 0)
-			return cg_err(err, errlen, r, "cannot discover cgroup mounts: %s",
-				      strerror(-r));
-	}
-	r = ic_cgroup_of_pid(pid, &orig);
-	if (r < 0)
-		return cg_err(err, errlen, r, "cannot read the cgroups of pid %d: %s", (int)pid,
-			      strerror(-r));
-
-	r = create_dirs(name, memory_max, pids_max, &cg, err, errlen);
-	if (r < 0)
-		goto fail;
-
-	snprintf(val, sizeof(val), "%d", (int)pid);
-	if (cg.memory) {
-		r = write_file(cg.memory, "cgroup.procs", val, err, errlen);
-		if (r < 0)
-			goto fail;
-		moved_mem = true;
-	}
-	if (cg.pids && !same_dir(cg.pids, cg.memory)) {
-		r = write_file(cg.pids, "cgroup.procs", val, err, errlen);
-		if (r < 0)
-			goto fail;
-	}
-	ic_cgroup_done(&orig);
-	*ret = cg;
-	return 0;
-
-fail:
-	/* A pid in a cgroup keeps it busy; move it back before removing what we made. */
-	if (moved_mem && orig.memory)
-		(void)write_file(orig.memory, "cgroup.procs", val, NULL, 0);
-	rmdir_quiet(cg.memory);
-	if (!same_dir(cg.pids, cg.memory))
-		rmdir_quiet(cg.pids);
-	ic_cgroup_done(&orig);
-	ic_cgroup_done(&cg);
-	return r;
-}
-
-/* Tasks that just exited may keep a cgroup busy for a moment (EBUSY); a bounded wait of about a
- * second covers that without hanging a caller whose cgroup is really still in use. */
-static int rmdir_wait(const char *dir)
-{
-	struct timespec ts = {0, CG_RMDIR_WAIT_NS};
-
-	for (int i = 0;; i++) {
-		if (rmdir(dir) == 0 || errno == ENOENT)
-			return 0;
-		if (errno != EBUSY || i + 1 >= CG_RMDIR_TRIES)
-			return -errno;
-		nanosleep(&ts, NULL);
-	}
-}
-
-int ic_cgroup_destroy(const struct ic_cgroup *cg)
-{
-	int r = 0, q;
-
-	if (!cg)
-		return 0;
-	if (cg->memory)
-		r = rmdir_wait(cg->memory);
-	if (cg->pids && !same_dir(cg->pids, cg->memory)) {
-		q = rmdir_wait(cg->pids);
-		if (r == 0)
-			r = q;
-	}
-	return r;
 }

@@ -8,6 +8,8 @@
 
 #define IC_CGROUP_PATH_MAX 4096
 
+enum ic_cgroup_ctl { IC_CGROUP_MEMORY = 0, IC_CGROUP_PIDS = 1, _IC_CGROUP_CTL_MAX };
+
 /* Where one process's memory and pids accounting lives, v1 or v2. The paths are allocated to
  * fit (every registered container holds one: thousands of them), freed by ic_cgroup_done. */
 struct ic_cgroup {
@@ -25,6 +27,12 @@ struct ic_cgroup_mem {
 
 /* Once per process, before threads: libcgroup's view of the mounts. */
 int ic_cgroup_init(void);
+/* Any thread, from what ic_cgroup_init found: whether it has run; where ctl's hierarchy is
+ * mounted (NULL when it is not, or before ic_cgroup_init) and in *v2 whether that is cgroup2. */
+bool ic_cgroup_ready(void);
+const char *ic_cgroup_mount(enum ic_cgroup_ctl ctl, bool *v2);
+/* The controller's name as the kernel spells it: "memory", "pids". */
+const char *ic_cgroup_ctl_name(enum ic_cgroup_ctl ctl);
 /* Resolve pid's memory and pids cgroups (any thread) into cg, whose previous paths the caller
  * has freed. A controller that is not mounted, or a cgroup outside our view, is left NULL.
  * -ESRCH when pid is gone; on any error cg is all unknown. */
@@ -38,12 +46,8 @@ int ic_cgroup2_dir(pid_t pid, char *buf, size_t len);
  * caller then uses the host's figures. */
 int ic_cgroup_read_mem(const struct ic_cgroup *cg, struct ic_cgroup_mem *m);
 int ic_cgroup_read_pids(const struct ic_cgroup *cg, uint64_t *current);
-
-/* intercept-run: create NAME under "interceptd/" in the memory and pids hierarchies (v1 or v2),
- * set the limits (0: none), move pid in. Error messages name the file that refused. */
-int ic_cgroup_create(const char *name, uint64_t memory_max, uint64_t pids_max, pid_t pid,
-		     struct ic_cgroup *ret, char *err, size_t errlen);
-/* Remove what ic_cgroup_create made; the cgroup must be empty. The caller still owns cg. */
-int ic_cgroup_destroy(const struct ic_cgroup *cg);
+/* Any thread: dir/name, a small cgroup file, read whole into buf (NUL-terminated, at most
+ * size - 1 bytes). Its length without the trailing newline, or -errno. */
+ssize_t ic_cgroup_read_file(const char *dir, const char *name, char *buf, size_t size);
 
 #endif

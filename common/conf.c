@@ -4,7 +4,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,18 +103,6 @@ static const struct {
     {"EPERM", EPERM}, {"EACCES", EACCES}, {"ENOSYS", ENOSYS}, {"EAGAIN", EAGAIN},
     {"EBUSY", EBUSY}, {"EINVAL", EINVAL}, {"ENOMEM", ENOMEM}, {"EINTR", EINTR},
 };
-
-static int conf_err(char *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int conf_err(char *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, IC_CONF_ERR_MAX, fmt, ap);
-	va_end(ap);
-	return -abs(code);
-}
 
 static bool fstype_name_ok(const char *s, size_t n)
 {
@@ -308,11 +295,11 @@ int ic_policy_set(struct ic_policy *p, const char *key, const char *value,
 	int r;
 
 	if (!k)
-		return conf_err(err, EINVAL, "unknown policy key '%s'", key);
+		return ic_errbuf(err, IC_CONF_ERR_MAX, EINVAL, "unknown policy key '%s'", key);
 	r = set_value(k, p, value);
 	if (r < 0)
-		return conf_err(err, r, "%s for policy key '%s': '%s'", value_problem(r), key,
-				value);
+		return ic_errbuf(err, IC_CONF_ERR_MAX, r, "%s for policy key '%s': '%s'",
+				 value_problem(r), key, value);
 	return 0;
 }
 
@@ -339,8 +326,8 @@ static int section_begin(struct conf_parse *cp, char *name)
 
 	if (strcmp(name, "server") == 0) {
 		if (cp->server_seen)
-			return conf_err(cp->err, EINVAL, "%s:%d: duplicate section [server]",
-					cp->path, cp->line);
+			return ic_errbuf(cp->err, IC_CONF_ERR_MAX, EINVAL,
+					 "%s:%d: duplicate section [server]", cp->path, cp->line);
 		cp->server_seen = true;
 		cp->in_server = true;
 		return 0;
@@ -352,26 +339,29 @@ static int section_begin(struct conf_parse *cp, char *name)
 		while (*pname == ' ')
 			pname++;
 		if (!*pname || strlen(pname) >= IC_POLICY_NAME_MAX || strpbrk(pname, " \t,=\n"))
-			return conf_err(cp->err, EINVAL, "%s:%d: bad policy name in [%s]", cp->path,
-					cp->line, name);
+			return ic_errbuf(cp->err, IC_CONF_ERR_MAX, EINVAL,
+					 "%s:%d: bad policy name in [%s]", cp->path, cp->line,
+					 name);
 		if (ic_conf_policy(cp->conf, pname))
-			return conf_err(cp->err, EINVAL, "%s:%d: duplicate section [policy %s]",
-					cp->path, cp->line, pname);
+			return ic_errbuf(cp->err, IC_CONF_ERR_MAX, EINVAL,
+					 "%s:%d: duplicate section [policy %s]", cp->path, cp->line,
+					 pname);
 		np = realloc(cp->conf->policies, (cp->conf->n_policies + 1) * sizeof(*np));
 		if (!np)
-			return conf_err(cp->err, ENOMEM, "out of memory");
+			return ic_errbuf(cp->err, IC_CONF_ERR_MAX, ENOMEM, "out of memory");
 		cp->conf->policies = np;
 		cp->cur = &np[cp->conf->n_policies];
 		memset(cp->cur, 0, sizeof(*cp->cur));
 		if (apply_defaults(policy_keys, ARRAY_SIZE(policy_keys), cp->cur) < 0) {
 			ic_policy_done(cp->cur);
-			return conf_err(cp->err, ENOMEM, "out of memory");
+			return ic_errbuf(cp->err, IC_CONF_ERR_MAX, ENOMEM, "out of memory");
 		}
 		strcpy(cp->cur->name, pname);
 		cp->conf->n_policies++;
 		return 0;
 	}
-	return conf_err(cp->err, EINVAL, "%s:%d: unknown section [%s]", cp->path, cp->line, name);
+	return ic_errbuf(cp->err, IC_CONF_ERR_MAX, EINVAL, "%s:%d: unknown section [%s]", cp->path,
+			 cp->line, name);
 }
 
 /* inih has no section callback and no line numbers here, so the reader does both. */
@@ -387,7 +377,8 @@ static char *conf_reader(char *str, int num, void *stream)
 	if (cp->line == 1 && strncmp(str, "\xef\xbb\xbf", 3) == 0)
 		memmove(str, str + 3, strlen(str + 3) + 1);
 	if (!strchr(str, '\n') && !feof(cp->f)) {
-		cp->r = conf_err(cp->err, EINVAL, "%s:%d: line too long", cp->path, cp->line);
+		cp->r = ic_errbuf(cp->err, IC_CONF_ERR_MAX, EINVAL, "%s:%d: line too long",
+				  cp->path, cp->line);
 		return NULL;
 	}
 	s = str;
@@ -396,8 +387,8 @@ static char *conf_reader(char *str, int num, void *stream)
 	if (*s == '[') {
 		end = strchr(s, ']');
 		if (!end) {
-			cp->r = conf_err(cp->err, EINVAL, "%s:%d: unterminated section header",
-					 cp->path, cp->line);
+			cp->r = ic_errbuf(cp->err, IC_CONF_ERR_MAX, EINVAL,
+					  "%s:%d: unterminated section header", cp->path, cp->line);
 			return NULL;
 		}
 		*end = 0;
@@ -406,8 +397,8 @@ static char *conf_reader(char *str, int num, void *stream)
 		if (cp->r < 0)
 			return NULL;
 	} else if (*s && *s != ';' && *s != '#' && !strchr(s, '=')) {
-		cp->r =
-		    conf_err(cp->err, EINVAL, "%s:%d: expected 'key = value'", cp->path, cp->line);
+		cp->r = ic_errbuf(cp->err, IC_CONF_ERR_MAX, EINVAL, "%s:%d: expected 'key = value'",
+				  cp->path, cp->line);
 		return NULL;
 	}
 	return str;
@@ -425,27 +416,29 @@ static int conf_handler(void *user, const char *section, const char *name, const
 	if (cp->r < 0)
 		return 0;
 	if (!cp->in_server && !cp->cur) {
-		cp->r = conf_err(cp->err, EINVAL, "%s:%d: key '%s' outside any section", cp->path,
-				 cp->line, name);
+		cp->r = ic_errbuf(cp->err, IC_CONF_ERR_MAX, EINVAL,
+				  "%s:%d: key '%s' outside any section", cp->path, cp->line, name);
 		return 0;
 	}
 	k = find_key(keys, n, name);
 	if (!k) {
-		cp->r = conf_err(cp->err, EINVAL, "%s:%d: unknown key '%s' in [%s]", cp->path,
-				 cp->line, name, section);
+		cp->r =
+		    ic_errbuf(cp->err, IC_CONF_ERR_MAX, EINVAL, "%s:%d: unknown key '%s' in [%s]",
+			      cp->path, cp->line, name, section);
 		return 0;
 	}
 	idx = k - keys;
 	if (cp->seen_keys[idx / 64] & (1ULL << (idx % 64))) {
-		cp->r = conf_err(cp->err, EINVAL, "%s:%d: duplicate key '%s' in [%s]", cp->path,
-				 cp->line, name, section);
+		cp->r =
+		    ic_errbuf(cp->err, IC_CONF_ERR_MAX, EINVAL, "%s:%d: duplicate key '%s' in [%s]",
+			      cp->path, cp->line, name, section);
 		return 0;
 	}
 	cp->seen_keys[idx / 64] |= 1ULL << (idx % 64);
 	r = set_value(k, cp->in_server ? (void *)&cp->conf->server : (void *)cp->cur, value);
 	if (r < 0) {
-		cp->r = conf_err(cp->err, r, "%s:%d: %s for key '%s': '%s'", cp->path, cp->line,
-				 value_problem(r), name, value);
+		cp->r = ic_errbuf(cp->err, IC_CONF_ERR_MAX, r, "%s:%d: %s for key '%s': '%s'",
+				  cp->path, cp->line, value_problem(r), name, value);
 		return 0;
 	}
 	return 1;
@@ -488,10 +481,10 @@ static int check_mount_lists(const struct ic_policy *p, const char *path, char *
 			const char *fend = strchrnul(f, ','), *fname = f + strspn(f, " ");
 
 			if (strncmp(fname, name, n) == 0 && fname[n] == '=')
-				return conf_err(err, EINVAL,
-						"%s: [policy %s]: fstype '%.*s' is in both "
-						"mount.allowed and mount.fuse",
-						path ? path : "(defaults)", p->name, (int)n, name);
+				return ic_errbuf(err, IC_CONF_ERR_MAX, EINVAL,
+						 "%s: [policy %s]: fstype '%.*s' is in both "
+						 "mount.allowed and mount.fuse",
+						 path ? path : "(defaults)", p->name, (int)n, name);
 			f = *fend ? fend + 1 : fend;
 		}
 		a = *end ? end + 1 : end;
@@ -537,40 +530,41 @@ int ic_conf_load(const char *path, bool must_exist, struct ic_conf **ret, char e
 
 	err[0] = 0;
 	if (!conf)
-		return conf_err(err, ENOMEM, "out of memory");
+		return ic_errbuf(err, IC_CONF_ERR_MAX, ENOMEM, "out of memory");
 	if (apply_defaults(server_keys, ARRAY_SIZE(server_keys), &conf->server) < 0)
-		return conf_err(err, ENOMEM, "out of memory");
+		return ic_errbuf(err, IC_CONF_ERR_MAX, ENOMEM, "out of memory");
 
 	if (path) {
 		struct conf_parse cp = {.conf = conf, .path = path, .err = err};
 
 		conf->path = strdup(path);
 		if (!conf->path)
-			return conf_err(err, ENOMEM, "out of memory");
+			return ic_errbuf(err, IC_CONF_ERR_MAX, ENOMEM, "out of memory");
 		cp.f = fopen(path, "re");
 		if (!cp.f) {
 			if (errno != ENOENT || must_exist)
-				return conf_err(err, errno, "%s: cannot open: %s", path,
-						strerror(errno));
+				return ic_errbuf(err, IC_CONF_ERR_MAX, errno, "%s: cannot open: %s",
+						 path, strerror(errno));
 		} else {
 			ini_allow_multiline = false;
 			ini_allow_inline_comments = true;
 			ini_stop_on_first_error = true;
 			r = ini_parse_stream(conf_reader, &cp, conf_handler, &cp);
 			if (cp.r == 0 && ferror(cp.f))
-				cp.r = conf_err(err, errno ? errno : EIO, "%s: cannot read: %s",
-						path, strerror(errno ? errno : EIO));
+				cp.r = ic_errbuf(err, IC_CONF_ERR_MAX, errno ? errno : EIO,
+						 "%s: cannot read: %s", path,
+						 strerror(errno ? errno : EIO));
 			fclose(cp.f);
 			if (cp.r < 0)
 				return cp.r;
 			if (r != 0)
-				return conf_err(err, EINVAL, "%s:%d: syntax error", path,
-						r > 0 ? r : cp.line);
+				return ic_errbuf(err, IC_CONF_ERR_MAX, EINVAL,
+						 "%s:%d: syntax error", path, r > 0 ? r : cp.line);
 		}
 	}
 	r = add_default_policy(conf);
 	if (r < 0)
-		return conf_err(err, r, "out of memory");
+		return ic_errbuf(err, IC_CONF_ERR_MAX, r, "out of memory");
 	for (size_t i = 0; i < conf->n_policies; i++) {
 		r = check_mount_lists(&conf->policies[i], path, err);
 		if (r < 0)

@@ -57,6 +57,8 @@ int ic_log_internal(enum ic_log_level level, int err, const char *fmt, ...)
 	va_list ap;
 	int saved = errno;
 
+	if (err)
+		errno = abs(err);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -77,4 +79,16 @@ int ic_log_internal(enum ic_log_level level, int err, const char *fmt, ...)
 	}
 	errno = saved;
 	return -abs(err);
+}
+
+int ic_errbuf(char *err, size_t len, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && len) {
+		va_start(ap, fmt);
+		vsnprintf(err, len, fmt, ap);
+		va_end(ap);
+	}
+	return -abs(r);
 }

@@ -2,6 +2,7 @@
 #ifndef IC_COMMON_LOG_H
 #define IC_COMMON_LOG_H
 
+#include <stddef.h>
 #include <stdlib.h>
 
 enum ic_log_level {
@@ -21,9 +22,15 @@ enum ic_log_level ic_log_get_level(void);
 const char *ic_log_level_name(enum ic_log_level level);
 int ic_log_level_from_string(const char *s);
 
-/* Returns -abs(err) so a caller can log and return in one statement; err may be 0. */
+/* Returns -abs(err) so a caller can log and return in one statement; err may be 0. "%m" in fmt
+ * prints err (errno when err is 0); errno is left as the caller had it. */
 int ic_log_internal(enum ic_log_level level, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* For functions that report to their caller rather than log: fmt into err (NUL-terminated, at
+ * most len bytes), nothing when err is NULL or len 0. Returns -abs(r), as log_*_errno does. */
+int ic_errbuf(char *err, size_t len, int r, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #define IC_LOG_ENABLED(level) ((level) <= ic_log_get_level())
 #define ic_log_full_errno(level, err, ...)                                                         \

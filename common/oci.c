@@ -4,28 +4,16 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/macros.h"
 #include "common/oci.h"
 
 #define OCI_POLICY_ANNOTATION "org.interceptd.policy"
-
-static int oci_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int oci_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 static struct json_object *get(struct json_object *o, const char *key, enum json_type type)
 {
@@ -99,9 +87,10 @@ int ic_oci_parse(const char *buf, size_t len, struct ic_oci_state *st, char *err
 	memset(st, 0, sizeof(*st));
 	st->seccomp_fd_index = -1;
 	if (len > IC_OCI_MSG_MAX)
-		return oci_err(err, errlen, "message larger than %d bytes", IC_OCI_MSG_MAX);
+		return ic_errbuf(err, errlen, EINVAL, "message larger than %d bytes",
+				 IC_OCI_MSG_MAX);
 	if (memchr(buf, 0, len))
-		return oci_err(err, errlen, "NUL byte in message");
+		return ic_errbuf(err, errlen, EINVAL, "NUL byte in message");
 
 	tok = json_tokener_new_ex(32);
 	if (!tok)
@@ -111,56 +100,58 @@ int ic_oci_parse(const char *buf, size_t len, struct ic_oci_state *st, char *err
 	if (jerr == json_tokener_continue)
 		return -EAGAIN;
 	if (jerr != json_tokener_success)
-		return oci_err(err, errlen, "bad JSON at byte %zu: %s",
-			       (size_t)json_tokener_get_parse_end(tok),
-			       json_tokener_error_desc(jerr));
+		return ic_errbuf(err, errlen, EINVAL, "bad JSON at byte %zu: %s",
+				 (size_t)json_tokener_get_parse_end(tok),
+				 json_tokener_error_desc(jerr));
 	used = json_tokener_get_parse_end(tok);
 	for (; used < len; used++)
 		if (!strchr(" \t\r\n", buf[used]))
-			return oci_err(err, errlen, "trailing data after the JSON object");
+			return ic_errbuf(err, errlen, EINVAL,
+					 "trailing data after the JSON object");
 	if (!json_object_is_type(root, json_type_object))
-		return oci_err(err, errlen, "not a JSON object");
+		return ic_errbuf(err, errlen, EINVAL, "not a JSON object");
 
 	state = get(root, "state", json_type_object);
 	if (!state)
-		return oci_err(err, errlen, "no \"state\" object");
+		return ic_errbuf(err, errlen, EINVAL, "no \"state\" object");
 	if (copy_str(state, "id", st->id, sizeof(st->id), true) < 0 || !id_ok(st->id))
-		return oci_err(err, errlen, "missing or bad \"state.id\"");
+		return ic_errbuf(err, errlen, EINVAL, "missing or bad \"state.id\"");
 	if ((json_object_object_get_ex(state, "status", &v) &&
 	     !json_object_is_type(v, json_type_string)) ||
 	    copy_str(state, "status", st->status, sizeof(st->status), false) < 0)
-		return oci_err(err, errlen, "bad \"state.status\"");
+		return ic_errbuf(err, errlen, EINVAL, "bad \"state.status\"");
 	if (get_pid(state, "pid", &st->init_pid) < 0)
-		return oci_err(err, errlen, "missing or bad \"state.pid\"");
+		return ic_errbuf(err, errlen, EINVAL, "missing or bad \"state.pid\"");
 	if (get_pid(root, "pid", &st->pid) < 0)
-		return oci_err(err, errlen, "missing or bad \"pid\"");
+		return ic_errbuf(err, errlen, EINVAL, "missing or bad \"pid\"");
 
 	fds = get(root, "fds", json_type_array);
 	if (!fds)
-		return oci_err(err, errlen, "no \"fds\" array");
+		return ic_errbuf(err, errlen, EINVAL, "no \"fds\" array");
 	st->n_fds = (int)json_object_array_length(fds);
 	if (st->n_fds > IC_OCI_FDS_MAX)
-		return oci_err(err, errlen, "%d fds named, at most %d", st->n_fds, IC_OCI_FDS_MAX);
+		return ic_errbuf(err, errlen, EINVAL, "%d fds named, at most %d", st->n_fds,
+				 IC_OCI_FDS_MAX);
 	for (int i = 0; i < st->n_fds; i++) {
 		v = json_object_array_get_idx(fds, i);
 		if (!json_object_is_type(v, json_type_string))
-			return oci_err(err, errlen, "\"fds\"[%d] is not a string", i);
+			return ic_errbuf(err, errlen, EINVAL, "\"fds\"[%d] is not a string", i);
 		if (json_object_get_string_len(v) == 9 &&
 		    memcmp(json_object_get_string(v), "seccompFd", 9) == 0) {
 			if (st->seccomp_fd_index >= 0)
-				return oci_err(err, errlen, "\"seccompFd\" named twice");
+				return ic_errbuf(err, errlen, EINVAL, "\"seccompFd\" named twice");
 			st->seccomp_fd_index = i;
 		}
 	}
 	if (st->seccomp_fd_index < 0)
-		return oci_err(err, errlen, "no \"seccompFd\" in \"fds\"");
+		return ic_errbuf(err, errlen, EINVAL, "no \"seccompFd\" in \"fds\"");
 
 	if (json_object_object_get_ex(root, "metadata", &v) &&
 	    !json_object_is_type(v, json_type_string))
-		return oci_err(err, errlen, "\"metadata\" is not a string");
+		return ic_errbuf(err, errlen, EINVAL, "\"metadata\" is not a string");
 	v = get(root, "metadata", json_type_string);
 	if (v && memchr(json_object_get_string(v), 0, (size_t)json_object_get_string_len(v)))
-		return oci_err(err, errlen, "NUL in \"metadata\"");
+		return ic_errbuf(err, errlen, EINVAL, "NUL in \"metadata\"");
 	if (v && json_object_get_string_len(v) > 0) {
 		st->metadata = strdup(json_object_get_string(v));
 		if (!st->metadata)

@@ -41,25 +41,6 @@ int ic_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
 	return 0;
 }
 
-int ic_parse_int(const char *s, int min, int max, int *ret)
-{
-	char *e;
-	long v;
-
-	if (!s || !*s || isspace((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	v = strtol(s, &e, 10);
-	if (errno == ERANGE)
-		return -ERANGE;
-	if (*e)
-		return -EINVAL;
-	if (v < min || v > max)
-		return -ERANGE;
-	*ret = (int)v;
-	return 0;
-}
-
 int ic_parse_bool(const char *s, bool *ret)
 {
 	static const char *const yes[] = {"true", "yes", "on", "1"};
@@ -78,6 +59,21 @@ int ic_parse_bool(const char *s, bool *ret)
 		}
 	}
 	return -EINVAL;
+}
+
+bool ic_list_has(const char *list, const char *word, char sep)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = list; p && *p;) {
+		const char *end = strchr(p, sep);
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (len == n && strncmp(p, word, n) == 0)
+			return true;
+		p = end ? end + 1 : NULL;
+	}
+	return false;
 }
 
 int ic_parse_size(const char *s, uint64_t *ret)

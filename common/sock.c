@@ -111,3 +111,50 @@ int ic_sock_send_fds(int sock, const void *data, size_t len, const int *fds, int
 	}
 	return 0;
 }
+
+/* The kernel's SCM_MAX_FD: every fd one message can carry. */
+#define SOCK_FDS_MAX 253
+
+ssize_t ic_sock_recv_fds(int sock, void *buf, size_t len, int *fds, int max_fds, int *n_fds,
+			 int flags, int *msg_flags)
+{
+	/* Room for all of them and the sender's credentials (SO_PASSCRED): the count is then
+	 * exact, not cut short by MSG_CTRUNC. */
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * SOCK_FDS_MAX) + CMSG_SPACE(sizeof(struct ucred))];
+	} control;
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = control.buf,
+			    .msg_controllen = sizeof(control.buf)};
+	ssize_t n;
+
+	*n_fds = 0;
+	if (msg_flags)
+		*msg_flags = 0;
+	n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | flags);
+	if (n < 0)
+		return -errno;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		size_t k;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (*n_fds < max_fds)
+				fds[*n_fds] = fd;
+			else
+				close(fd);
+			(*n_fds)++;
+		}
+	}
+	if (msg_flags)
+		*msg_flags = mh.msg_flags;
+	return n;
+}

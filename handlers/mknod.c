@@ -15,8 +15,11 @@
 #include <unistd.h>
 
 #include "common/caller.h"
+#include "common/fsctx.h"
 #include "common/log.h"
 #include "common/macros.h"
+#include "common/mem.h"
+#include "common/path.h"
 #include "handlers/handlers.h"
 
 /* The character devices a container may create (SPEC §5), and the host node that stands in
@@ -157,10 +160,11 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 	dev_t dev = (dev_t)(uint32_t)(at ? a[3] : a[2]);
 	pid_t tid = (pid_t)req->notif->pid;
 	_cleanup_close_ int root = -EBADF, base = -EBADF, parent = -EBADF, target = -EBADF;
+	_cleanup_fsctx_ struct ic_fsctx_scope as_caller = {0};
 	char path[PATH_MAX], dir[PATH_MAX];
 	const char *last, *host;
 	struct ic_caller caller;
-	bool entered = false, nodev = false, host_ok, always_bind = false;
+	bool nodev = false, host_ok, always_bind = false;
 	struct stat made;
 	enum ic_verdict v;
 	int r;
@@ -209,22 +213,19 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 	}
 
 	ic_path_split(path, dir, sizeof(dir), &last);
-	r = ic_fsctx_enter(&caller, root, base, 1ULL << CAP_MKNOD);
+	r = ic_fsctx_scope_enter(&as_caller, &caller, root, base, 1ULL << CAP_MKNOD);
 	if (r < 0) {
-		log_warn_errno(r, "mknod: cannot act as pid %d: %s", (int)tid, strerror(-r));
+		log_warn_errno(r, "mknod: cannot act as pid %d: %m", (int)tid);
 		return IC_VERDICT_FAILED;
 	}
-	entered = true;
 	parent = ic_open_dir_as_caller(dir);
 	if (parent < 0) {
 		r = parent;
 		goto out;
 	}
 	r = req->still_valid(req);
-	if (r < 0) {
-		ic_fsctx_leave();
+	if (r < 0)
 		return ic_verdict_of(r);
-	}
 	/* The caller's own DAC override counts where the kernel would honour it: on a directory
 	 * whose owner and group its namespace maps. (Directories on the way were searched with
 	 * its ids alone.) */
@@ -245,8 +246,7 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 	target = openat(parent, last, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (target >= 0 && fstat(target, &made) < 0)
 		made.st_ino = 0;
-	ic_fsctx_leave();
-	entered = false;
+	ic_fsctx_scope_leave(&as_caller);
 	/* Where its filesystem will not honour a node (nodev, or a tmpfs a user namespace
 	 * mounted), the host's node is bound over it so that it works. */
 	if (target >= 0 &&
@@ -256,8 +256,8 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 		if (r < 0) {
 			struct stat now;
 
-			log_warn_errno(r, "container %s: mknod %s: cannot bind %s: %s", req->ct->id,
-				       path, host, strerror(-r));
+			log_warn_errno(r, "container %s: mknod %s: cannot bind %s: %m", req->ct->id,
+				       path, host);
 			/* Only what we made: the name may have been swapped meanwhile. */
 			if (fstatat(parent, last, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
 			    now.st_ino == made.st_ino && now.st_dev == made.st_dev)
@@ -266,8 +266,6 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 		}
 	}
 out:
-	if (entered)
-		ic_fsctx_leave();
 	if (r == 0)
 		log_info("container %s: pid %d mknod %s c %u:%u%s: done", req->ct->id, (int)tid,
 			 path, major(dev), minor(dev),

@@ -19,9 +19,11 @@
 #include <unistd.h>
 
 #include "common/caller.h"
+#include "common/fsctx.h"
 #include "common/conf.h"
 #include "common/log.h"
 #include "common/macros.h"
+#include "common/mem.h"
 #include "common/proc.h"
 #include "handlers/handlers.h"
 
@@ -364,6 +366,7 @@ IC_HANDLER(ic_handle_mount)
 	unsigned long flags = (unsigned long)a[3];
 	_cleanup_close_ int root = -EBADF, cwd = -EBADF, src = -EBADF, tgt = -EBADF, loop = -EBADF;
 	_cleanup_close_ int userns = -EBADF, mfd = -EBADF, image = -EBADF;
+	_cleanup_fsctx_ struct ic_fsctx_scope as_caller = {0};
 	char fstype[FSTYPE_MAX], source[PATH_MAX], target[PATH_MAX], data[DATA_MAX], dev[64];
 	enum mount_mode mode = MOUNT_NONE;
 	struct ic_caller caller;
@@ -421,7 +424,7 @@ IC_HANDLER(ic_handle_mount)
 		resp->error = -r;
 		return IC_VERDICT_RESPOND;
 	}
-	r = ic_fsctx_enter(&caller, root, cwd, 0);
+	r = ic_fsctx_scope_enter(&as_caller, &caller, root, cwd, 0);
 	if (r < 0)
 		return IC_VERDICT_FAILED;
 	/* Both as the caller would name them, never through a /proc magic link. */
@@ -439,7 +442,7 @@ IC_HANDLER(ic_handle_mount)
 				   again.st_dev != st.st_dev || !S_ISREG(again.st_mode)))
 			image = -EBUSY;
 	}
-	ic_fsctx_leave();
+	ic_fsctx_scope_leave(&as_caller);
 	if (src < 0 || tgt < 0) {
 		resp->error = -(src < 0 ? src : tgt);
 		return IC_VERDICT_RESPOND;
@@ -462,8 +465,8 @@ IC_HANDLER(ic_handle_mount)
 		}
 		loop = loop_attach(image, flags & MS_RDONLY, dev, sizeof(dev));
 		if (loop < 0) {
-			log_warn_errno(loop, "container %s: mount %s: no loop device: %s",
-				       req->ct->id, source, strerror(-loop));
+			log_warn_errno(loop, "container %s: mount %s: no loop device: %m",
+				       req->ct->id, source);
 			resp->error = EBUSY;
 			return IC_VERDICT_RESPOND;
 		}

@@ -13,9 +13,11 @@
 #include <unistd.h>
 
 #include "common/caller.h"
+#include "common/fsctx.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/mem.h"
+#include "common/path.h"
 #include "handlers/handlers.h"
 
 #define OPAQUE_NAME "trusted.overlay.opaque"
@@ -113,8 +115,10 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, enum fla
 	pid_t tid = (pid_t)req->notif->pid;
 	int flags = (int)(uint32_t)a[4];
 	_cleanup_close_ int root = -EBADF, cwd = -EBADF, target = -EBADF, parent = -EBADF;
+	_cleanup_fsctx_ struct ic_fsctx_scope as_caller = {0};
 	char name[XATTR_NAME_MAX + 1], path[PATH_MAX], dir[PATH_MAX], value;
 	const char *last = NULL;
+	bool follow;
 	struct ic_caller caller;
 	enum ic_verdict v;
 	struct stat st;
@@ -158,32 +162,30 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, enum fla
 	if (v != IC_VERDICT_RESPOND)
 		return v;
 
-	r = ic_fsctx_enter(&caller, root, cwd, 1ULL << CAP_SYS_ADMIN);
+	r = ic_fsctx_scope_enter(&as_caller, &caller, root, cwd, 1ULL << CAP_SYS_ADMIN);
 	if (r < 0) {
-		log_warn_errno(r, "setxattr: cannot act as pid %d: %s", (int)tid, strerror(-r));
+		log_warn_errno(r, "setxattr: cannot act as pid %d: %m", (int)tid);
 		return IC_VERDICT_FAILED;
 	}
 	ic_path_split(path, dir, sizeof(dir), &last);
-	if (how == PATH_FOLLOW || strchr(last, '/')) {
-		/* Follows the last symlink, as the caller's setxattr would (and lsetxattr too when
-		 * a trailing slash asks for it), never through a /proc magic link. */
+	/* Follows the last symlink, as the caller's setxattr would (and lsetxattr too when a
+	 * trailing slash asks for it), never through a /proc magic link. */
+	follow = how == PATH_FOLLOW || strchr(last, '/');
+	if (follow) {
 		target = ic_open_as_caller(path, true);
 		w = target < 0 ? 0 : req->still_valid(req);
-		ic_fsctx_leave();
-		if (w < 0)
-			return ic_verdict_of(w);
-		r = target < 0 ? target : set_owned(req, target, flags);
-		goto done;
+	} else {
+		/* lsetxattr: the last component itself, named from its directory while we still
+		 * stand in the caller's root (so ".." cannot climb out of it). */
+		parent = ic_open_dir_as_caller(dir);
+		w = parent < 0 ? 0 : req->still_valid(req);
 	}
-	/* lsetxattr: the last component itself, named from its directory while we still stand in
-	 * the caller's root (so ".." cannot climb out of it). */
-	parent = ic_open_dir_as_caller(dir);
-	w = parent < 0 ? 0 : req->still_valid(req);
-	if (w < 0) {
-		ic_fsctx_leave();
+	if (w < 0)
 		return ic_verdict_of(w);
-	}
-	if (parent < 0) {
+	/* r = 1: target is set once we have left, with host privilege. */
+	if (follow) {
+		r = target < 0 ? target : 1;
+	} else if (parent < 0) {
 		r = parent;
 	} else if (fstatat(parent, last, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		r = -errno;
@@ -194,7 +196,7 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, enum fla
 		target = openat(parent, last, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		r = target < 0 ? -errno : 1;
 	}
-	ic_fsctx_leave();
+	ic_fsctx_scope_leave(&as_caller);
 	if (r == 1)
 		r = set_owned(req, target, flags);
 done:

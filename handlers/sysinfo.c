@@ -174,8 +174,7 @@ IC_HANDLER(ic_handle_sysinfo)
 		r = compute(ct, &si);
 		if (r < 0) {
 			pthread_mutex_unlock(&cache->lock);
-			log_warn_errno(r, "sysinfo for container %s failed: %s", ct->id,
-				       strerror(-r));
+			log_warn_errno(r, "sysinfo for container %s failed: %m", ct->id);
 			return IC_VERDICT_FAILED;
 		}
 		cache->si = si;
@@ -199,8 +198,7 @@ IC_HANDLER(ic_handle_sysinfo)
 	if (r < 0) {
 		if (req->still_valid(req) == -ENOENT)
 			return IC_VERDICT_GONE;
-		log_warn_errno(r, "sysinfo: cannot write to pid %u: %s", req->notif->pid,
-			       strerror(-r));
+		log_warn_errno(r, "sysinfo: cannot write to pid %u: %m", req->notif->pid);
 		return IC_VERDICT_FAILED;
 	}
 	return IC_VERDICT_RESPOND;

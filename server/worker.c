@@ -7,7 +7,7 @@
 #include <string.h>
 #include <urcu.h>
 
-#include "common/caller.h"
+#include "common/fsctx.h"
 #include "common/conf.h"
 #include "common/log.h"
 #include "common/proc.h"

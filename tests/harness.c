@@ -337,13 +337,8 @@ void ic_test_read_file(const char *path, char *out, size_t outlen)
 
 void ic_test_target_spawn(struct ic_test_target *t, int calls)
 {
-	char buf[1], control[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = {buf, 1};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = control,
-			    .msg_controllen = sizeof(control)};
-	int sp[2];
+	char buf[1];
+	int sp[2], n_fds;
 
 	cr_assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
 	t->pid = fork();
@@ -371,9 +366,8 @@ void ic_test_target_spawn(struct ic_test_target *t, int calls)
 	}
 	close(sp[1]);
 	t->ctl = sp[0];
-	cr_assert_eq(recvmsg(t->ctl, &mh, MSG_CMSG_CLOEXEC), 1);
-	cr_assert(CMSG_FIRSTHDR(&mh) && CMSG_FIRSTHDR(&mh)->cmsg_type == SCM_RIGHTS);
-	memcpy(&t->listener, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
+	cr_assert_eq(ic_sock_recv_fds(t->ctl, buf, 1, &t->listener, 1, &n_fds, 0, NULL), 1);
+	cr_assert_geq(n_fds, 1);
 }
 
 void ic_test_target_go(struct ic_test_target *t)

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cgroup-create.h"
 #include "common/cgroup.h"
 #include "common/conf.h"
 #include "handlers/filter.h"
@@ -434,45 +435,26 @@ static int64_t now_ms(void)
  * reported, not waited for. */
 static int recv_listener(struct run *r)
 {
-	char byte, cbuf[CMSG_SPACE(sizeof(int) * 4)];
-	struct iovec iov = {&byte, 1};
-	struct msghdr mh = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 	struct pollfd pfd = {.fd = r->sync, .events = POLLIN};
-	struct cmsghdr *cm;
-	int n, fd = -EBADF;
+	_cleanup_close_ int fd = -EBADF;
+	int n, n_fds, msg_flags;
 	ssize_t len;
+	char byte;
 
 	n = poll(&pfd, 1, SETUP_TIMEOUT_MS);
 	if (n < 0)
 		return -errno;
 	if (n == 0)
 		return -ETIMEDOUT;
-	len = recvmsg(r->sync, &mh, MSG_CMSG_CLOEXEC);
+	len = ic_sock_recv_fds(r->sync, &byte, 1, &fd, 1, &n_fds, 0, &msg_flags);
 	if (len < 0)
-		return -errno;
-	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-		int *fds = (int *)CMSG_DATA(cm);
-		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (size_t i = 0; i < k; i++) {
-			if (fd < 0)
-				fd = fds[i];
-			else
-				close(fds[i]);
-		}
-	}
+		return (int)len;
 	/* Nothing at all: the child exited during setup, having said why. */
 	if (len == 0)
 		return -ECHILD;
-	if (byte != SYNC_LISTENER || fd < 0 || (mh.msg_flags & MSG_CTRUNC)) {
-		if (fd >= 0)
-			close(fd);
+	if (byte != SYNC_LISTENER || n_fds < 1 || (msg_flags & MSG_CTRUNC))
 		return -EPROTO;
-	}
-	r->listener = fd;
+	r->listener = TAKE_FD(fd);
 	return 0;
 }
 
