@@ -18,8 +18,8 @@
 #include "common/macros.h"
 
 /* mount(2) calls that only change propagation, or bind, move or remount, are never ours to
- * serve: leave them to the kernel without a round trip. LXD's mask (reference §4.3) forgot
- * MS_PRIVATE and MS_SLAVE; the upper half is there because no valid flag lives in it. */
+ * serve: leave them to the kernel without a round trip. LXD's mask forgets MS_PRIVATE and
+ * MS_SLAVE; the upper half is there because no valid flag lives in it. */
 #define MOUNT_SKIP_MASK                                                                            \
 	(0xffffffff00000000ULL | MS_REMOUNT | MS_BIND | MS_MOVE | MS_SHARED | MS_PRIVATE |         \
 	 MS_SLAVE | MS_UNBINDABLE)

@@ -18,8 +18,8 @@
 #include "common/macros.h"
 #include "handlers/handlers.h"
 
-/* The character devices a container may create (SPEC §5), and the host node that stands in
- * for one where the container's filesystem refuses device nodes. */
+/* The character devices a container may create (doc/design.md §11), and the host node that
+ * stands in for one where the container's filesystem refuses device nodes. */
 /* clang-format off */
 static const struct {
 	unsigned major, minor;
@@ -48,7 +48,6 @@ static const char *safe_device(unsigned major, unsigned minor, bool *always_bind
 	return NULL;
 }
 
-/* The host's node must really be the device asked for: it is what the container will get. */
 /* Whether the node we just made cannot be used for want of device access: MNT_NODEV, or
  * SB_I_NODEV on a filesystem a user namespace mounted, which statvfs does not show. Only a
  * node that is still the safe character device we created is opened (as root, without a

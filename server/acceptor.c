@@ -136,8 +136,8 @@ static void adopt_inbox(struct ic_acceptor *a)
 	}
 }
 
-/* Fairness (SPEC §6): a container with inflight.max requests in the house gets no more read
- * from its listeners until some are answered; the queues stay open to everyone else. */
+/* Fairness (doc/design.md §6): a container with inflight.max requests in the house gets no
+ * more read from its listeners until some are answered; the queues stay open to everyone else. */
 static unsigned container_cap(const struct ic_conf *conf, const struct ic_container *ct)
 {
 	const struct ic_policy *p = ic_server_policy_of(conf, ct);
