@@ -87,7 +87,8 @@ int ic_policy_set(struct ic_policy *p, const char *key, const char *value,
 int ic_policy_copy(struct ic_policy *dst, const struct ic_policy *src);
 void ic_policy_done(struct ic_policy *p);
 
-/* Whether key is live-changeable; every key documented in one place. */
+/* --print-keys: every row of the key tables, [server] then [policy NAME], as
+ * "name = default ; description", marking the server keys only a restart changes. */
 void ic_conf_dump_keys(FILE *f);
 unsigned ic_conf_effective_threads(unsigned configured, unsigned ncpu);
 

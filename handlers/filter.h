@@ -8,8 +8,8 @@
 struct ic_policy;
 
 /* Build the libseccomp filter of a policy: default ALLOW, SCMP_ACT_NOTIFY for each enabled
- * syscall with the argument filters of SPEC §3.3, for x86_64 and i386. Returns a scmp_filter_ctx
- * (as void *) or NULL with errno set. */
+ * syscall with the argument conditions of doc/design.md §11, for x86_64 and i386. Returns a
+ * scmp_filter_ctx (as void *) or NULL with errno set. */
 void *ic_filter_build(const struct ic_policy *p);
 /* Whether the policy notifies any syscall at all (else there is no listener to hand over). */
 bool ic_filter_wanted(const struct ic_policy *p);

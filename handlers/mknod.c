@@ -22,8 +22,8 @@
 #include "common/path.h"
 #include "handlers/handlers.h"
 
-/* The character devices a container may create (SPEC §5), and the host node that stands in
- * for one where the container's filesystem refuses device nodes. */
+/* The character devices a container may create (doc/design.md §11), and the host node that
+ * stands in for one where the container's filesystem refuses device nodes. */
 /* clang-format off */
 static const struct {
 	unsigned major, minor;

@@ -11,7 +11,7 @@ struct ic_policy;
 struct ic_req;
 struct ic_resp;
 
-/* The syscall table (doc/design.md §4): one row per syscall we may notify or refuse. Dispatch,
+/* The syscall table (doc/design.md §7.2): one row per syscall we may notify or refuse. Dispatch,
  * the policy switches, the acceptor's fast path, the seccomp filter, the OCI and LXC profiles,
  * per-container handler state and the stats are all read from it. Adding a syscall is one row
  * in table.c and one handler file. */

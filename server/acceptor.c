@@ -79,7 +79,7 @@ static void adopt_inbox(struct ic_acceptor *a)
 	}
 }
 
-/* Fairness (doc/design.md §5): a container with inflight.max requests in the house gets no
+/* Fairness (doc/design.md §6): a container with inflight.max requests in the house gets no
  * more read from its sources until some are answered; the queues stay open to everyone else.
  * The paused list has no bound: every source of the acceptor may be on it. */
 static void pause_source(struct ic_acceptor *a, struct ic_source *src)

@@ -23,7 +23,7 @@ struct ic_topology;
  * QUEUED -> SERVING (a worker dequeued it) -> ACTING (its side effect begins) -> DONE, or
  * QUEUED/SERVING -> DONE by the deadline sweeper with the failure answer. ACTING is the point
  * of no return: after it only the worker answers, so nothing happens after a failure answer.
- * (doc/design.md §3) */
+ * (doc/design.md §4.4) */
 enum ic_req_state {
 	IC_REQ_QUEUED = 0,
 	IC_REQ_SERVING = 1,

@@ -35,6 +35,8 @@ int main(int argc, char **argv)
 	printf("totalswap=%llu\n", (unsigned long long)si.totalswap);
 	printf("freeswap=%llu\n", (unsigned long long)si.freeswap);
 	printf("procs=%u\n", (unsigned)si.procs);
+	printf("totalhigh=%llu\n", (unsigned long long)si.totalhigh);
+	printf("freehigh=%llu\n", (unsigned long long)si.freehigh);
 	printf("mem_unit=%u\n", (unsigned)si.mem_unit);
 	return 0;
 }

@@ -242,7 +242,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	}
 	o->argv = argv + optind;
 	if (o->print) {
-		/* SPEC §3 spells it "--print oci POLICY": accept the policy as an operand too. */
+		/* Operators also write "--print oci POLICY": accept the policy as an operand. */
 		if (o->argv[0] && !o->policy_given && !o->argv[1]) {
 			o->policy = o->argv[0];
 			o->policy_given = true;
