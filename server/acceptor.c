@@ -172,7 +172,7 @@ static int receive(struct ic_acceptor *a, struct ic_source *src, struct ic_topol
 	q = (cpu < 0 ? a->idx : (unsigned)cpu) % topo->n;
 	/* Run-to-completion when nothing waits on this CPU: a hand-off would only add a wake-up
 	 * (about 2.7 us here) for the same CPU to do the same work. */
-	if (conf->server.inline_fast && ic_request_fast(req) && cpu >= 0 &&
+	if (conf->server.inline_fast && src->ops->in_place && ic_request_fast(req) && cpu >= 0 &&
 	    ic_queue_depth(topo->queues[q]) == 0) {
 		ic_request_serve(req, conf, &a->stats, NULL);
 		return -1;

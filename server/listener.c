@@ -55,6 +55,7 @@ static const struct ic_source_ops listener_ops = {
     .free = listener_free,
     .name = listener_name,
     .pausable = true,
+    .in_place = true,
 };
 
 struct ic_source *ic_listener_new(int fd, struct ic_container *ct)

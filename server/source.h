@@ -42,6 +42,7 @@ struct ic_source_ops {
 	const char *(*name)(const struct ic_source *src); /* for log lines */
 	bool reply_when_gone; /* a request whose target went away is still answered */
 	bool pausable;	      /* may be left unread while its container is over its cap */
+	bool in_place;	      /* its fast requests may be served by the acceptor itself */
 };
 
 /* What an acceptor watches, embedded in the kind's own struct. Owned by one acceptor thread at
