@@ -16,6 +16,7 @@
 #include "common/macros.h"
 #include "common/notify.h"
 #include "common/proc.h"
+#include "common/sock.h"
 #include "server/front-lxc.h"
 #include "server/registry.h"
 #include "server/request.h"
@@ -218,47 +219,24 @@ static enum ic_recv lxc_recv(struct ic_source *src, struct ic_request *req,
 {
 	struct lxc_conn *c = conn_of(src);
 	unsigned char buf[LXC_MSG_MIN + COOKIE_MAX + 1];
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * (LXC_FDS_MAX + 1))];
-	} control;
-	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = control.buf,
-			    .msg_controllen = sizeof(control.buf)};
-	int fds[LXC_FDS_MAX + 1], n_fds = 0;
+	int fds[LXC_FDS_MAX + 1], n_fds, got, mflags;
 	char cookie[COOKIE_MAX + 1];
 	const struct ic_policy *policy;
 	struct lxc_hdr hdr;
 	ssize_t n;
 
-	n = recvmsg(c->src.fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	n = ic_sock_recv_fds(src->fd, buf, sizeof(buf), fds, ARRAY_SIZE(fds), &got, MSG_DONTWAIT,
+			     &mflags);
 	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? IC_RECV_NONE : IC_RECV_DROP;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-		int k;
-
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		for (int i = 0; i < k; i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-			if (n_fds < LXC_FDS_MAX + 1)
-				fds[n_fds++] = fd;
-			else
-				close(fd);
-		}
-	}
+		return n == -EAGAIN || n == -EINTR ? IC_RECV_NONE : IC_RECV_DROP;
+	n_fds = IC_MIN(got, (int)ARRAY_SIZE(fds)); /* kept, to close on refusal */
 	if (n == 0 && n_fds == 0) {
 		log_debug("lxc: %s closed the connection", c->peer);
 		return IC_RECV_DROP;
 	}
-	if (mh.msg_flags & MSG_TRUNC)
+	if (mflags & MSG_TRUNC)
 		return refuse(c, fds, n_fds, "datagram larger than %zu bytes", sizeof(buf) - 1);
-	if (mh.msg_flags & MSG_CTRUNC)
+	if (mflags & MSG_CTRUNC)
 		return refuse(c, fds, n_fds, "control data truncated");
 	if ((size_t)n < LXC_MSG_MIN)
 		return refuse(c, fds, n_fds, "%zd bytes, at least %zu expected", n, LXC_MSG_MIN);
@@ -271,8 +249,8 @@ static enum ic_recv lxc_recv(struct ic_source *src, struct ic_request *req,
 	if (hdr.cookie_len != (uint64_t)n - LXC_MSG_MIN)
 		return refuse(c, fds, n_fds, "cookie_len %llu, but %zu bytes follow",
 			      (unsigned long long)hdr.cookie_len, (size_t)n - LXC_MSG_MIN);
-	if (n_fds < 2 || n_fds > LXC_FDS_MAX)
-		return refuse(c, fds, n_fds, "%d fds, 2 or 3 expected", n_fds);
+	if (got < 2 || got > LXC_FDS_MAX)
+		return refuse(c, fds, n_fds, "%d fds, 2 or 3 expected", got);
 	if (hdr.monitor_pid != c->peer_pid)
 		return refuse(c, fds, n_fds, "monitor_pid %d is not the peer's pid %d",
 			      (int)hdr.monitor_pid, (int)c->peer_pid);

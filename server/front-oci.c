@@ -232,46 +232,22 @@ static bool conn_try_parse(struct oci_conn *c, bool eof)
 
 static void conn_read(struct oci_conn *c)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * IC_OCI_FDS_MAX)];
-	} control;
-	struct iovec iov = {.iov_base = c->buf + c->len, .iov_len = IC_OCI_MSG_MAX + 1 - c->len};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = control.buf,
-			    .msg_controllen = sizeof(control.buf)};
+	int room = IC_OCI_FDS_MAX - c->n_fds, got, mflags;
 	ssize_t n;
 
-	n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR)
-			return;
-		refuse(c, strerror(errno));
+	n = ic_sock_recv_fds(c->fd, c->buf + c->len, IC_OCI_MSG_MAX + 1 - c->len, c->fds + c->n_fds,
+			     room, &got, MSG_DONTWAIT, &mflags);
+	if (n == -EAGAIN || n == -EINTR)
 		return;
-	}
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-		int k, *fds;
-
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		k = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		fds = (int *)CMSG_DATA(cm);
-		for (int i = 0; i < k; i++) {
-			/* Keep them all so that they are closed on refusal. */
-			if (c->n_fds < IC_OCI_FDS_MAX && !c->got_data)
-				c->fds[c->n_fds++] = fds[i];
-			else {
-				close(fds[i]);
-				refuse(c, c->got_data ? "fds after the first message"
-						      : "too many fds");
-				for (int j = i + 1; j < k; j++)
-					close(fds[j]);
-				return;
-			}
-		}
-	}
-	if (mh.msg_flags & MSG_CTRUNC)
+	if (n < 0)
+		return refuse(c, strerror((int)-n));
+	/* Those kept are closed with the connection on refusal. */
+	c->n_fds += IC_MIN(got, room);
+	if (got && c->got_data)
+		return refuse(c, "fds after the first message");
+	if (got > room)
+		return refuse(c, "too many fds");
+	if (mflags & MSG_CTRUNC)
 		return refuse(c, "too many fds (control data truncated)");
 	if (n > 0)
 		c->got_data = true;
