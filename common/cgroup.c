@@ -439,24 +439,38 @@ static int read_stat(const char *dir, const char *const *keys, uint64_t *vals, s
 	return 0;
 }
 
-static int read_mem_v1(const char *dir, struct ic_cgroup_mem *m)
+/* What both versions have: the limit and usage files, and the page cache and shmem lines of
+ * memory.stat (keys names them, in that order). */
+static int read_mem_files(const char *dir, const char *limit, const char *usage,
+			  const char *const keys[2], struct ic_cgroup_mem *m)
 {
-	static const char *const keys[] = {"total_cache", "total_shmem"};
-	uint64_t st[ARRAY_SIZE(keys)], sw_limit, sw_usage;
+	uint64_t st[2];
 	int r;
 
-	r = read_u64(dir, "memory.limit_in_bytes", &m->limit);
+	r = read_u64(dir, limit, &m->limit);
 	if (r < 0)
 		return r;
-	m->limit = v1_limit(m->limit);
-	r = read_u64(dir, "memory.usage_in_bytes", &m->usage);
+	r = read_u64(dir, usage, &m->usage);
 	if (r < 0)
 		return r;
-	r = read_stat(dir, keys, st, ARRAY_SIZE(keys));
+	r = read_stat(dir, keys, st, 2);
 	if (r < 0)
 		return r;
 	m->cache = st[0];
 	m->shmem = st[1];
+	return 0;
+}
+
+static int read_mem_v1(const char *dir, struct ic_cgroup_mem *m)
+{
+	static const char *const keys[] = {"total_cache", "total_shmem"};
+	uint64_t sw_limit, sw_usage;
+	int r;
+
+	r = read_mem_files(dir, "memory.limit_in_bytes", "memory.usage_in_bytes", keys, m);
+	if (r < 0)
+		return r;
+	m->limit = v1_limit(m->limit);
 
 	/* memsw counts memory plus swap; the files are absent when swap accounting is off. */
 	m->swap_limit = m->swap_usage = UINT64_MAX;
@@ -474,21 +488,12 @@ static int read_mem_v1(const char *dir, struct ic_cgroup_mem *m)
 static int read_mem_v2(const char *dir, struct ic_cgroup_mem *m)
 {
 	static const char *const keys[] = {"file", "shmem"};
-	uint64_t st[ARRAY_SIZE(keys)];
 	int r;
 
 	/* The root cgroup has neither file: the caller then uses the host's figures. */
-	r = read_u64(dir, "memory.max", &m->limit);
+	r = read_mem_files(dir, "memory.max", "memory.current", keys, m);
 	if (r < 0)
 		return r;
-	r = read_u64(dir, "memory.current", &m->usage);
-	if (r < 0)
-		return r;
-	r = read_stat(dir, keys, st, ARRAY_SIZE(keys));
-	if (r < 0)
-		return r;
-	m->cache = st[0];
-	m->shmem = st[1];
 	if (read_u64(dir, "memory.swap.max", &m->swap_limit) < 0 ||
 	    read_u64(dir, "memory.swap.current", &m->swap_usage) < 0)
 		m->swap_limit = m->swap_usage = UINT64_MAX;
