@@ -125,7 +125,9 @@ bool ic_request_fast(const struct ic_request *req)
 	return !req->sys || req->sys->fast;
 }
 
-const struct ic_policy *ic_request_policy(const struct ic_request *req, const struct ic_conf *conf)
+/* The policy of req's container under snapshot conf (referenced or under rcu_read_lock). */
+static const struct ic_policy *policy_under(const struct ic_request *req,
+					    const struct ic_conf *conf)
 {
 	/* A reload since arrival: the policy of the snapshot in hand, found again. */
 	return req->conf_gen == conf->generation ? req->policy : ic_container_policy(req->ct, conf);
@@ -198,7 +200,7 @@ static void account(struct ic_stats *st, const struct ic_request *req, enum ic_a
  * it: past its deadline, or refused by a full queue. The caller still releases it. */
 static void fail(struct ic_request *req, const struct ic_conf *conf, struct ic_stats *st)
 {
-	account(st, req, answer(req, IC_VERDICT_FAILED, NULL, ic_request_policy(req, conf)));
+	account(st, req, answer(req, IC_VERDICT_FAILED, NULL, policy_under(req, conf)));
 }
 
 int ic_request_queue(struct ic_request *req, struct ic_topology *topo, unsigned q,
@@ -280,7 +282,7 @@ void ic_request_serve(struct ic_request *req, const struct ic_conf *conf, struct
 	    .notif = &req->notif,
 	    .sys = req->sys,
 	    .abi = req->abi,
-	    .policy = ic_request_policy(req, conf),
+	    .policy = policy_under(req, conf),
 	    .ct = &ct->info,
 	    .state = req->sys ? ic_syscall_state(req->sys, ct->info.state) : NULL,
 	    .deadline_ns = req->deadline_ns,
