@@ -335,7 +335,7 @@ void ic_test_read_file(const char *path, char *out, size_t outlen)
 	fclose(f);
 }
 
-void ic_test_target_spawn(struct ic_test_target *t, int calls)
+void ic_test_target_spawn_procs(struct ic_test_target *t, int calls, int procs)
 {
 	char buf[1];
 	int sp[2], n_fds;
@@ -347,10 +347,12 @@ void ic_test_target_spawn(struct ic_test_target *t, int calls)
 		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 		struct sysinfo si;
 		int fd, first_errno = 0;
+		pid_t others[64];
 		char c;
 
 		close(sp[0]);
-		if (!ctx || seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(sysinfo), 0) < 0 ||
+		if (procs < 1 || procs > 64 || !ctx ||
+		    seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(sysinfo), 0) < 0 ||
 		    seccomp_load(ctx) < 0)
 			_exit(10);
 		fd = seccomp_notify_fd(ctx);
@@ -359,15 +361,38 @@ void ic_test_target_spawn(struct ic_test_target *t, int calls)
 		close(fd);
 		if (read(sp[1], &c, 1) != 1)
 			_exit(12);
+		/* The others inherit the filter: one container, several callers at once. */
+		for (int i = 1; i < procs; i++) {
+			others[i] = fork();
+			if (others[i] < 0)
+				_exit(13);
+			if (others[i] == 0) {
+				procs = 1;
+				break;
+			}
+		}
 		for (int i = 0; i < calls; i++)
 			if (sysinfo(&si) < 0 && !first_errno)
 				first_errno = errno;
+		for (int i = 1; i < procs; i++) {
+			int status;
+
+			if (waitpid(others[i], &status, 0) != others[i] || !WIFEXITED(status))
+				_exit(14);
+			if (!first_errno && WEXITSTATUS(status))
+				_exit(WEXITSTATUS(status));
+		}
 		_exit(first_errno ? 100 + first_errno : 0);
 	}
 	close(sp[1]);
 	t->ctl = sp[0];
 	cr_assert_eq(ic_sock_recv_fds(t->ctl, buf, 1, &t->listener, 1, &n_fds, 0, NULL), 1);
 	cr_assert_geq(n_fds, 1);
+}
+
+void ic_test_target_spawn(struct ic_test_target *t, int calls)
+{
+	ic_test_target_spawn_procs(t, calls, 1);
 }
 
 void ic_test_target_go(struct ic_test_target *t)

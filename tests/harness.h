@@ -51,6 +51,9 @@ struct ic_test_target {
 };
 
 void ic_test_target_spawn(struct ic_test_target *t, int calls);
+/* The same with procs (1..64) processes under the one filter, each making `calls` calls at once;
+ * it exits 0 when every call of every process returned 0. */
+void ic_test_target_spawn_procs(struct ic_test_target *t, int calls, int procs);
 void ic_test_target_go(struct ic_test_target *t);
 /* Wait for it; returns its exit code. Closes ctl and listener (when still open). */
 int ic_test_target_wait(struct ic_test_target *t);

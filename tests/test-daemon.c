@@ -298,52 +298,19 @@ Test(daemon, container_at_its_inflight_cap_waits_and_others_are_not_held)
 	cr_expect_eq(ic_test_stat(&d, "answers.failed"), 0);
 }
 
-/* A container of two processes under one filter whose listener we hand to the daemon: on "g"
- * each makes one sysinfo call at the same time. Exits 0 when both calls returned 0. */
-static pid_t pair_spawn(const char *id)
+/* A container of two processes under one filter, registered as id: on go, each makes one
+ * sysinfo call at the same time. */
+static void pair_spawn(struct ic_test_target *t, const char *id)
 {
-	char buf[1], *msg;
-	int sp[2], listener, n_fds;
-	pid_t pid;
+	char *msg;
 
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-		struct sysinfo si;
-		int fd, status, bad;
-		pid_t other;
-		char c;
-
-		close(sp[0]);
-		if (!ctx || seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(sysinfo), 0) < 0 ||
-		    seccomp_load(ctx) < 0)
-			_exit(10);
-		fd = seccomp_notify_fd(ctx);
-		if (fd < 0 || ic_sock_send_fds(sp[1], "L", 1, &fd, 1) < 0)
-			_exit(11);
-		close(fd);
-		if (read(sp[1], &c, 1) != 1)
-			_exit(12);
-		other = fork();
-		bad = sysinfo(&si) < 0;
-		if (other == 0)
-			_exit(bad);
-		if (other < 0 || waitpid(other, &status, 0) != other)
-			_exit(13);
-		_exit(bad || !WIFEXITED(status) || WEXITSTATUS(status) ? 14 : 0);
-	}
-	close(sp[1]);
-	cr_assert_eq(ic_sock_recv_fds(sp[0], buf, 1, &listener, 1, &n_fds, 0, NULL), 1);
-	msg = ic_oci_format(id, pid, pid, "creating", NULL);
+	ic_test_target_spawn_procs(t, 1, 2);
+	msg = ic_oci_format(id, t->pid, t->pid, "creating", NULL);
 	cr_assert(msg);
-	send_raw(msg, strlen(msg), &listener, 1);
+	send_raw(msg, strlen(msg), &t->listener, 1);
 	free(msg);
-	close(listener);
-	cr_assert_eq(write(sp[0], "g", 1), 1);
-	close(sp[0]);
-	return pid;
+	close(t->listener);
+	t->listener = -1;
 }
 
 Test(daemon, inflight_cap_holds_for_more_containers_than_ever_fit_a_fixed_list)
@@ -351,7 +318,8 @@ Test(daemon, inflight_cap_holds_for_more_containers_than_ever_fit_a_fixed_list)
 	/* One acceptor serves them all; 300 containers at their cap of one request exceed the
 	 * 256 paused sources an acceptor once had room for. */
 	enum { N = 300 };
-	pid_t worker, pids[N];
+	struct ic_test_target t[N];
+	pid_t worker;
 	char id[32];
 
 	ic_test_daemon_start(&d,
@@ -362,19 +330,17 @@ Test(daemon, inflight_cap_holds_for_more_containers_than_ever_fit_a_fixed_list)
 	worker = ic_test_stop_worker(&d);
 	for (int i = 0; i < N; i++) {
 		snprintf(id, sizeof(id), "capped-%d", i);
-		pids[i] = pair_spawn(id);
+		pair_spawn(&t[i], id);
 	}
+	for (int i = 0; i < N; i++)
+		ic_test_target_go(&t[i]);
 	cr_expect(ic_test_stat_reaches(&d, "received", N, 10000));
 	usleep(500000);
 	/* Each container's second call must wait in its own listener. */
 	cr_expect_eq(ic_test_stat(&d, "received"), N, "a container went past its cap");
 	cr_assert_eq(ptrace(PTRACE_DETACH, worker, 0, 0), 0);
-	for (int i = 0; i < N; i++) {
-		int status;
-
-		cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
-		cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
-	}
+	for (int i = 0; i < N; i++)
+		cr_expect_eq(ic_test_target_wait(&t[i]), 0, "container %d", i);
 	cr_expect(ic_test_stat_reaches(&d, "answers.emulated", 2 * N, 10000));
 	cr_expect_eq(ic_test_stat(&d, "answers.failed"), 0);
 }
