@@ -69,6 +69,7 @@ struct ic_syscall {
 	ic_handler_fn handler; /* NULL with enosys */
 	size_t policy_key;     /* offset of the policy's bool that enables the row */
 	bool fast;	       /* neither blocks nor forks: may run on an acceptor */
+	bool rerun;	       /* running it twice is harmless (a crash may make it) */
 	bool enosys;	       /* not notified: the filter fails it with ENOSYS */
 	unsigned n_conds;      /* notified when any condition holds; 0: always */
 	struct ic_sys_cond conds[IC_SYS_CONDS_MAX];

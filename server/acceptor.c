@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/proc.h"
 #include "server/acceptor.h"
+#include "server/journal.h"
 #include "server/live.h"
 #include "server/queue.h"
 #include "server/registry.h"
@@ -37,7 +38,7 @@ int ic_acceptor_init(struct ic_acceptor *a, unsigned idx, const struct ic_live *
 	cds_lfs_init(&a->inbox);
 	CDS_INIT_LIST_HEAD(&a->sources);
 	CDS_INIT_LIST_HEAD(&a->paused);
-	ic_request_cache_init(&a->cache);
+	ic_request_cache_init(&a->cache, idx * IC_JOURNAL_PER_ACCEPTOR, IC_JOURNAL_PER_ACCEPTOR);
 	return 0;
 }
 

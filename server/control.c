@@ -141,6 +141,8 @@ static struct json_object *status_json(void)
 	json_object_object_add(o, "workers", json_object_new_int((int)ss.workers));
 	json_object_object_add(o, "containers", json_u64(ic_registry_count()));
 	json_object_object_add(o, "reloads", json_u64(ss.reloads));
+	json_object_object_add(o, "keeper_pid", json_object_new_int((int)ss.keeper));
+	json_object_object_add(o, "server_restarts", json_object_new_int((int)ss.generation));
 	rcu_read_lock();
 	conf = ic_server_conf();
 	json_object_object_add(o, "config",
@@ -400,21 +402,17 @@ static void *ctl_main(void *arg)
 	return NULL;
 }
 
-int ic_control_start(const char *path)
+int ic_control_start(int sock)
 {
 	int r;
 
-	ctl.sock = ic_sock_listen(path, SOCK_STREAM, 0600);
-	if (ctl.sock < 0)
-		return log_error_errno(ctl.sock, "control: cannot listen on %s: %s", path,
-				       strerror(-ctl.sock));
+	ctl.sock = sock;
 	if (pipe2(ctl.stop_pipe, O_CLOEXEC) < 0)
 		return log_error_errno(errno, "control: %m");
 	r = pthread_create(&ctl.thread, NULL, ctl_main, NULL);
 	if (r)
 		return log_error_errno(r, "control: cannot start thread: %s", strerror(r));
 	ctl.started = true;
-	log_info("control: listening on %s", path);
 	return 0;
 }
 

@@ -2,9 +2,9 @@
 #ifndef IC_SERVER_CONTROL_H
 #define IC_SERVER_CONTROL_H
 
-/* The control socket's thread (interceptctl): status, stats, containers, metrics, reload. Main
- * thread. */
-int ic_control_start(const char *path);
+/* The control socket's thread (interceptctl): status, stats, containers, metrics, reload, on
+ * the listening socket sock. Main thread; stop closes sock. */
+int ic_control_start(int sock);
 void ic_control_stop(void);
 
 #endif

@@ -19,6 +19,8 @@
 #include "common/sock.h"
 #include "server/front-lxc.h"
 #include "server/front-oci.h"
+#include "server/journal.h"
+#include "server/keeper.h"
 #include "server/listener.h"
 #include "server/registry.h"
 #include "server/server.h"
@@ -153,57 +155,120 @@ static void policy_freep(struct ic_policy **p)
 	}
 }
 
-static void oci_register(struct oci_conn *c, const struct ic_oci_state *st)
+/* Register listener fd for the container st describes and give it to an acceptor; fd is ours
+ * whatever the outcome. key: the keeper's name for it; 0 for a new listener, which gets a key
+ * and whose copy, with msg, goes to the keeper. An unknown policy refuses it unless
+ * keep_unknown: a listener taken again after a crash must still be read, and the kernel then
+ * answers its calls until a reload brings the policy. *ret (when ret) gets a reference. */
+static int adopt_listener(const struct ic_oci_state *st, int fd, uint64_t key, const char *msg,
+			  size_t len, const char *peer, bool keep_unknown, char *err, size_t errlen,
+			  struct ic_source **ret)
 {
 	_cleanup_(policy_freep) struct ic_policy *own = NULL;
-	char policy[IC_POLICY_NAME_MAX], err[IC_CONF_ERR_MAX];
+	char policy[IC_POLICY_NAME_MAX];
 	struct ic_container *ct;
 	struct ic_source *l;
 	bool created;
-	int fd, r;
+	int r;
+
+	rcu_read_lock();
+	r = choose_policy(ic_server_conf(), st, policy, &own, err, errlen);
+	rcu_read_unlock();
+	if (r == -ENOENT && keep_unknown) {
+		log_warn("container %s: %s; the kernel answers its calls until a reload brings it",
+			 st->id, err);
+		r = 0;
+	}
+	if (r < 0) {
+		if (r == -ENOMEM)
+			snprintf(err, errlen, "out of memory");
+		close(fd);
+		return r;
+	}
+	r = ic_registry_get(st->id, st->init_pid, policy, own, &ct, &created);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot register the container");
+		close(fd);
+		return r;
+	}
+	if (!created && (strcmp(ct->policy_name, policy) != 0 || own))
+		log_warn("container %s: keeps policy '%s'%s; the new listener from %s asked for "
+			 "'%s'%s",
+			 st->id, ct->policy_name, ct->own_policy ? " + metadata" : "", peer, policy,
+			 own ? " + metadata" : "");
+	/* Answers wake the target on the answering CPU: no cross-CPU wake-up per call. */
+	r = ic_notif_set_sync_wakeup(fd);
+	if (r < 0 && r != -EINVAL && r != -ENOTTY)
+		log_debug_errno(r, "oci: SYNC_WAKE_UP: %m");
+	l = ic_listener_new(fd, ct);
+	if (!l) {
+		ic_container_put(ct);
+		close(fd);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	l->key = key ? key : ic_journal_new_key();
+	/* While the fd is still ours alone: once adopted, its container may hang up at once. */
+	if (!key && ic_keeper_hold(l->key, msg, len, fd) < 0)
+		log_error("container %s: the keeper holds no copy of its listener: a crash of the "
+			  "server would lose it",
+			  st->id);
+	if (ret)
+		ic_source_ref(l);
+	if (ic_server_adopt(l) < 0) {
+		ic_source_put(l);
+		if (ret)
+			ic_source_put(l);
+		snprintf(err, errlen, "no acceptor thread is running");
+		return -EAGAIN;
+	}
+	log_info("container %s: %s listener from %s (pid %d, init %d, status %s, policy %s%s)",
+		 st->id, created ? "new" : "another", peer, (int)st->pid, (int)st->init_pid,
+		 *st->status ? st->status : "?", policy, own ? " + metadata" : "");
+	if (ret)
+		*ret = l;
+	return 0;
+}
+
+static void oci_register(struct oci_conn *c, const struct ic_oci_state *st)
+{
+	char err[IC_CONF_ERR_MAX];
+	int fd;
 
 	if (st->n_fds != c->n_fds)
 		return refuse(c, st->n_fds > c->n_fds ? "fewer fds than named in \"fds\""
 						      : "more fds than named in \"fds\"");
 	fd = c->fds[st->seccomp_fd_index];
-	r = ic_notif_check_fd(fd);
-	if (r < 0)
+	if (ic_notif_check_fd(fd) < 0)
 		return refuse(c, "\"seccompFd\" is not a seccomp listener");
-
-	rcu_read_lock();
-	r = choose_policy(ic_server_conf(), st, policy, &own, err, sizeof(err));
-	rcu_read_unlock();
-	if (r < 0)
-		return refuse(c, r == -ENOMEM ? "out of memory" : err);
-
-	r = ic_registry_get(st->id, st->init_pid, policy, own, &ct, &created);
-	if (r < 0)
-		return refuse(c, "cannot register the container");
-	if (!created && (strcmp(ct->policy_name, policy) != 0 || own))
-		log_warn("container %s: keeps policy '%s'%s; the new listener from %s asked for "
-			 "'%s'%s",
-			 st->id, ct->policy_name, ct->own_policy ? " + metadata" : "", c->peer,
-			 policy, own ? " + metadata" : "");
-	/* Answers wake the target on the answering CPU: no cross-CPU wake-up per call. */
-	r = ic_notif_set_sync_wakeup(fd);
-	if (r < 0 && r != -EINVAL && r != -ENOTTY)
-		log_debug_errno(r, "oci: SYNC_WAKE_UP: %s", strerror(-r));
-	l = ic_listener_new(fd, ct);
-	if (!l) {
-		ic_container_put(ct);
-		return refuse(c, "out of memory");
-	}
-	if (ic_server_adopt(l) < 0) {
-		ic_source_put(l); /* closes the listener fd: keep our copy index clear */
-		c->fds[st->seccomp_fd_index] = -1;
-		return refuse(c, "no acceptor thread is running");
-	}
 	c->fds[st->seccomp_fd_index] = -1;
-	log_info("container %s: %s listener from %s (pid %d, init %d, status %s, policy %s%s)",
-		 st->id, created ? "new" : "another", c->peer, (int)st->pid, (int)st->init_pid,
-		 *st->status ? st->status : "?", policy, own ? " + metadata" : "");
+	if (adopt_listener(st, fd, 0, c->buf, c->len, c->peer, false, err, sizeof(err), NULL) < 0)
+		return refuse(c, err);
 	/* The runtime never waits for an answer; we are done with this connection. */
 	conn_close(c);
+}
+
+void ic_front_oci_readopt(struct ic_keeper_held *const *held, size_t n, struct ic_source **srcs)
+{
+	for (size_t i = 0; i < n; i++) {
+		char err[IC_CONF_ERR_MAX];
+		struct ic_oci_state st;
+		int r;
+
+		srcs[i] = NULL;
+		r = ic_oci_parse(held[i]->msg, held[i]->len, &st, err, sizeof(err));
+		if (r < 0) {
+			log_error("keeper: a listener kept with a bad message (%s): let go", err);
+			close(held[i]->fd);
+			continue;
+		}
+		r = adopt_listener(&st, held[i]->fd, held[i]->key, NULL, 0, "the keeper", true, err,
+				   sizeof(err), &srcs[i]);
+		if (r < 0)
+			log_error("container %s: its kept listener cannot be served again: %s",
+				  st.id, err);
+		ic_oci_state_done(&st);
+	}
 }
 
 /* Returns true when the connection is finished (closed). */
@@ -394,16 +459,13 @@ static void *oci_main(void *arg)
 	return NULL;
 }
 
-int ic_front_oci_start(const char *path, const char *lxc_path)
+int ic_front_oci_start(int sock, int lxc_sock)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
 	int r;
 
-	/* The socket is how runtimes hand us root-equivalent fds; only root may connect. */
-	oci.sock = ic_sock_listen(path, SOCK_STREAM, 0600);
-	if (oci.sock < 0)
-		return log_error_errno(oci.sock, "oci: cannot listen on %s: %s", path,
-				       strerror(-oci.sock));
+	oci.sock = sock;
+	oci.lxc_sock = lxc_sock;
 	oci.epfd = epoll_create1(EPOLL_CLOEXEC);
 	oci.evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (oci.epfd < 0 || oci.evfd < 0)
@@ -414,22 +476,15 @@ int ic_front_oci_start(const char *path, const char *lxc_path)
 	ev.data.ptr = &oci.evfd;
 	if (epoll_ctl(oci.epfd, EPOLL_CTL_ADD, oci.evfd, &ev) < 0)
 		return log_error_errno(errno, "oci: %m");
-	if (lxc_path) {
-		/* LXC monitors hand us fds into their containers: root only, like LXD's. */
-		oci.lxc_sock = ic_sock_listen(lxc_path, SOCK_SEQPACKET, 0600);
-		if (oci.lxc_sock < 0)
-			return log_error_errno(oci.lxc_sock, "lxc: cannot listen on %s: %s",
-					       lxc_path, strerror(-oci.lxc_sock));
+	if (oci.lxc_sock >= 0) {
 		ev.data.ptr = &oci.lxc_sock;
 		if (epoll_ctl(oci.epfd, EPOLL_CTL_ADD, oci.lxc_sock, &ev) < 0)
 			return log_error_errno(errno, "lxc: %m");
-		log_info("lxc: listening on %s", lxc_path);
 	}
 	r = pthread_create(&oci.thread, NULL, oci_main, NULL);
 	if (r)
 		return log_error_errno(r, "oci: cannot start thread: %s", strerror(r));
 	oci.started = true;
-	log_info("oci: listening on %s", path);
 	return 0;
 }
 

@@ -7,17 +7,29 @@
 
 #include "common/log.h"
 #include "common/notify.h"
+#include "server/journal.h"
 #include "server/listener.h"
 #include "server/registry.h"
 #include "server/request.h"
 #include "server/source.h"
 
+/* Received straight into the request's journal slot, when it has one: see ic_journal_receiving. */
 static enum ic_recv listener_recv(struct ic_source *src, struct ic_request *req,
 				  const struct ic_conf *conf)
 {
-	int r = ic_notif_recv(src->fd, &req->notif);
+	struct ic_journal_slot *js = src->key ? req->slot : NULL;
+	int r;
 
 	(void)conf;
+	if (js) {
+		ic_journal_receiving(js, src->key);
+		r = ic_notif_recv(src->fd, &js->notif);
+		if (r == 0)
+			req->notif = js->notif;
+		ic_journal_set(js, r == 0 ? IC_JOURNAL_RECEIVED : IC_JOURNAL_FREE);
+	} else {
+		r = ic_notif_recv(src->fd, &req->notif);
+	}
 	if (r == 0)
 		return IC_RECV_OK;
 	if (r == -ENOENT || r == -EINTR)

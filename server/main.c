@@ -17,11 +17,15 @@
 #include "common/cgroup.h"
 #include "common/conf.h"
 #include "common/log.h"
+#include "common/macros.h"
 #include "common/notify.h"
 #include "handlers/table.h"
 #include "server/control.h"
 #include "server/front-oci.h"
+#include "server/journal.h"
+#include "server/keeper.h"
 #include "server/server.h"
+#include "server/source.h"
 
 /* How often queued requests are checked against their deadline. */
 #define SWEEP_INTERVAL_MS 100
@@ -38,29 +42,6 @@ static void usage(FILE *f)
 		"exits.\n");
 }
 
-/* Parent directories of the sockets, root-only. */
-static int make_parent(const char *path)
-{
-	char dir[256];
-	char *slash;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = 0;
-	for (char *p = dir + 1; *p; p++)
-		if (*p == '/') {
-			*p = 0;
-			if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-				return -errno;
-			*p = '/';
-		}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* Every container costs a listener fd and each request may open cgroup files: the soft limit
  * of 1024 would cap us near a thousand containers. */
 static void raise_fd_limit(void)
@@ -74,10 +55,53 @@ static void raise_fd_limit(void)
 		log_warn_errno(errno, "cannot raise the open file limit: %m");
 }
 
-static int run(struct ic_conf *conf, const char *conf_path, bool conf_must_exist)
+/* A server that follows a crash reads the configuration again: a reload since the keeper
+ * started must not be lost. The keeper's copy serves when the file no longer loads. */
+static struct ic_conf *current_conf(struct ic_conf *inherited, const char *path, bool must_exist,
+				    unsigned generation)
 {
+	char err[IC_CONF_ERR_MAX];
+	struct ic_conf *conf;
+
+	if (generation == 0)
+		return inherited;
+	if (ic_conf_load(path, must_exist, &conf, err) < 0) {
+		log_error("%s; this server uses the configuration interceptd started with", err);
+		return inherited;
+	}
+	ic_log_set_level(conf->server.log_level);
+	ic_log_set_target(conf->server.log_target);
+	return conf;
+}
+
+/* Take again the listeners the keeper held, and answer what a crashed predecessor left. */
+static void take_over(const struct ic_serve_ctx *ctx, struct ic_journal_orphan *orphans,
+		      int n_orphans)
+{
+	_cleanup_free_ struct ic_source **srcs =
+	    calloc(ctx->n_held ? ctx->n_held : 1, sizeof(*srcs));
+
+	if (!srcs) {
+		log_error("out of memory: the %zu listeners the keeper held are not served",
+			  ctx->n_held);
+		return;
+	}
+	ic_front_oci_readopt(ctx->held, ctx->n_held, srcs);
+	if (n_orphans > 0)
+		ic_server_recover(orphans, (size_t)n_orphans, srcs, ctx->n_held);
+	for (size_t i = 0; i < ctx->n_held; i++)
+		ic_source_put(srcs[i]);
+	if (ctx->generation)
+		log_info("server generation %u: %zu listeners taken again from the keeper",
+			 ctx->generation, ctx->n_held);
+}
+
+static int serve(struct ic_conf *conf, const char *conf_path, bool conf_must_exist,
+		 const struct ic_serve_ctx *ctx)
+{
+	_cleanup_free_ struct ic_journal_orphan *orphans = NULL;
+	int sfd, r, n_orphans = 0;
 	sigset_t mask;
-	int sfd, r;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -90,23 +114,28 @@ static int run(struct ic_conf *conf, const char *conf_path, bool conf_must_exist
 	if (sfd < 0)
 		return log_error_errno(errno, "signalfd: %m");
 
+	conf = current_conf(conf, conf_path, conf_must_exist, ctx->generation);
+	/* Before any acceptor takes a slot: what the last server left in them. */
+	r = ic_journal_map(ctx->journal_fd);
+	if (r < 0)
+		log_error_errno(r, "no journal (%m): requests in flight at a crash would hang");
+	else
+		n_orphans = ic_journal_take_orphans(&orphans);
+
 	rcu_register_thread();
+	ic_server_set_origin(ctx->keeper, ctx->generation);
 	r = ic_server_init(conf, conf_path, conf_must_exist);
 	if (r < 0)
 		goto out;
-	if ((r = make_parent(conf->server.oci_socket)) < 0 ||
-	    (r = make_parent(conf->server.lxc_socket)) < 0 ||
-	    (r = make_parent(conf->server.control_socket)) < 0) {
-		log_error_errno(r, "cannot create the socket directory: %s", strerror(-r));
-		goto out;
-	}
-	r = ic_control_start(conf->server.control_socket);
+	take_over(ctx, orphans, n_orphans);
+	r = ic_control_start(ctx->ctl_sock);
 	if (r < 0)
 		goto out;
-	r = ic_front_oci_start(conf->server.oci_socket, conf->server.lxc_socket);
+	r = ic_front_oci_start(ctx->oci_sock, ctx->lxc_sock);
 	if (r < 0)
 		goto out_control;
 	log_info("interceptd %s ready (pid %d)", PACKAGE_VERSION, (int)getpid());
+	ic_keeper_ready();
 
 	for (;;) {
 		struct signalfd_siginfo si;
@@ -157,8 +186,9 @@ int main(int argc, char **argv)
 	const char *path = IC_CONF_DEFAULT_PATH;
 	bool must_exist = false, check = false;
 	char err[IC_CONF_ERR_MAX];
+	struct ic_serve_ctx ctx;
 	struct ic_conf *conf;
-	int c, r;
+	int c, r, code = 0;
 
 	while ((c = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
 		switch (c) {
@@ -218,5 +248,11 @@ int main(int argc, char **argv)
 		ic_conf_free(conf);
 		return 1;
 	}
-	return run(conf, path, must_exist) < 0 ? 1 : 0;
+	/* The keeper returns here in every server it starts, and once itself when it is done. */
+	r = ic_keeper_run(conf, &ctx, &code);
+	if (r < 0)
+		return 1;
+	if (r == 0)
+		return code;
+	return serve(conf, path, must_exist, &ctx) < 0 ? 1 : 0;
 }

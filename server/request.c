@@ -11,6 +11,7 @@
 #include "common/notify.h"
 #include "common/proc.h"
 #include "handlers/handlers.h"
+#include "server/journal.h"
 #include "server/queue.h"
 #include "server/registry.h"
 #include "server/request.h"
@@ -20,11 +21,13 @@
 /* Requests an acceptor keeps for reuse; a burst's worth beyond goes back to the allocator. */
 #define CACHE_MAX 4096
 
-void ic_request_cache_init(struct ic_request_cache *c)
+void ic_request_cache_init(struct ic_request_cache *c, unsigned slot_base, unsigned n_slots)
 {
 	cds_lfs_init(&c->returned);
 	c->free_list = NULL;
 	c->n_free = 0;
+	c->slot_next = slot_base;
+	c->slot_end = slot_base + n_slots;
 }
 
 void ic_request_cache_fini(struct ic_request_cache *c)
@@ -55,7 +58,8 @@ struct ic_request *ic_request_get(struct ic_request_cache *c)
 		{
 			struct ic_request *r = caa_container_of(node, struct ic_request, fnode);
 
-			if (c->n_free >= CACHE_MAX) {
+			/* Those that own a journal slot stay: there are at most as many. */
+			if (c->n_free >= CACHE_MAX && !r->slot) {
 				free(r);
 				continue;
 			}
@@ -73,9 +77,13 @@ struct ic_request *ic_request_get(struct ic_request_cache *c)
 		if (!req)
 			return NULL;
 		req->origin = c;
+		req->slot = c->slot_next < c->slot_end ? ic_journal_slot(c->slot_next) : NULL;
+		if (req->slot)
+			c->slot_next++;
 	}
 	req->src = NULL;
 	req->ct = NULL;
+	req->attempts = 0;
 	for (int i = 0; i < 3; i++)
 		req->lxc.fds[i] = -1;
 	return req;
@@ -92,6 +100,8 @@ void ic_request_unget(struct ic_request *req)
 
 void ic_request_release(struct ic_request *req)
 {
+	if (req->slot)
+		ic_journal_set(req->slot, IC_JOURNAL_FREE);
 	/* Before the reference that may be the container's last goes. */
 	__atomic_sub_fetch(&req->ct->inflight, 1, __ATOMIC_RELEASE);
 	if (req->src->ops->release)
@@ -116,6 +126,11 @@ void ic_request_begin(struct ic_request *req, struct ic_source *src, const struc
 	req->sys = ic_syscall_lookup(req->notif.data.arch, req->notif.data.nr, &req->abi);
 	req->policy = ic_container_policy(req->ct, conf);
 	req->conf_gen = conf->generation;
+	/* Only a source with a key can be found again by the next server. Its own recv may have
+	 * journaled it already (listeners do). */
+	if (req->slot && src->key &&
+	    __atomic_load_n(&req->slot->state, __ATOMIC_RELAXED) == IC_JOURNAL_FREE)
+		ic_journal_received(req->slot, src->key, &req->notif, req->attempts);
 	__atomic_add_fetch(&req->ct->requests, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&req->ct->inflight, 1, __ATOMIC_ACQUIRE);
 }
@@ -222,6 +237,22 @@ int ic_request_queue(struct ic_request *req, struct ic_topology *topo, unsigned 
 	return r == 1 ? (int)q : -1;
 }
 
+bool ic_request_recover(struct ic_request *req, bool side_effect_began, struct ic_topology *topo,
+			unsigned q, const struct ic_conf *conf, struct ic_stats *st)
+{
+	bool again = req->attempts <= 1 && (!side_effect_began || (req->sys && req->sys->rerun));
+
+	if (again) {
+		if (ic_request_queue(req, topo, q, conf, st) >= 0)
+			ic_queue_wake(topo->queues[topo->wake[q]]);
+		return true;
+	}
+	req->state = IC_REQ_DONE;
+	fail(req, conf, st);
+	ic_request_release(req);
+	return false;
+}
+
 /* Handler callback, worker thread. After it succeeds the request is ours to answer (ACTING):
  * the sweeper can no longer give it the failure answer, so the side effect may happen. */
 static int still_valid(struct ic_req *hreq)
@@ -245,6 +276,9 @@ static int still_valid(struct ic_req *hreq)
 		req->timed_out = true;
 		return -ETIMEDOUT;
 	}
+	/* A server that follows a crash must not do it again. */
+	if (req->slot && req->src->key)
+		ic_journal_set(req->slot, IC_JOURNAL_ACTING);
 	return 0;
 }
 

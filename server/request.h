@@ -13,6 +13,7 @@
 
 struct ic_conf;
 struct ic_container;
+struct ic_journal_slot;
 struct ic_policy;
 struct ic_queue;
 struct ic_source;
@@ -40,6 +41,8 @@ struct ic_request_cache {
 	struct cds_lfs_stack returned;
 	struct ic_request *free_list; /* the owner's alone */
 	unsigned n_free;
+	/* Journal slots [slot_next, slot_end) not yet given to a request object. */
+	unsigned slot_next, slot_end;
 };
 
 /* One notification from its receipt to its answer. */
@@ -48,8 +51,10 @@ struct ic_request {
 	struct cds_lfs_node fnode;
 	struct ic_request *next_free;
 	struct ic_request_cache *origin;
-	struct ic_source *src;	 /* reference held */
-	struct ic_container *ct; /* src's, alive while src is */
+	struct ic_source *src;	      /* reference held */
+	struct ic_container *ct;      /* src's, alive while src is */
+	struct ic_journal_slot *slot; /* this object's for life; NULL: not journaled */
+	uint32_t attempts;	      /* servers that received it before this one (journal) */
 	/* Resolved once, on arrival. policy belongs to the snapshot of generation conf_gen (or to
 	 * the container), and is used only with that snapshot in hand. */
 	const struct ic_syscall *sys; /* NULL: no row of ours */
@@ -76,7 +81,8 @@ struct ic_serving {
 	struct ic_request *req;
 };
 
-void ic_request_cache_init(struct ic_request_cache *c);
+/* The cache's requests journal into slots [slot_base, slot_base + n_slots). */
+void ic_request_cache_init(struct ic_request_cache *c, unsigned slot_base, unsigned n_slots);
 /* Frees what the cache holds; no request of it may still be out. */
 void ic_request_cache_fini(struct ic_request_cache *c);
 
@@ -114,6 +120,14 @@ void ic_request_sweep_queue(struct ic_queue *q, uint64_t now, const struct ic_co
 			    struct ic_stats *st);
 void ic_request_sweep_serving(struct ic_serving *serving, uint64_t now, const struct ic_conf *conf,
 			      struct ic_stats *st);
+
+/* Main thread, at start after a crash, with conf the current snapshot: req was received by a
+ * server before (req->attempts of them), from src, and is begun again here. It is served again
+ * when that is harmless: no side effect began, or its row may run twice (sysinfo), and no
+ * earlier server died with it (it may be what kills them). Otherwise the failure answer.
+ * Returns whether it is served again. */
+bool ic_request_recover(struct ic_request *req, bool side_effect_began, struct ic_topology *topo,
+			unsigned q, const struct ic_conf *conf, struct ic_stats *st);
 
 /* Any thread: req goes back to the cache it came from, its source reference dropped. */
 void ic_request_release(struct ic_request *req);

@@ -2,14 +2,18 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/conf.h"
 #include "common/log.h"
+#include "common/macros.h"
+#include "common/notify.h"
 #include "common/proc.h"
 #include "server/acceptor.h"
+#include "server/journal.h"
 #include "server/live.h"
 #include "server/queue.h"
 #include "server/registry.h"
@@ -29,9 +33,12 @@ static struct {
 	uint64_t started_ns;
 	uint64_t reloads;
 	uint64_t generation;	 /* of the last configuration published; under reload_lock */
-	struct ic_stats sweeper; /* the main thread's: requests answered past their deadline */
-	const char *conf_path;	 /* what reload reads again */
-	bool conf_must_exist;	 /* -c given: a missing file is an error */
+	struct ic_stats sweeper; /* the main thread's: past deadline, and recovered requests */
+	struct ic_request_cache recovery; /* the main thread's, for what a dead server left */
+	pid_t keeper;
+	unsigned server_generation;
+	const char *conf_path; /* what reload reads again */
+	bool conf_must_exist;  /* -c given: a missing file is an error */
 } srv = {.reload_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void topology_free(void *p)
@@ -285,6 +292,7 @@ int ic_server_init(struct ic_conf *conf, const char *conf_path, bool must_exist)
 
 	srv.conf_path = conf_path;
 	srv.conf_must_exist = must_exist;
+	ic_request_cache_init(&srv.recovery, IC_JOURNAL_RECOVERY_BASE, IC_JOURNAL_PER_ACCEPTOR);
 	srv.ncpu = n > 0 ? (unsigned)n : 1;
 	srv.started_ns = ic_now_ns();
 	srv.queues = calloc(srv.ncpu, sizeof(*srv.queues));
@@ -369,8 +377,78 @@ void ic_server_stats(struct ic_stats *out)
 	}
 }
 
+void ic_server_set_origin(pid_t keeper, unsigned generation)
+{
+	srv.keeper = keeper;
+	srv.server_generation = generation;
+}
+
+static int by_key(const void *a, const void *b)
+{
+	const struct ic_source *x = *(struct ic_source *const *)a,
+			       *y = *(struct ic_source *const *)b;
+
+	return x->key < y->key ? -1 : x->key > y->key;
+}
+
+void ic_server_recover(const struct ic_journal_orphan *orphans, size_t n,
+		       struct ic_source *const *srcs, size_t n_srcs)
+{
+	_cleanup_free_ struct ic_source **sorted = NULL;
+	unsigned again = 0, failed = 0, gone = 0;
+	struct ic_topology *topo;
+	struct ic_conf *conf;
+	size_t m = 0;
+
+	if (!n)
+		return;
+	sorted = calloc(n_srcs ? n_srcs : 1, sizeof(*sorted));
+	if (!sorted) {
+		log_error("out of memory: %zu requests a dead server left stay unanswered", n);
+		return;
+	}
+	for (size_t i = 0; i < n_srcs; i++)
+		if (srcs[i])
+			sorted[m++] = srcs[i];
+	qsort(sorted, m, sizeof(*sorted), by_key);
+	rcu_read_lock();
+	conf = rcu_dereference(srv.live.conf);
+	topo = rcu_dereference(srv.live.topo);
+	for (size_t i = 0; i < n; i++) {
+		struct ic_source key = {.key = orphans[i].key}, *kp = &key, **found;
+		struct ic_request *req;
+
+		found = bsearch(&kp, sorted, m, sizeof(*sorted), by_key);
+		/* The target may be gone, and its pid someone else's: ask the kernel first. */
+		if (!found || ic_notif_id_valid((*found)->fd, orphans[i].notif.id) < 0) {
+			gone++;
+			continue;
+		}
+		req = ic_request_get(&srv.recovery);
+		if (!req) {
+			log_error("out of memory: a request a dead server left stays unanswered");
+			continue;
+		}
+		req->notif = orphans[i].notif;
+		req->attempts = orphans[i].attempts + 1;
+		ic_request_begin(req, *found, conf, &srv.sweeper);
+		if (ic_request_recover(req, orphans[i].acting, topo, 0, conf, &srv.sweeper))
+			again++;
+		else
+			failed++;
+	}
+	rcu_read_unlock();
+	log_warn(
+	    "the previous server left %zu requests: %u served again, %u given the failure "
+	    "answer (a side effect had begun, or a server died with it before), %u whose caller "
+	    "is gone",
+	    n, again, failed, gone);
+}
+
 void ic_server_status(struct ic_server_status *st)
 {
+	st->keeper = srv.keeper;
+	st->generation = srv.server_generation;
 	st->started_ns = srv.started_ns;
 	st->reloads = __atomic_load_n(&srv.reloads, __ATOMIC_RELAXED);
 	st->ncpu = srv.ncpu;
@@ -399,6 +477,7 @@ void ic_server_fini(void)
 	rcu_barrier();
 	topology_publish(NULL);
 	rcu_barrier();
+	ic_request_cache_fini(&srv.recovery);
 	ic_registry_fini();
 	for (unsigned q = 0; q < srv.ncpu; q++)
 		ic_queue_destroy(&srv.queues[q]);

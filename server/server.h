@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct ic_conf;
 struct ic_source;
@@ -18,6 +19,14 @@ struct ic_stats;
  * conf_path (kept, not copied) is what reload reads again, an error if missing when
  * must_exist. */
 int ic_server_init(struct ic_conf *conf, const char *conf_path, bool must_exist);
+/* Main thread: who started this server (for status). */
+void ic_server_set_origin(pid_t keeper, unsigned generation);
+/* Main thread, at start, after the listeners were taken again: answer what the previous
+ * server had received (journal) and left unanswered. orphans: n of them; srcs: the n_srcs
+ * sources taken again, to find each orphan's by its key. */
+struct ic_journal_orphan;
+void ic_server_recover(const struct ic_journal_orphan *orphans, size_t n,
+		       struct ic_source *const *srcs, size_t n_srcs);
 /* Main or control thread: load the configuration again and apply it; the running one stays
  * when the new one does not load. */
 int ic_server_reload(char *err, size_t errlen);
@@ -37,6 +46,8 @@ void ic_server_sweep(void);
 void ic_server_stats(struct ic_stats *out);
 
 struct ic_server_status {
+	pid_t keeper;	     /* 0: none */
+	unsigned generation; /* servers the keeper started before this one */
 	uint64_t started_ns;
 	uint64_t reloads;
 	unsigned ncpu;

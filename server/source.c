@@ -12,6 +12,7 @@ void ic_source_init(struct ic_source *src, const struct ic_source_ops *ops, int 
 	src->ops = ops;
 	src->fd = fd;
 	src->refs = 1;
+	src->key = 0;
 	src->ct = NULL;
 	src->owner = NULL;
 	src->paused = false;

@@ -4,6 +4,7 @@
 
 #include <linux/seccomp.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <urcu/lfstack.h>
 #include <urcu/list.h>
 
@@ -51,6 +52,7 @@ struct ic_source {
 	const struct ic_source_ops *ops;
 	int fd;
 	int refs;		 /* atomic: one for the acceptor + one per request in flight */
+	uint64_t key;		 /* the keeper's and the journal's name for it; 0: not kept */
 	struct ic_container *ct; /* reference held once set; NULL until the first valid message */
 	/* The owning acceptor's alone. */
 	struct ic_acceptor *owner;

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/oci.h"
 #include "common/sock.h"
 #include "tests/harness.h"
 
@@ -288,14 +289,30 @@ bool ic_test_log_wait(struct ic_test_daemon *d, const char *s, int timeout_ms)
 	return false;
 }
 
+pid_t ic_test_server_pid(struct ic_test_daemon *d)
+{
+	char out[4096];
+	struct json_object *o, *v;
+	pid_t pid = 0;
+
+	cr_assert_eq(ic_test_ctl(d, out, sizeof(out), "status --json"), 0, "%s", out);
+	o = json_tokener_parse(out);
+	if (o && json_object_object_get_ex(o, "pid", &v))
+		pid = (pid_t)json_object_get_int(v);
+	json_object_put(o);
+	cr_assert_gt(pid, 0, "%s", out);
+	return pid;
+}
+
 pid_t ic_test_thread_named(struct ic_test_daemon *d, const char *name)
 {
 	char path[512], comm[32];
 	struct dirent *de;
+	pid_t server = ic_test_server_pid(d);
 	DIR *dir;
 	pid_t tid = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)d->pid);
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)server);
 	dir = opendir(path);
 	cr_assert(dir);
 	while (!tid && (de = readdir(dir))) {
@@ -303,7 +320,7 @@ pid_t ic_test_thread_named(struct ic_test_daemon *d, const char *name)
 
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int)d->pid, de->d_name);
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int)server, de->d_name);
 		f = fopen(path, "re");
 		if (f && fgets(comm, sizeof(comm), f) && strncmp(comm, name, strlen(name)) == 0)
 			tid = (pid_t)atoi(de->d_name);
@@ -393,6 +410,21 @@ void ic_test_target_spawn_procs(struct ic_test_target *t, int calls, int procs)
 void ic_test_target_spawn(struct ic_test_target *t, int calls)
 {
 	ic_test_target_spawn_procs(t, calls, 1);
+}
+
+void ic_test_target_register(struct ic_test_daemon *d, struct ic_test_target *t, const char *id)
+{
+	char *msg = ic_oci_format(id, t->pid, t->pid, "creating", NULL);
+	int fd = ic_sock_connect(d->oci, SOCK_STREAM);
+
+	cr_assert(msg);
+	cr_assert_geq(fd, 0, "connect %s: %s", d->oci, strerror(-fd));
+	cr_assert_eq(ic_sock_send_fds(fd, msg, strlen(msg), &t->listener, 1), 0);
+	close(fd);
+	free(msg);
+	/* The daemon holds it now; ours would keep the filter's listener alive. */
+	close(t->listener);
+	t->listener = -1;
 }
 
 void ic_test_target_go(struct ic_test_target *t)

@@ -8,7 +8,7 @@
 
 /* A real interceptd on temporary sockets, for integration tests. */
 struct ic_test_daemon {
-	pid_t pid;
+	pid_t pid; /* its keeper: signals go there */
 	char dir[64];
 	char conf[128];
 	char oci[128];
@@ -54,10 +54,15 @@ void ic_test_target_spawn(struct ic_test_target *t, int calls);
 /* The same with procs (1..64) processes under the one filter, each making `calls` calls at once;
  * it exits 0 when every call of every process returned 0. */
 void ic_test_target_spawn_procs(struct ic_test_target *t, int calls, int procs);
+/* Hand t's listener to d's OCI socket as container id (the message runc sends), and close our
+ * copy. */
+void ic_test_target_register(struct ic_test_daemon *d, struct ic_test_target *t, const char *id);
 void ic_test_target_go(struct ic_test_target *t);
 /* Wait for it; returns its exit code. Closes ctl and listener (when still open). */
 int ic_test_target_wait(struct ic_test_target *t);
 
+/* The pid of the daemon's server process (d->pid is its keeper's). */
+pid_t ic_test_server_pid(struct ic_test_daemon *d);
 /* The tid of the daemon's thread named name ("ic-worker-0"), 0 if none. */
 pid_t ic_test_thread_named(struct ic_test_daemon *d, const char *name);
 /* Stop that worker with ptrace (PTRACE_SEIZE + INTERRUPT): requests then wait in their queue.

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Runs inside a container: sysinfo-loop N [SECONDS [TOTALRAM]] calls sysinfo() N times (or for
- * SECONDS when non-zero) and prints "calls=N failures=F". A failing call is a failure, and so is
- * a totalram other than TOTALRAM when given (the kernel's own answer would show the host's). */
+ * SECONDS when non-zero) and prints "calls=N failures=F p50_us=.. p99_us=.. max_us=..". A
+ * failing call is a failure, and so is a totalram other than TOTALRAM when given (the kernel's
+ * own answer would show the host's). Latencies are kept in log2 buckets of microseconds. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,8 @@ int main(int argc, char **argv)
 	long n = argc > 1 ? atol(argv[1]) : 1000, calls = 0, failures = 0;
 	double seconds = argc > 2 ? atof(argv[2]) : 0;
 	unsigned long long want = argc > 3 ? strtoull(argv[3], NULL, 10) : 0;
-	struct timespec t0, t;
+	struct timespec t0, t, a, b;
+	unsigned long long buckets[40] = {0}, max_ns = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
@@ -30,11 +32,38 @@ int main(int argc, char **argv)
 			break;
 		}
 		memset(&si, 0, sizeof(si));
+		clock_gettime(CLOCK_MONOTONIC, &a);
 		if (sysinfo(&si) < 0 || si.totalram == 0 ||
 		    (want && (unsigned long long)si.totalram * si.mem_unit != want))
 			failures++;
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		{
+			unsigned long long ns =
+			    (unsigned long long)(b.tv_sec - a.tv_sec) * 1000000000ULL +
+			    (unsigned long long)(b.tv_nsec - a.tv_nsec);
+			int k = 0;
+
+			while (k < 39 && (1ULL << k) * 1000ULL < ns)
+				k++;
+			buckets[k]++;
+			if (ns > max_ns)
+				max_ns = ns;
+		}
 		calls++;
 	}
-	printf("calls=%ld failures=%ld\n", calls, failures);
+	/* A percentile is its bucket's upper bound: 2^k us. */
+	{
+		unsigned long long seen = 0, p50 = 0, p99 = 0;
+
+		for (int k = 0; k < 40; k++) {
+			seen += buckets[k];
+			if (!p50 && seen * 100 >= (unsigned long long)calls * 50)
+				p50 = 1ULL << k;
+			if (!p99 && seen * 100 >= (unsigned long long)calls * 99)
+				p99 = 1ULL << k;
+		}
+		printf("calls=%ld failures=%ld p50_us=%llu p99_us=%llu max_us=%llu\n", calls,
+		       failures, p50, p99, max_ns / 1000);
+	}
 	return failures ? 1 : 0;
 }

@@ -125,7 +125,8 @@ Test(daemon, running_out_of_fds_pauses_accepting_and_recovers)
 	int conns[64], r;
 
 	start(NULL);
-	r = ic_test_sh(out, sizeof(out), 10, "prlimit --pid %d --nofile=48:48", (int)d.pid);
+	r = ic_test_sh(out, sizeof(out), 10, "prlimit --pid %d --nofile=48:48",
+		       (int)ic_test_server_pid(&d));
 	cr_assert_eq(r, 0, "prlimit: %s", out);
 	for (size_t i = 0; i < 64; i++)
 		conns[i] = oci_connect();
@@ -179,25 +180,26 @@ Test(daemon, unknown_policy_is_refused)
  * split: the JSON in two writes 200 ms apart, the fd with the first, as the OCI spec allows. */
 static void target_spawn(struct ic_test_target *t, const char *id, bool split)
 {
+	size_t half;
 	char *msg;
+	int fd;
 
 	ic_test_target_spawn(t, 1);
+	if (!split) {
+		ic_test_target_register(&d, t, id);
+		return;
+	}
+	/* The message in two writes, the fd with the first. */
 	msg = ic_oci_format(id, t->pid, t->pid, "creating", NULL);
 	cr_assert(msg);
-	if (split) {
-		int fd = oci_connect();
-		size_t half = strlen(msg) / 2;
-
-		cr_assert_eq(ic_sock_send_fds(fd, msg, half, &t->listener, 1), 0);
-		usleep(200000);
-		cr_assert_eq(send(fd, msg + half, strlen(msg) - half, MSG_NOSIGNAL),
-			     (ssize_t)(strlen(msg) - half));
-		close(fd);
-	} else {
-		send_raw(msg, strlen(msg), &t->listener, 1);
-	}
+	fd = oci_connect();
+	half = strlen(msg) / 2;
+	cr_assert_eq(ic_sock_send_fds(fd, msg, half, &t->listener, 1), 0);
+	usleep(200000);
+	cr_assert_eq(send(fd, msg + half, strlen(msg) - half, MSG_NOSIGNAL),
+		     (ssize_t)(strlen(msg) - half));
+	close(fd);
 	free(msg);
-	/* The daemon holds it now; ours would keep the filter's listener alive. */
 	close(t->listener);
 	t->listener = -1;
 }
@@ -302,15 +304,8 @@ Test(daemon, container_at_its_inflight_cap_waits_and_others_are_not_held)
  * sysinfo call at the same time. */
 static void pair_spawn(struct ic_test_target *t, const char *id)
 {
-	char *msg;
-
 	ic_test_target_spawn_procs(t, 1, 2);
-	msg = ic_oci_format(id, t->pid, t->pid, "creating", NULL);
-	cr_assert(msg);
-	send_raw(msg, strlen(msg), &t->listener, 1);
-	free(msg);
-	close(t->listener);
-	t->listener = -1;
+	ic_test_target_register(&d, t, id);
 }
 
 Test(daemon, inflight_cap_holds_for_more_containers_than_ever_fit_a_fixed_list)

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "server/journal.h"
+
+#define MAGIC 0x69636a726e6c0001ULL /* "icjrnl", version 1 */
+
+struct header {
+	uint64_t magic;
+	uint64_t next_key; /* atomic */
+	uint64_t n_slots;
+	uint64_t pad[5];
+};
+
+#define N_SLOTS ((size_t)(IC_ACCEPTORS_MAX + 1) * IC_JOURNAL_PER_ACCEPTOR)
+#define SIZE	(sizeof(struct header) + N_SLOTS * sizeof(struct ic_journal_slot))
+
+static struct header *hdr;
+static struct ic_journal_slot *slots;
+static int journal_fd = -1;
+
+int ic_journal_create(void)
+{
+	int fd = memfd_create("interceptd-journal", 0), r;
+	struct header h = {.magic = MAGIC, .next_key = 1, .n_slots = N_SLOTS};
+
+	if (fd < 0)
+		return -errno;
+	/* Sparse: only the pages of slots in use ever take memory. */
+	if (ftruncate(fd, (off_t)SIZE) < 0 || pwrite(fd, &h, sizeof(h), 0) != sizeof(h)) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int ic_journal_map(int fd)
+{
+	void *p = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	if (((struct header *)p)->magic != MAGIC || ((struct header *)p)->n_slots != N_SLOTS) {
+		munmap(p, SIZE);
+		return -EPROTO; /* another version's journal */
+	}
+	hdr = p;
+	slots = (struct ic_journal_slot *)(hdr + 1);
+	journal_fd = fd;
+	return 0;
+}
+
+uint64_t ic_journal_new_key(void)
+{
+	return hdr ? __atomic_fetch_add(&hdr->next_key, 1, __ATOMIC_RELAXED) : 0;
+}
+
+struct ic_journal_slot *ic_journal_slot(unsigned idx)
+{
+	return slots && idx < N_SLOTS ? &slots[idx] : NULL;
+}
+
+/* The next slot at or after i on a page that was ever written: reading the holes of the memfd
+ * would allocate them. */
+static size_t next_written(size_t i)
+{
+	off_t at = (off_t)(sizeof(struct header) + i * sizeof(struct ic_journal_slot));
+	off_t data = lseek(journal_fd, at, SEEK_DATA);
+
+	if (data < 0)
+		return N_SLOTS;
+	if (data <= at)
+		return i;
+	return (size_t)(data - (off_t)sizeof(struct header)) / sizeof(struct ic_journal_slot);
+}
+
+int ic_journal_take_orphans(struct ic_journal_orphan **ret)
+{
+	struct ic_journal_orphan *o = NULL;
+	size_t n = 0, cap = 0;
+
+	*ret = NULL;
+	for (size_t i = slots ? next_written(0) : N_SLOTS; i < N_SLOTS; i = next_written(i + 1)) {
+		uint32_t st = __atomic_load_n(&slots[i].state, __ATOMIC_ACQUIRE);
+
+		if (st == IC_JOURNAL_FREE || (st == IC_JOURNAL_RECEIVING && !slots[i].notif.id))
+			continue;
+		if (n == cap) {
+			struct ic_journal_orphan *bigger;
+
+			cap = cap ? 2 * cap : 64;
+			bigger = realloc(o, cap * sizeof(*o));
+			if (!bigger) {
+				free(o);
+				return -ENOMEM;
+			}
+			o = bigger;
+		}
+		o[n].key = slots[i].key;
+		o[n].acting = st == IC_JOURNAL_ACTING;
+		o[n].attempts = slots[i].attempts;
+		o[n].notif = slots[i].notif;
+		n++;
+		ic_journal_set(&slots[i], IC_JOURNAL_FREE);
+	}
+	*ret = o;
+	return (int)n;
+}

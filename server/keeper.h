@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef IC_SERVER_KEEPER_H
+#define IC_SERVER_KEEPER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct ic_conf;
+
+/* The keeper (doc/design.md §12): the small process interceptd starts as. It holds the three
+ * listening sockets, the journal and a copy of every container's listener, and runs the
+ * server as its child; when the server dies, it starts another, which takes every listener
+ * again, so that no container's listener ever closes with the server. */
+
+/* A listener the keeper holds, with the OCI message it came with. */
+struct ic_keeper_held {
+	uint64_t key;
+	int fd;
+	size_t len;
+	char *msg;
+};
+
+/* What a server process gets from its keeper. */
+struct ic_serve_ctx {
+	int oci_sock, lxc_sock, ctl_sock; /* listening */
+	int journal_fd;
+	unsigned generation; /* 0 for the first server, n after n restarts */
+	pid_t keeper;
+	struct ic_keeper_held **held; /* to take again; the server's copy of the keeper's list */
+	size_t n_held;
+};
+
+/* Main thread of interceptd, before any thread: take the instance lock, make the sockets and
+ * the journal, and start the server. Returns 1 in each server process (serve with ctx), 0 in
+ * the keeper when it is done (exit with *exit_code), or -errno when it could not start. */
+int ic_keeper_run(const struct ic_conf *conf, struct ic_serve_ctx *ctx, int *exit_code);
+
+/* Server, front-end thread: the keeper holds a copy of fd from now on, under key, and gives it
+ * to the next server with msg. Best effort: without a keeper it does nothing. */
+int ic_keeper_hold(uint64_t key, const char *msg, size_t len, int fd);
+/* Server, main thread, once it serves: the keeper restarts it from now on when it dies. */
+void ic_keeper_ready(void);
+
+#endif

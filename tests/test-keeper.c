@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/proc.h"
+#include "tests/harness.h"
+
+/* The keeper: listeners that outlive the server (doc/design.md §12). */
+
+static struct ic_test_daemon d;
+static char out[1 << 16];
+
+static void teardown(void)
+{
+	ic_test_daemon_stop(&d);
+}
+
+TestSuite(keeper, .fini = teardown, .timeout = 240);
+
+static const char *const sysinfo_policy = "[policy default]\n"
+					  "security.syscalls.intercept.sysinfo = true\n";
+
+static int count_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	cr_assert(dir, "%s: %s", path, strerror(errno));
+	while ((de = readdir(dir)))
+		n += de->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+/* The server that answers status now, once it differs from old (0: any), within timeout_ms. */
+static pid_t wait_server(pid_t old, int timeout_ms)
+{
+	uint64_t end = ic_now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+
+	while (ic_now_ns() < end) {
+		char buf[4096];
+		long long pid;
+
+		if (ic_test_ctl(&d, buf, sizeof(buf), "status") == 0) {
+			char *p = strstr(buf, "\npid");
+
+			pid = p ? strtoll(p + 4 + strspn(p + 4, " "), NULL, 10) : 0;
+			if (pid > 0 && pid != old)
+				return (pid_t)pid;
+		}
+		usleep(10000);
+	}
+	return 0;
+}
+
+static void expect_served(void)
+{
+	int r = ic_test_sh(out, sizeof(out), 60, "%s -c %s -s %s --memory 64M -- %s",
+			   ic_test_bin("intercept-run"), d.conf, d.oci,
+			   ic_test_bin("tests/sysinfo-probe"));
+
+	cr_assert_eq(r, 0, "%s", out);
+	cr_expect_eq(ic_test_kv(out, "totalram"), 64LL << 20, "%s", out);
+}
+
+Test(keeper, a_second_instance_is_refused_and_names_the_running_one)
+{
+	char want[64];
+	struct stat st;
+	int r;
+
+	ic_test_daemon_start(&d, NULL, sysinfo_policy);
+	r = ic_test_sh(out, sizeof(out), 10, "%s -c %s", ic_test_bin("interceptd"), d.conf);
+	cr_expect_eq(r, 1, "%s", out);
+	snprintf(want, sizeof(want), "interceptd (pid %d) already serves", (int)d.pid);
+	cr_expect(strstr(out, want), "%s", out);
+	/* The sockets are still the running one's, and it serves. */
+	cr_expect_eq(stat(d.oci, &st), 0);
+	cr_expect_eq(stat(d.ctl, &st), 0);
+	expect_served();
+}
+
+Test(keeper, a_killed_server_is_replaced_and_keeps_every_container)
+{
+	enum { CONTAINERS = 4, KILLS = 10 };
+	char cmd[1024], path[256];
+	pid_t loops[CONTAINERS], server;
+	long long worst = 0;
+
+	ic_test_daemon_start(&d, NULL, sysinfo_policy);
+	server = ic_test_server_pid(&d);
+	/* Each container calls sysinfo for 6 s and checks every answer is its own 64 MiB. */
+	for (int i = 0; i < CONTAINERS; i++) {
+		snprintf(cmd, sizeof(cmd),
+			 "%s -c %s -s %s --id keeper-load-%d-%d --memory 64M -- %s 0 6 %lld > "
+			 "%s/loop%d.out 2>&1",
+			 ic_test_bin("intercept-run"), d.conf, d.oci, (int)getpid(), i,
+			 ic_test_bin("tests/sysinfo-loop"), 64LL << 20, d.dir, i);
+		loops[i] = ic_test_sh_start(cmd);
+	}
+	cr_assert(ic_test_stat_reaches(&d, "received", 1000, 10000), "the containers do not run");
+	srand((unsigned)getpid());
+	for (int k = 0; k < KILLS; k++) {
+		uint64_t t0;
+		pid_t next;
+
+		/* At random moments, each one a fifth of a second or more after the restart. */
+		usleep(250000 + (unsigned)(rand() % 400000));
+		cr_assert_eq(kill(server, SIGKILL), 0);
+		t0 = ic_now_ns();
+		next = wait_server(server, 3000);
+		cr_assert_gt(next, 0, "no server after kill %d", k);
+		/* Served again within a second of the kill. */
+		cr_expect_lt(ic_now_ns() - t0, 1000000000ULL, "kill %d: %llu ms", k,
+			     (unsigned long long)((ic_now_ns() - t0) / 1000000));
+		server = next;
+	}
+	for (int i = 0; i < CONTAINERS; i++) {
+		int status;
+
+		cr_assert_eq(waitpid(loops[i], &status, 0), loops[i]);
+		snprintf(path, sizeof(path), "%s/loop%d.out", d.dir, i);
+		ic_test_read_file(path, out, sizeof(out));
+		cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "container %d: %s", i,
+			  out);
+		cr_expect_eq(ic_test_kv(out, "failures"), 0, "container %d: %s", i, out);
+		cr_expect_gt(ic_test_kv(out, "calls"), 1000, "container %d: %s", i, out);
+		/* No call waited past the request deadline (5 s). */
+		cr_expect_lt(ic_test_kv(out, "max_us"), 5000000, "container %d: %s", i, out);
+		if (ic_test_kv(out, "max_us") > worst)
+			worst = ic_test_kv(out, "max_us");
+		cr_log_info("container %d across %d kills: %s", i, KILLS, out);
+	}
+	cr_log_info("longest call across the kills: %lld us", worst);
+	cr_expect(ic_test_log_has(&d, "starting another"));
+}
+
+Test(keeper, containers_that_come_and_go_leave_nothing_in_the_keeper)
+{
+	enum { CYCLES = 1000 };
+	struct ic_test_target t;
+	int base, now = 0;
+	char id[64];
+	pid_t server;
+
+	ic_test_daemon_start(&d, NULL, sysinfo_policy);
+	base = count_fds(d.pid);
+	for (int i = 0; i < CYCLES; i++) {
+		snprintf(id, sizeof(id), "cycle-%d", i);
+		ic_test_target_spawn(&t, 1);
+		ic_test_target_register(&d, &t, id);
+		ic_test_target_go(&t);
+		cr_assert_eq(ic_test_target_wait(&t), 0, "cycle %d", i);
+	}
+	/* One more, which exits while no server runs. */
+	ic_test_target_spawn(&t, 0);
+	ic_test_target_register(&d, &t, "exits-while-down");
+	cr_assert(ic_test_log_wait(&d, "container exits-while-down: new listener", 5000));
+	server = ic_test_server_pid(&d);
+	cr_assert_eq(kill(server, SIGKILL), 0);
+	ic_test_target_go(&t);
+	cr_expect_eq(ic_test_target_wait(&t), 0);
+	cr_assert_gt(wait_server(server, 3000), 0);
+	/* The keeper lets go of each listener when its last task is gone. */
+	for (int i = 0; i < 100; i++) {
+		now = count_fds(d.pid);
+		if (now <= base)
+			break;
+		usleep(50000);
+	}
+	cr_expect_leq(now, base, "keeper fds: %d before, %d after %d containers", base, now,
+		      CYCLES + 1);
+	cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "status --json"), 0);
+	cr_expect(strstr(out, "\"containers\":0") || strstr(out, "\"containers\": 0"), "%s", out);
+	expect_served();
+}
