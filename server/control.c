@@ -6,6 +6,7 @@
 #include <json-c/json.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -323,7 +324,23 @@ static int ctl_execute(const char *line, FILE *f)
 		}
 		return r < 0 ? 1 : 0;
 	}
-	fprintf(f, "unknown command '%s' (status, stats, containers, reload, metrics)\n", cmd);
+	if (strcmp(cmd, "upgrade") == 0) {
+		struct ic_server_status ss;
+
+		ic_server_status(&ss);
+		if (!ss.keeper || kill(ss.keeper, SIGUSR2) < 0) {
+			fprintf(f, "no keeper to hand over (%s)\n",
+				ss.keeper ? strerror(errno) : "none");
+			return 1;
+		}
+		fprintf(f,
+			"upgrading: the keeper (pid %d) hands over to the binary now installed; "
+			"status shows the next server\n",
+			(int)ss.keeper);
+		return 0;
+	}
+	fprintf(f, "unknown command '%s' (status, stats, containers, reload, upgrade, metrics)\n",
+		cmd);
 	return 2;
 }
 

@@ -11,11 +11,15 @@
 
 #define MAGIC 0x69636a726e6c0001ULL /* "icjrnl", version 1 */
 
+#define STATS_MAX (128 * 1024)
+
 struct header {
 	uint64_t magic;
 	uint64_t next_key; /* atomic */
 	uint64_t n_slots;
-	uint64_t pad[5];
+	uint64_t stats_len; /* of the counters a server left on its way out; 0: none */
+	uint64_t pad[4];
+	unsigned char stats[STATS_MAX];
 };
 
 #define N_SLOTS ((size_t)(IC_ACCEPTORS_MAX + 1) * IC_JOURNAL_PER_ACCEPTOR)
@@ -28,12 +32,12 @@ static int journal_fd = -1;
 int ic_journal_create(void)
 {
 	int fd = memfd_create("interceptd-journal", 0), r;
-	struct header h = {.magic = MAGIC, .next_key = 1, .n_slots = N_SLOTS};
+	uint64_t h[3] = {MAGIC, 1, N_SLOTS}; /* magic, next_key, n_slots */
 
 	if (fd < 0)
 		return -errno;
 	/* Sparse: only the pages of slots in use ever take memory. */
-	if (ftruncate(fd, (off_t)SIZE) < 0 || pwrite(fd, &h, sizeof(h), 0) != sizeof(h)) {
+	if (ftruncate(fd, (off_t)SIZE) < 0 || pwrite(fd, h, sizeof(h), 0) != sizeof(h)) {
 		r = -errno;
 		close(fd);
 		return r;
@@ -55,6 +59,23 @@ int ic_journal_map(int fd)
 	slots = (struct ic_journal_slot *)(hdr + 1);
 	journal_fd = fd;
 	return 0;
+}
+
+void ic_journal_save_stats(const void *p, size_t len)
+{
+	if (!hdr || len > STATS_MAX)
+		return;
+	memcpy(hdr->stats, p, len);
+	__atomic_store_n(&hdr->stats_len, len, __ATOMIC_RELEASE);
+}
+
+bool ic_journal_take_stats(void *p, size_t len)
+{
+	if (!hdr || __atomic_load_n(&hdr->stats_len, __ATOMIC_ACQUIRE) != len)
+		return false;
+	memcpy(p, hdr->stats, len);
+	__atomic_store_n(&hdr->stats_len, 0, __ATOMIC_RELEASE);
+	return true;
 }
 
 uint64_t ic_journal_new_key(void)

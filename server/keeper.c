@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -20,6 +21,7 @@
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/oci.h"
+#include "common/parse.h"
 #include "common/proc.h"
 #include "common/sock.h"
 #include "server/journal.h"
@@ -44,7 +46,10 @@ struct keeper {
 	int epfd, sfd;
 	int link; /* the keeper's end, to the current server */
 	pid_t server;
-	bool ready, stopping;
+	bool ready, stopping, upgrading;
+	bool upgrade_asked; /* SIGUSR2 came while no server was ready to drain */
+	char *const *argv;  /* to execute again on an upgrade */
+	char exe[PATH_MAX];
 	unsigned generation;
 	uint64_t started_ns, restart_at_ns;
 	unsigned backoff_ms;
@@ -95,7 +100,9 @@ static int take_lock(const char *ctl_path)
 		close(fd);
 		if (err == EWOULDBLOCK)
 			return log_error_errno(
-			    EBUSY, "interceptd (pid %s) already serves %s; stop it first",
+			    EBUSY,
+			    "interceptd (pid %s) already serves %s; stop it first, or hand its "
+			    "containers over to this binary with --takeover",
 			    *pid ? pid : "?", ctl_path);
 		return log_error_errno(err, "cannot lock %s: %m", path);
 	}
@@ -236,6 +243,164 @@ static int spawn(struct keeper *k, struct ic_serve_ctx *ctx)
 	return 0;
 }
 
+/* An upgrade hands everything to the binary now installed where ours was, in the same process
+ * (its pid stays, for systemd and for the runtimes' logs): the keeper executes it with every
+ * fd it holds left open and their list in a memfd named by HANDOVER_ENV. */
+#define HANDOVER_ENV   "INTERCEPTD_HANDOVER_FD"
+#define HANDOVER_MAGIC 0x69636b7031ULL /* "ickp1" */
+
+struct handover_head {
+	uint64_t magic;
+	int32_t lock, oci, lxc, ctl, journal;
+	uint32_t generation;
+	uint64_t n_held;
+};
+
+struct handover_held {
+	uint64_t key;
+	int32_t fd;
+	uint32_t len;
+};
+
+static int keep_open(int fd)
+{
+	return fd < 0 ? 0 : fcntl(fd, F_SETFD, 0);
+}
+
+static int write_all(int fd, const void *p, size_t len)
+{
+	return write(fd, p, len) == (ssize_t)len ? 0 : -EIO;
+}
+
+/* `interceptd --takeover` leaves its own path here for us to execute instead of ours. Only a
+ * root-owned file nobody else may write names a binary we run as root. */
+static void takeover_path(struct keeper *k)
+{
+	char path[PATH_MAX], exe[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s.takeover", k->conf->server.control_socket);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, exe, sizeof(exe) - 1);
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022) || n <= 0) {
+		log_warn("keeper: %s is not ours; ignored", path);
+	} else {
+		exe[n] = 0;
+		if (exe[0] == '/' && stat(exe, &st) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_uid == geteuid() && !(st.st_mode & 022))
+			snprintf(k->exe, sizeof(k->exe), "%s", exe);
+		else
+			log_warn("keeper: takeover by %s refused: not a binary only we may change",
+				 exe);
+	}
+	close(fd);
+	unlink(path);
+}
+
+/* Returns only when it failed; the caller then goes on with a new server of ours. */
+static void exec_next(struct keeper *k)
+{
+	struct handover_head h = {.magic = HANDOVER_MAGIC,
+				  .lock = k->lock,
+				  .oci = k->oci,
+				  .lxc = k->lxc,
+				  .ctl = k->ctl,
+				  .journal = k->journal,
+				  .generation = k->generation,
+				  .n_held = k->n_held};
+	_cleanup_close_ int fd = memfd_create("interceptd-handover", 0);
+	char env[32];
+	int r = fd < 0 ? -errno : write_all(fd, &h, sizeof(h));
+
+	for (size_t i = 0; r == 0 && i < k->n_held; i++) {
+		struct handover_held e = {
+		    .key = k->held[i]->key, .fd = k->held[i]->fd, .len = (uint32_t)k->held[i]->len};
+
+		r = write_all(fd, &e, sizeof(e));
+		if (r == 0)
+			r = write_all(fd, k->held[i]->msg, k->held[i]->len);
+		if (r == 0)
+			r = keep_open(e.fd);
+	}
+	if (r == 0 && lseek(fd, 0, SEEK_SET) < 0)
+		r = -errno;
+	if (r == 0 && (keep_open(k->lock) < 0 || keep_open(k->oci) < 0 || keep_open(k->lxc) < 0 ||
+		       keep_open(k->ctl) < 0 || keep_open(k->journal) < 0 || keep_open(fd) < 0))
+		r = -errno;
+	if (r < 0) {
+		log_error_errno(r, "keeper: cannot hand over: %m; the running binary goes on");
+		return;
+	}
+	takeover_path(k);
+	snprintf(env, sizeof(env), "%d", fd);
+	setenv(HANDOVER_ENV, env, 1);
+	log_info("keeper: handing %zu listeners over to %s", k->n_held, k->exe);
+	/* The signals stay blocked: one sent meanwhile waits for the new keeper's signalfd. */
+	execv(k->exe, k->argv);
+	log_error_errno(errno, "keeper: cannot execute %s: %m; the running binary goes on", k->exe);
+	unsetenv(HANDOVER_ENV);
+}
+
+/* What the previous binary handed over, instead of making it all anew. */
+static int take_handover(struct keeper *k, const char *env)
+{
+	struct handover_head h;
+	_cleanup_close_ int fd = -EBADF;
+	uint64_t n;
+	int r;
+
+	r = ic_parse_u64(env, 3, INT32_MAX, &n);
+	unsetenv(HANDOVER_ENV);
+	if (r == 0)
+		fd = (int)n;
+	if (r < 0 || read(fd, &h, sizeof(h)) != sizeof(h) || h.magic != HANDOVER_MAGIC)
+		return log_error_errno(EPROTO, "keeper: the hand-over (%s) is not one of ours",
+				       env);
+	k->lock = h.lock;
+	k->oci = h.oci;
+	k->lxc = h.lxc;
+	k->ctl = h.ctl;
+	k->journal = h.journal;
+	k->generation = h.generation;
+	for (uint64_t i = 0; i < h.n_held; i++) {
+		struct handover_held e;
+		_cleanup_free_ char *msg = NULL;
+
+		if (read(fd, &e, sizeof(e)) != sizeof(e) || e.len > LINK_MSG_MAX ||
+		    !(msg = malloc(e.len ? e.len : 1)) || read(fd, msg, e.len) != (ssize_t)e.len)
+			return log_error_errno(EPROTO, "keeper: the hand-over is cut short");
+		if (fcntl(e.fd, F_SETFD, FD_CLOEXEC) < 0)
+			return log_error_errno(errno, "keeper: a handed-over listener: %m");
+		held_add(k, e.key, e.fd, msg, e.len);
+	}
+	{
+		const int mine[] = {k->lock, k->oci, k->lxc, k->ctl, k->journal};
+
+		for (size_t i = 0; i < ARRAY_SIZE(mine); i++)
+			if (mine[i] >= 0)
+				(void)fcntl(mine[i], F_SETFD, FD_CLOEXEC);
+	}
+	log_info("keeper: took over %zu listeners, the sockets and the journal (generation %u)",
+		 k->n_held, k->generation);
+	return 0;
+}
+
+/* The server answers what it holds and exits; then the new binary takes over. Waits for a
+ * server that serves: one still starting has taken the listeners but may not drain yet. */
+static void upgrade(struct keeper *k)
+{
+	if (!k->upgrade_asked || !k->server || !k->ready || k->upgrading || k->stopping)
+		return;
+	k->upgrade_asked = false;
+	k->upgrading = true;
+	log_info("keeper: upgrade: server %d drains", (int)k->server);
+	kill(k->server, SIGTERM);
+}
+
 static void on_link(struct keeper *k)
 {
 	char *buf = malloc(LINK_MSG_MAX);
@@ -256,6 +421,7 @@ static void on_link(struct keeper *k)
 		k->ready = true;
 		log_info("keeper: server %d (generation %u) serves", (int)k->server,
 			 k->generation - 1);
+		upgrade(k);
 	} else if (n >= 9 && buf[0] == HOLD_TAG && n_fds == 1 && !(mflags & MSG_TRUNC)) {
 		uint64_t key;
 
@@ -293,6 +459,13 @@ static int on_child(struct keeper *k, int *exit_code)
 		if (pid != k->server)
 			continue;
 		k->server = 0;
+		if (k->upgrading && !k->stopping) {
+			k->upgrading = false;
+			exec_next(k);
+			/* Not handed over: go on with a server of ours. */
+			k->restart_at_ns = now;
+			continue;
+		}
 		if (k->stopping) {
 			*exit_code =
 			    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -331,6 +504,10 @@ static int on_signal(struct keeper *k, int *exit_code)
 		if (k->server)
 			kill(k->server, SIGHUP);
 		return 0;
+	case SIGUSR2:
+		k->upgrade_asked = true;
+		upgrade(k);
+		return 0;
 	default:
 		/* SIGTERM, SIGINT: the server drains and exits, and so do we. */
 		k->stopping = true;
@@ -347,7 +524,34 @@ static int keeper_setup(struct keeper *k)
 {
 	const struct ic_server_conf *sc = &k->conf->server;
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &k->sfd};
+	const char *handover = getenv(HANDOVER_ENV);
+	ssize_t n;
 	sigset_t mask;
+	int r;
+
+	n = readlink("/proc/self/exe", k->exe, sizeof(k->exe) - 1);
+	if (n < 0)
+		return log_error_errno(errno, "keeper: /proc/self/exe: %m");
+	k->exe[n] = 0;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	k->sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	k->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (k->sfd < 0 || k->epfd < 0 || epoll_ctl(k->epfd, EPOLL_CTL_ADD, k->sfd, &ev) < 0)
+		return log_error_errno(errno, "keeper: %m");
+	if (handover) {
+		r = take_handover(k, handover);
+		if (r < 0)
+			return r;
+		return 0;
+	}
 
 	k->lock = take_lock(sc->control_socket);
 	if (k->lock < 0)
@@ -366,27 +570,17 @@ static int keeper_setup(struct keeper *k)
 	k->journal = ic_journal_create();
 	if (k->journal < 0)
 		return log_error_errno(k->journal, "keeper: cannot make the journal: %m");
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGCHLD);
-	pthread_sigmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	k->sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	k->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (k->sfd < 0 || k->epfd < 0 || epoll_ctl(k->epfd, EPOLL_CTL_ADD, k->sfd, &ev) < 0)
-		return log_error_errno(errno, "keeper: %m");
 	return 0;
 }
 
-int ic_keeper_run(const struct ic_conf *conf, struct ic_serve_ctx *ctx, int *exit_code)
+int ic_keeper_run(const struct ic_conf *conf, char *const *argv, struct ic_serve_ctx *ctx,
+		  int *exit_code)
 {
 	static struct keeper k;
 	int r;
 
 	k = (struct keeper){.conf = conf,
+			    .argv = argv,
 			    .lock = -1,
 			    .oci = -1,
 			    .lxc = -1,

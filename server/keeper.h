@@ -32,9 +32,13 @@ struct ic_serve_ctx {
 };
 
 /* Main thread of interceptd, before any thread: take the instance lock, make the sockets and
- * the journal, and start the server. Returns 1 in each server process (serve with ctx), 0 in
- * the keeper when it is done (exit with *exit_code), or -errno when it could not start. */
-int ic_keeper_run(const struct ic_conf *conf, struct ic_serve_ctx *ctx, int *exit_code);
+ * the journal (or take them over from the binary that executed us on an upgrade), and start
+ * the server. SIGUSR2 upgrades: the server drains and exits, and the keeper executes the binary
+ * now at its own path (argv: its arguments) with everything it holds. Returns 1 in each
+ * server process (serve with ctx), 0 in the keeper when it is done (exit with *exit_code), or
+ * -errno when it could not start. */
+int ic_keeper_run(const struct ic_conf *conf, char *const *argv, struct ic_serve_ctx *ctx,
+		  int *exit_code);
 
 /* Server, front-end thread: the keeper holds a copy of fd from now on, under key, and gives it
  * to the next server with msg. Best effort: without a keeper it does nothing. */

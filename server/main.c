@@ -2,7 +2,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <json-c/json.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <urcu.h>
@@ -19,6 +23,7 @@
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/notify.h"
+#include "common/sock.h"
 #include "handlers/table.h"
 #include "server/control.h"
 #include "server/front-oci.h"
@@ -26,6 +31,7 @@
 #include "server/keeper.h"
 #include "server/server.h"
 #include "server/source.h"
+#include "server/stats.h"
 
 /* How often queued requests are checked against their deadline. */
 #define SWEEP_INTERVAL_MS 100
@@ -33,13 +39,17 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: interceptd [-c FILE] [--check-config] [-V]\n"
+		"Usage: interceptd [-c FILE] [--check-config] [--takeover] [-V]\n"
 		"  -c, --config FILE   configuration (default " IC_CONF_DEFAULT_PATH ", optional)\n"
 		"      --check-config  validate the configuration and exit\n"
 		"      --print-keys    list every configuration key with its default\n"
+		"      --takeover      hand the running interceptd's containers over to this\n"
+		"                      binary, and exit once it serves (starts it when none runs)\n"
 		"  -V, --version       print the version\n"
 		"Runs in the foreground and logs to stderr. SIGHUP reloads, SIGTERM drains and "
-		"exits.\n");
+		"exits, SIGUSR2\n(or interceptctl upgrade) hands over to the binary now at this "
+		"path. A keeper process\nholds every container's listener and restarts the "
+		"server when it dies.\n");
 }
 
 /* Every container costs a listener fd and each request may open cgroup files: the soft limit
@@ -100,6 +110,7 @@ static int serve(struct ic_conf *conf, const char *conf_path, bool conf_must_exi
 		 const struct ic_serve_ctx *ctx)
 {
 	_cleanup_free_ struct ic_journal_orphan *orphans = NULL;
+	_cleanup_free_ struct ic_stats *stats = NULL;
 	int sfd, r, n_orphans = 0;
 	sigset_t mask;
 
@@ -127,6 +138,9 @@ static int serve(struct ic_conf *conf, const char *conf_path, bool conf_must_exi
 	r = ic_server_init(conf, conf_path, conf_must_exist);
 	if (r < 0)
 		goto out;
+	stats = calloc(1, sizeof(*stats));
+	if (stats && ic_journal_take_stats(stats, sizeof(*stats)))
+		ic_server_continue_stats(stats);
 	take_over(ctx, orphans, n_orphans);
 	r = ic_control_start(ctx->ctl_sock);
 	if (r < 0)
@@ -170,6 +184,11 @@ out_control:
 	ic_control_stop();
 out:
 	ic_server_drain();
+	/* For the next server, after an upgrade. */
+	if (stats) {
+		ic_server_stats(stats);
+		ic_journal_save_stats(stats, sizeof(*stats));
+	}
 	ic_server_fini();
 	rcu_unregister_thread();
 	close(sfd);
@@ -177,14 +196,92 @@ out:
 	return r;
 }
 
+/* The running daemon's status as JSON ("status --json" on its control socket), NULL when it
+ * does not answer within a second. */
+static struct json_object *running_status(const char *ctl)
+{
+	_cleanup_close_ int fd = ic_sock_connect(ctl, SOCK_STREAM);
+	char buf[8192];
+	size_t len = 0;
+	ssize_t n;
+
+	if (fd < 0 || write(fd, "status --json\n", 14) != 14)
+		return NULL;
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+
+		if (len >= sizeof(buf) - 1 || poll(&p, 1, 1000) <= 0)
+			return NULL;
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = 0;
+	/* The first byte is the verdict. */
+	return len > 1 && buf[0] == '0' ? json_tokener_parse(buf + 1) : NULL;
+}
+
+static long long status_int(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return o && json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : -1;
+}
+
+/* --takeover: hand the running daemon's containers over to this binary (its keeper executes us
+ * in its own process), and return once the next server serves. 1 when none runs. */
+static int takeover(const struct ic_conf *conf)
+{
+	const char *ctl = conf->server.control_socket;
+	char path[PATH_MAX], exe[PATH_MAX];
+	struct json_object *st = running_status(ctl);
+	long long keeper = status_int(st, "keeper_pid"), gen = status_int(st, "server_restarts");
+	_cleanup_close_ int fd = -EBADF;
+	ssize_t n;
+
+	json_object_put(st);
+	if (keeper <= 0)
+		return 1;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n < 0)
+		return log_error_errno(errno, "/proc/self/exe: %m");
+	exe[n] = 0;
+	snprintf(path, sizeof(path), "%s.takeover", ctl);
+	(void)unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, exe, (size_t)n) != n)
+		return log_error_errno(errno, "cannot write %s: %m", path);
+	if (kill((pid_t)keeper, SIGUSR2) < 0)
+		return log_error_errno(errno, "cannot signal interceptd (pid %lld): %m", keeper);
+	for (int i = 0; i < 300; i++) {
+		usleep(50000);
+		st = running_status(ctl);
+		if (status_int(st, "keeper_pid") == keeper &&
+		    status_int(st, "server_restarts") > gen) {
+			json_object_put(st);
+			log_info(
+			    "interceptd (pid %lld) now runs %s, with every container it served",
+			    keeper, exe);
+			return 0;
+		}
+		json_object_put(st);
+	}
+	return log_error_errno(ETIMEDOUT, "interceptd (pid %lld) did not take over within 15 s",
+			       keeper);
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'C'},
-	    {"print-keys", no_argument, NULL, 'K'},   {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},	      {}};
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"check-config", no_argument, NULL, 'C'},
+					     {"print-keys", no_argument, NULL, 'K'},
+					     {"version", no_argument, NULL, 'V'},
+					     {"help", no_argument, NULL, 'h'},
+					     {"takeover", no_argument, NULL, 'T'},
+					     {}};
 	const char *path = IC_CONF_DEFAULT_PATH;
-	bool must_exist = false, check = false;
+	bool must_exist = false, check = false, take = false;
 	char err[IC_CONF_ERR_MAX];
 	struct ic_serve_ctx ctx;
 	struct ic_conf *conf;
@@ -198,6 +295,9 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			check = true;
+			break;
+		case 'T':
+			take = true;
 			break;
 		case 'K':
 			ic_conf_dump_keys(stdout);
@@ -248,8 +348,14 @@ int main(int argc, char **argv)
 		ic_conf_free(conf);
 		return 1;
 	}
+	if (take) {
+		r = takeover(conf);
+		if (r <= 0)
+			return r < 0 ? 1 : 0;
+		/* Nobody runs: start as usual. */
+	}
 	/* The keeper returns here in every server it starts, and once itself when it is done. */
-	r = ic_keeper_run(conf, &ctx, &code);
+	r = ic_keeper_run(conf, argv, &ctx, &code);
 	if (r < 0)
 		return 1;
 	if (r == 0)

@@ -363,6 +363,11 @@ void ic_server_drain(void)
 	pthread_mutex_unlock(&srv.reload_lock);
 }
 
+void ic_server_continue_stats(const struct ic_stats *before)
+{
+	ic_stats_merge(&srv.sweeper, before);
+}
+
 void ic_server_stats(struct ic_stats *out)
 {
 	memset(out, 0, sizeof(*out));

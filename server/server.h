@@ -42,8 +42,10 @@ struct ic_conf *ic_server_conf(void);
 /* Main thread, every 100 ms: answer the requests past their deadline (failure answer). */
 void ic_server_sweep(void);
 
-/* Any thread: every thread's counters merged. */
+/* Any thread: every thread's counters merged, and those a previous server handed over. */
 void ic_server_stats(struct ic_stats *out);
+/* Main thread, at start: the counters a previous server left continue here. */
+void ic_server_continue_stats(const struct ic_stats *before);
 
 struct ic_server_status {
 	pid_t keeper;	     /* 0: none */

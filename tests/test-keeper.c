@@ -95,27 +95,58 @@ Test(keeper, a_second_instance_is_refused_and_names_the_running_one)
 	expect_served();
 }
 
-Test(keeper, a_killed_server_is_replaced_and_keeps_every_container)
-{
-	enum { CONTAINERS = 4, KILLS = 10 };
-	char cmd[1024], path[256];
-	pid_t loops[CONTAINERS], server;
-	long long worst = 0;
+enum { CONTAINERS = 4, EVENTS = 10 };
 
-	ic_test_daemon_start(&d, NULL, sysinfo_policy);
-	server = ic_test_server_pid(&d);
-	/* Each container calls sysinfo for 6 s and checks every answer is its own 64 MiB. */
+/* CONTAINERS containers, each calling sysinfo for `seconds` and checking every answer is its
+ * own 64 MiB; running once the daemon has received a thousand calls. */
+static void load_start(pid_t *loops, int seconds)
+{
+	char cmd[1024];
+
 	for (int i = 0; i < CONTAINERS; i++) {
 		snprintf(cmd, sizeof(cmd),
-			 "%s -c %s -s %s --id keeper-load-%d-%d --memory 64M -- %s 0 6 %lld > "
+			 "%s -c %s -s %s --id keeper-load-%d-%d --memory 64M -- %s 0 %d %lld > "
 			 "%s/loop%d.out 2>&1",
 			 ic_test_bin("intercept-run"), d.conf, d.oci, (int)getpid(), i,
-			 ic_test_bin("tests/sysinfo-loop"), 64LL << 20, d.dir, i);
+			 ic_test_bin("tests/sysinfo-loop"), seconds, 64LL << 20, d.dir, i);
 		loops[i] = ic_test_sh_start(cmd);
 	}
 	cr_assert(ic_test_stat_reaches(&d, "received", 1000, 10000), "the containers do not run");
+}
+
+/* Every call of every container answered right, none past the request deadline (5 s). */
+static void load_check(const pid_t *loops, const char *event)
+{
+	char path[256];
+	long long worst = 0;
+
+	for (int i = 0; i < CONTAINERS; i++) {
+		int status;
+
+		cr_assert_eq(waitpid(loops[i], &status, 0), loops[i]);
+		snprintf(path, sizeof(path), "%s/loop%d.out", d.dir, i);
+		ic_test_read_file(path, out, sizeof(out));
+		cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "container %d: %s", i,
+			  out);
+		cr_expect_eq(ic_test_kv(out, "failures"), 0, "container %d: %s", i, out);
+		cr_expect_gt(ic_test_kv(out, "calls"), 1000, "container %d: %s", i, out);
+		cr_expect_lt(ic_test_kv(out, "max_us"), 5000000, "container %d: %s", i, out);
+		if (ic_test_kv(out, "max_us") > worst)
+			worst = ic_test_kv(out, "max_us");
+		cr_log_info("container %d across %d %s: %s", i, EVENTS, event, out);
+	}
+	cr_log_info("longest call across the %s: %lld us", event, worst);
+}
+
+Test(keeper, a_killed_server_is_replaced_and_keeps_every_container)
+{
+	pid_t loops[CONTAINERS], server;
+
+	ic_test_daemon_start(&d, NULL, sysinfo_policy);
+	server = ic_test_server_pid(&d);
+	load_start(loops, 6);
 	srand((unsigned)getpid());
-	for (int k = 0; k < KILLS; k++) {
+	for (int k = 0; k < EVENTS; k++) {
 		uint64_t t0;
 		pid_t next;
 
@@ -130,24 +161,63 @@ Test(keeper, a_killed_server_is_replaced_and_keeps_every_container)
 			     (unsigned long long)((ic_now_ns() - t0) / 1000000));
 		server = next;
 	}
-	for (int i = 0; i < CONTAINERS; i++) {
-		int status;
-
-		cr_assert_eq(waitpid(loops[i], &status, 0), loops[i]);
-		snprintf(path, sizeof(path), "%s/loop%d.out", d.dir, i);
-		ic_test_read_file(path, out, sizeof(out));
-		cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "container %d: %s", i,
-			  out);
-		cr_expect_eq(ic_test_kv(out, "failures"), 0, "container %d: %s", i, out);
-		cr_expect_gt(ic_test_kv(out, "calls"), 1000, "container %d: %s", i, out);
-		/* No call waited past the request deadline (5 s). */
-		cr_expect_lt(ic_test_kv(out, "max_us"), 5000000, "container %d: %s", i, out);
-		if (ic_test_kv(out, "max_us") > worst)
-			worst = ic_test_kv(out, "max_us");
-		cr_log_info("container %d across %d kills: %s", i, KILLS, out);
-	}
-	cr_log_info("longest call across the kills: %lld us", worst);
+	load_check(loops, "kills");
 	cr_expect(ic_test_log_has(&d, "starting another"));
+}
+
+Test(keeper, upgrades_in_a_row_hand_every_container_over)
+{
+	pid_t loops[CONTAINERS], server;
+	long long before, after;
+
+	ic_test_daemon_start(&d, NULL, sysinfo_policy);
+	server = ic_test_server_pid(&d);
+	load_start(loops, 5);
+	for (int k = 0; k < EVENTS; k++) {
+		/* Alternately through the control socket and the signal systemd's reload sends. */
+		if (k % 2)
+			cr_assert_eq(ic_test_ctl(&d, out, sizeof(out), "upgrade"), 0, "%s", out);
+		else
+			cr_assert_eq(kill(d.pid, SIGUSR2), 0);
+		server = wait_server(server, 5000);
+		cr_assert_gt(server, 0, "no server after upgrade %d", k);
+	}
+	load_check(loops, "upgrades");
+	/* One keeper all along, and the counters went on. */
+	cr_expect_eq(waitpid(d.pid, NULL, WNOHANG), 0);
+	cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "status --json"), 0);
+	cr_expect(strstr(out, "\"server_restarts\":10") || strstr(out, "\"server_restarts\": 10"),
+		  "%s", out);
+	before = ic_test_stat(&d, "received");
+	expect_served();
+	after = ic_test_stat(&d, "received");
+	cr_expect_gt(before, 4 * 1000, "the counters started again");
+	cr_expect_eq(after, before + 1);
+	cr_expect_eq(ic_test_stat(&d, "answers.failed"), 0);
+}
+
+Test(keeper, takeover_hands_the_running_daemon_over_to_another_binary)
+{
+	char copy[256], exe[256] = "", proc[64];
+	pid_t loops[CONTAINERS];
+	ssize_t n;
+	int r;
+
+	ic_test_daemon_start(&d, NULL, sysinfo_policy);
+	load_start(loops, 3);
+	/* The new version, installed elsewhere. */
+	snprintf(copy, sizeof(copy), "%s/interceptd-next", d.dir);
+	r = ic_test_sh(out, sizeof(out), 10, "cp %s %s", ic_test_bin("interceptd"), copy);
+	cr_assert_eq(r, 0, "%s", out);
+	r = ic_test_sh(out, sizeof(out), 30, "%s --takeover -c %s", copy, d.conf);
+	cr_expect_eq(r, 0, "%s", out);
+	cr_expect(strstr(out, "now runs"), "%s", out);
+	snprintf(proc, sizeof(proc), "/proc/%d/exe", (int)d.pid);
+	n = readlink(proc, exe, sizeof(exe) - 1);
+	cr_assert_gt(n, 0);
+	exe[n] = 0;
+	cr_expect_str_eq(exe, copy);
+	load_check(loops, "takeover");
 }
 
 Test(keeper, containers_that_come_and_go_leave_nothing_in_the_keeper)

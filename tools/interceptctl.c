@@ -16,7 +16,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: interceptctl [-s SOCKET] [-c CONFIG] "
-		   "status|stats|containers|reload|metrics [--json]\n");
+		   "status|stats|containers|reload|upgrade|metrics [--json]\n");
 }
 
 int main(int argc, char **argv)
