@@ -16,6 +16,7 @@ static struct ic_test_daemon d;
 static char out[1 << 16];
 static char bundle[256];
 static char id[64];
+static char parent[64]; /* a limited parent cgroup a test made, removed by teardown */
 
 static void setup(void)
 {
@@ -29,6 +30,9 @@ static void teardown(void)
 {
 	/* Whatever a failed test left running. */
 	ic_test_sh(NULL, 0, 30, "runc delete -f %s; crun delete -f %s; true", id, id);
+	if (parent[0])
+		ic_test_sh(NULL, 0, 30, "rmdir /sys/fs/cgroup/*/%s /sys/fs/cgroup/%s; true", parent,
+			   parent);
 	ic_test_daemon_stop(&d);
 }
 
@@ -58,9 +62,12 @@ static const char *runtime_cmd(const char *rt)
 	return cmd;
 }
 
+#define LIMIT_64M "\"resources\": { \"memory\": { \"limit\": 67108864 } }"
+
 /* userns: a user namespace mapping 0-65535 to 100000-165535, CAP_MKNOD (namespaced) and a
- * tmpfs /dev, as unprivileged runtimes make it. */
-static void make_bundle_ex(const char *rt, const char *args, bool userns)
+ * tmpfs /dev, as unprivileged runtimes make it. cgroup: the linux section's cgroupsPath and
+ * resources. */
+static void make_bundle_ex(const char *rt, const char *args, bool userns, const char *cgroup)
 {
 	static char seccomp[8192];
 	char path[512];
@@ -99,7 +106,7 @@ static void make_bundle_ex(const char *rt, const char *args, bool userns)
 		"    \"namespaces\": [ { \"type\": \"pid\" }, { \"type\": \"ipc\" }, { \"type\": "
 		"\"uts\" },\n"
 		"                    { \"type\": \"mount\" }%s ],%s\n"
-		"    \"resources\": { \"memory\": { \"limit\": 67108864 } },\n"
+		"    %s,\n"
 		"    \"seccomp\": %s\n"
 		"  }\n"
 		"}\n",
@@ -119,7 +126,7 @@ static void make_bundle_ex(const char *rt, const char *args, bool userns)
 			 "\n    \"gidMappings\": [ { \"containerID\": 0, \"hostID\": 100000, "
 			 "\"size\": 65536 } ],"
 		       : "",
-		seccomp);
+		cgroup, seccomp);
 	fclose(f);
 	if (userns) {
 		/* The namespace's root must reach its rootfs. */
@@ -132,7 +139,7 @@ static void make_bundle_ex(const char *rt, const char *args, bool userns)
 
 static void make_bundle(const char *rt, const char *args)
 {
-	make_bundle_ex(rt, args, false);
+	make_bundle_ex(rt, args, false, LIMIT_64M);
 }
 
 static void runtime_sees_its_memory_limit(const char *rt)
@@ -169,7 +176,7 @@ static void unprivileged_mknod_works(const char *rt)
 	make_bundle_ex(rt,
 		       "\"/bin/sh\", \"-c\", \"mknod /dev/mynull c 1 3 && echo ok > /dev/mynull && "
 		       "echo wrote-ok\"",
-		       true);
+		       true, LIMIT_64M);
 	r = ic_test_sh(out, sizeof(out), 60, "cd %s && %s run %s </dev/null", bundle,
 		       runtime_cmd(rt), id);
 	cr_expect_eq(r, 0, "%s run failed: %s", rt, out);
@@ -204,4 +211,28 @@ Test(runtimes, runc_exec_joins_the_same_container)
 	cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "containers --json"), 0);
 	cr_expect(strstr(out, id), "%s", out);
 	ic_test_sh(NULL, 0, 30, "runc delete -f %s", id);
+}
+
+/* A pod, a systemd slice or podman --cgroup-parent: the limit sits on a parent, and the kernel
+ * holds the container to it. */
+Test(runtimes, runc_container_without_a_limit_sees_its_parents_limit)
+{
+	char cg[256];
+	int r;
+
+	snprintf(parent, sizeof(parent), "ic-parent-%d", (int)getpid());
+	r = ic_test_sh(out, sizeof(out), 30,
+		       "set -e; if [ -f /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then "
+		       "mkdir /sys/fs/cgroup/memory/%s; "
+		       "echo 67108864 > /sys/fs/cgroup/memory/%s/memory.limit_in_bytes; else "
+		       "echo +memory > /sys/fs/cgroup/cgroup.subtree_control; "
+		       "mkdir /sys/fs/cgroup/%s; echo 67108864 > /sys/fs/cgroup/%s/memory.max; fi",
+		       parent, parent, parent, parent);
+	cr_assert_eq(r, 0, "cannot make the parent cgroup: %s", out);
+	snprintf(cg, sizeof(cg), "\"cgroupsPath\": \"/%s/ctr\", \"resources\": {}", parent);
+	make_bundle_ex("runc", "\"/bin/sh\", \"-c\", \"free; probe\"", false, cg);
+	r = ic_test_sh(out, sizeof(out), 60, "cd %s && runc run %s </dev/null", bundle, id);
+	cr_assert_eq(r, 0, "runc run failed: %s", out);
+	cr_expect_eq(ic_test_kv(out, "totalram"), 64LL << 20, "%s", out);
+	cr_expect(strstr(out, "65536"), "free did not show the parent's 64 MiB: %s", out);
 }

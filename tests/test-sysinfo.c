@@ -122,3 +122,38 @@ Test(sysinfo, no_memory_limit_gives_host_totalram)
 	cr_expect(ic_test_stat_reaches(&d, "answers.emulated", 1, 5000), "counter %s",
 		  "answers.emulated");
 }
+
+/* As do_sysinfo, a second begun counts: a container that asks at once is 1 s old, not 0. */
+Test(sysinfo, uptime_of_a_fresh_container_rounds_up_like_the_kernel)
+{
+	int r = run_in_container("--memory 64M", ic_test_bin("tests/sysinfo-probe"));
+
+	cr_assert_eq(r, 0, "%s", out);
+	cr_expect_eq(ic_test_kv(out, "uptime"), 1, "%s", out);
+}
+
+/* busybox free adds bufferram to /proc/meminfo's Cached. Under LXCFS (simulated here by a
+ * meminfo bound over /proc/meminfo, Buffers 0 and the container's page cache under Cached, as
+ * LXCFS writes it) that cache must not come back through bufferram, or "used" wraps. */
+Test(sysinfo, busybox_free_under_an_lxcfs_meminfo_shows_used_below_total)
+{
+	unsigned long long total = 0, used = ~0ULL;
+	const char *mem;
+	int r;
+
+	r = run_in_container(
+	    "--memory 64M",
+	    "/bin/sh -c 'set -e; cd $(mktemp -d /var/tmp/ic-free.XXXXXX); "
+	    "dd if=/dev/zero of=cache bs=1M count=24 2>/dev/null; "
+	    "printf \"MemTotal: 65536 kB\\nMemFree: 0 kB\\nMemAvailable: 0 kB\\nBuffers: 0 kB\\n"
+	    "Cached: 24576 kB\\nSReclaimable: 0 kB\\n\" > meminfo; "
+	    "mount --bind meminfo /proc/meminfo; busybox free -k; " IC_TOP_BUILDDIR
+	    "/tests/sysinfo-probe; rm -rf $PWD'");
+	cr_assert_eq(r, 0, "%s", out);
+	mem = strstr(out, "Mem:");
+	cr_assert(mem, "%s", out);
+	cr_assert_eq(sscanf(mem, "Mem: %llu %llu", &total, &used), 2, "%s", out);
+	cr_expect_eq(total, 65536, "%s", out);
+	cr_expect_leq(used, total, "used wrapped: %s", out);
+	cr_expect_eq(ic_test_kv(out, "bufferram"), 0, "%s", out);
+}
