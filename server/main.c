@@ -33,6 +33,7 @@ static void usage(FILE *f)
 		"  -c, --config FILE   configuration (default " IC_CONF_DEFAULT_PATH ", optional)\n"
 		"      --check-config  validate the configuration and exit\n"
 		"      --print-keys    list every configuration key with its default\n"
+		"      --print-example print the example configuration file\n"
 		"  -V, --version       print the version\n"
 		"Runs in the foreground and logs to stderr. SIGHUP reloads, SIGTERM drains and "
 		"exits.\n");
@@ -150,10 +151,13 @@ out:
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'C'},
-	    {"print-keys", no_argument, NULL, 'K'},   {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},	      {}};
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"check-config", no_argument, NULL, 'C'},
+					     {"print-keys", no_argument, NULL, 'K'},
+					     {"version", no_argument, NULL, 'V'},
+					     {"help", no_argument, NULL, 'h'},
+					     {"print-example", no_argument, NULL, 'E'},
+					     {}};
 	const char *path = IC_CONF_DEFAULT_PATH;
 	bool must_exist = false, check = false;
 	char err[IC_CONF_ERR_MAX];
@@ -171,6 +175,9 @@ int main(int argc, char **argv)
 			break;
 		case 'K':
 			ic_conf_dump_keys(stdout);
+			return 0;
+		case 'E':
+			ic_conf_dump_example(stdout);
 			return 0;
 		case 'V':
 			printf("interceptd %s\n", PACKAGE_VERSION);
