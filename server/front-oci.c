@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -74,9 +75,26 @@ static void conn_close(struct oci_conn *c)
 	free(c);
 }
 
+/* One line back before we close: "ok", "warning: ..." or "refused: ...". Runtimes never read
+ * it; intercept-run does, to refuse to start a container we would not serve. Never blocks. */
+static void reply(struct oci_conn *c, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		(void)send(c->fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1,
+			   MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 static void refuse(struct oci_conn *c, const char *why)
 {
 	log_warn("oci: refused %s: %s", c->peer, why);
+	reply(c, "refused: %s\n", why);
 	conn_close(c);
 }
 
@@ -159,7 +177,7 @@ static void oci_register(struct oci_conn *c, const struct ic_oci_state *st)
 	char policy[IC_POLICY_NAME_MAX], err[IC_CONF_ERR_MAX];
 	struct ic_container *ct;
 	struct ic_source *l;
-	bool created;
+	bool created, unknown;
 	int fd, r;
 
 	if (st->n_fds != c->n_fds)
@@ -173,7 +191,11 @@ static void oci_register(struct oci_conn *c, const struct ic_oci_state *st)
 	rcu_read_lock();
 	r = choose_policy(ic_server_conf(), st, policy, &own, err, sizeof(err));
 	rcu_read_unlock();
-	if (r < 0)
+	/* A policy we do not know yet (a config edited, not reloaded): refusing the listener
+	 * would make every filtered call fail with ENOSYS. Serve it with the kernel's own
+	 * answers until a reload brings the policy (doc/design.md §3). */
+	unknown = r == -ENOENT;
+	if (r < 0 && !unknown)
 		return refuse(c, r == -ENOMEM ? "out of memory" : err);
 
 	r = ic_registry_get(st->id, st->init_pid, policy, own, &ct, &created);
@@ -202,6 +224,16 @@ static void oci_register(struct oci_conn *c, const struct ic_oci_state *st)
 	log_info("container %s: %s listener from %s (pid %d, init %d, status %s, policy %s%s)",
 		 st->id, created ? "new" : "another", c->peer, (int)st->pid, (int)st->init_pid,
 		 *st->status ? st->status : "?", policy, own ? " + metadata" : "");
+	if (unknown) {
+		log_warn("container %s: unknown policy '%s': the kernel answers its calls until a "
+			 "reload brings the policy",
+			 st->id, policy);
+		reply(c,
+		      "warning: unknown policy '%s': the kernel answers until a reload brings it\n",
+		      policy);
+	} else {
+		reply(c, "ok\n");
+	}
 	/* The runtime never waits for an answer; we are done with this connection. */
 	conn_close(c);
 }

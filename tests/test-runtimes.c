@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include "tests/harness.h"
@@ -18,12 +19,16 @@ static char bundle[256];
 static char id[64];
 static char parent[64]; /* a limited parent cgroup a test made, removed by teardown */
 
+static const char *bundle_policy; /* the policy --print oci writes; NULL: default */
+
+#define POLICIES                                                                                   \
+	"[policy default]\nsecurity.syscalls.intercept.sysinfo = true\n"                           \
+	"security.syscalls.intercept.mknod = true\n"                                               \
+	"security.syscalls.intercept.setxattr = true\n"
+
 static void setup(void)
 {
-	ic_test_daemon_start(&d, NULL,
-			     "[policy default]\nsecurity.syscalls.intercept.sysinfo = true\n"
-			     "security.syscalls.intercept.mknod = true\n"
-			     "security.syscalls.intercept.setxattr = true\n");
+	ic_test_daemon_start(&d, NULL, POLICIES);
 }
 
 static void teardown(void)
@@ -86,8 +91,9 @@ static void make_bundle_ex(const char *rt, const char *args, bool userns, const 
 		       ic_test_bin("tests/sysinfo-probe"), bundle);
 	cr_assert_eq(r, 0, "bundle: %s", out);
 	/* The seccomp section is what operators get from intercept-run --print oci. */
-	r = ic_test_sh(seccomp, sizeof(seccomp), 30, "%s --print oci -c %s -s %s",
-		       ic_test_bin("intercept-run"), d.conf, d.oci);
+	r = ic_test_sh(seccomp, sizeof(seccomp), 30, "%s --print oci -c %s -s %s -p %s",
+		       ic_test_bin("intercept-run"), d.conf, d.oci,
+		       bundle_policy ? bundle_policy : "default");
 	cr_assert_eq(r, 0, "--print oci: %s", seccomp);
 	snprintf(path, sizeof(path), "%s/config.json", bundle);
 	f = fopen(path, "we");
@@ -195,7 +201,8 @@ Test(runtimes, crun_user_namespace_container_makes_a_usable_dev_null)
 	unprivileged_mknod_works("crun");
 }
 
-Test(runtimes, runc_exec_joins_the_same_container)
+/* runc run -d of a sleeping container, then runc exec of the probe in it: its exit code. */
+static int runc_sleeper_then_probe(void)
 {
 	int r;
 
@@ -203,7 +210,13 @@ Test(runtimes, runc_exec_joins_the_same_container)
 	r = ic_test_sh(out, sizeof(out), 60, "cd %s && runc run -d %s </dev/null >/dev/null 2>&1",
 		       bundle, id);
 	cr_assert_eq(r, 0, "runc run -d failed: %s", out);
-	r = ic_test_sh(out, sizeof(out), 60, "runc exec %s /bin/probe </dev/null", id);
+	return ic_test_sh(out, sizeof(out), 60, "runc exec %s /bin/probe </dev/null", id);
+}
+
+Test(runtimes, runc_exec_joins_the_same_container)
+{
+	int r = runc_sleeper_then_probe();
+
 	cr_assert_eq(r, 0, "runc exec failed: %s", out);
 	cr_expect_eq(ic_test_kv(out, "totalram"), 64LL << 20, "%s", out);
 	cr_expect(ic_test_log_wait(&d, "another listener", 5000),
@@ -235,4 +248,31 @@ Test(runtimes, runc_container_without_a_limit_sees_its_parents_limit)
 	cr_assert_eq(r, 0, "runc run failed: %s", out);
 	cr_expect_eq(ic_test_kv(out, "totalram"), 64LL << 20, "%s", out);
 	cr_expect(strstr(out, "65536"), "free did not show the parent's 64 MiB: %s", out);
+}
+
+/* A profile naming a policy the daemon has not loaded yet (its config edited, not reloaded):
+ * the container's calls get the kernel's own answers, never ENOSYS, and `interceptctl
+ * containers` says why; a reload brings the policy to the running container. */
+Test(runtimes, runc_container_with_a_policy_not_yet_loaded_gets_the_kernels_answers_until_reload)
+{
+	struct sysinfo host;
+	int r;
+
+	ic_test_daemon_rewrite(
+	    &d, NULL, POLICIES "[policy later]\nsecurity.syscalls.intercept.sysinfo = true\n");
+	bundle_policy = "later";
+	r = runc_sleeper_then_probe();
+	cr_expect_eq(r, 0, "sysinfo failed in the container: %s", out);
+	sysinfo(&host);
+	cr_expect_eq(ic_test_kv(out, "totalram"), (long long)host.totalram, "%s", out);
+	cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "containers"), 0);
+	cr_expect(strstr(out, id) && strstr(out, "unknown policy"), "%s", out);
+
+	cr_assert_eq(ic_test_ctl(&d, out, sizeof(out), "reload"), 0, "%s", out);
+	r = ic_test_sh(out, sizeof(out), 60, "runc exec %s /bin/probe </dev/null", id);
+	cr_expect_eq(r, 0, "%s", out);
+	cr_expect_eq(ic_test_kv(out, "totalram"), 64LL << 20, "%s", out);
+	cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "containers"), 0);
+	cr_expect_null(strstr(out, "unknown policy"), "%s", out);
+	ic_test_sh(NULL, 0, 30, "runc delete -f %s", id);
 }

@@ -157,3 +157,26 @@ Test(sysinfo, busybox_free_under_an_lxcfs_meminfo_shows_used_below_total)
 	cr_expect_leq(used, total, "used wrapped: %s", out);
 	cr_expect_eq(ic_test_kv(out, "bufferram"), 0, "%s", out);
 }
+
+/* A config edited and not reloaded: the daemon would serve the listener with the kernel's own
+ * answers, so intercept-run says so and starts nothing, rather than run a container whose
+ * policy is not in force. After the reload the same command runs under it. */
+Test(sysinfo, intercept_run_refuses_a_policy_the_daemon_has_not_loaded)
+{
+	int r;
+
+	ic_test_daemon_rewrite(&d, NULL,
+			       "[policy later]\nsecurity.syscalls.intercept.sysinfo = true\n");
+	r = run_in_container("-p later --memory 64M", ic_test_bin("tests/sysinfo-probe"));
+	cr_expect_neq(r, 0, "intercept-run started a container the daemon has no policy for: %s",
+		      out);
+	cr_expect(strstr(out, "has not loaded policy 'later'") &&
+		      strstr(out, "interceptctl reload"),
+		  "%s", out);
+	cr_expect_null(strstr(out, "totalram="), "the command ran: %s", out);
+
+	cr_assert_eq(ic_test_ctl(&d, out, sizeof(out), "reload"), 0, "%s", out);
+	r = run_in_container("-p later --memory 64M", ic_test_bin("tests/sysinfo-probe"));
+	cr_assert_eq(r, 0, "%s", out);
+	cr_expect_eq(ic_test_kv(out, "totalram"), 64LL << 20, "%s", out);
+}

@@ -458,6 +458,40 @@ static int recv_listener(struct run *r)
 	return 0;
 }
 
+/* The daemon's one line after a hand-off ("ok", "warning: ...", "refused: ..."), without its
+ * newline; "" when it closed without one (a daemon older than the line). Bounded. */
+static int read_verdict(int conn, char *buf, size_t len)
+{
+	int64_t end = now_ms() + SETUP_TIMEOUT_MS;
+	size_t got = 0;
+
+	while (got < len - 1) {
+		struct pollfd pfd = {.fd = conn, .events = POLLIN};
+		int64_t left = end - now_ms();
+		ssize_t n;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		n = poll(&pfd, 1, (int)left);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n <= 0)
+			continue;
+		n = read(conn, buf + got, len - 1 - got);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n == 0)
+			break;
+		if (n > 0)
+			got += (size_t)n;
+		if (memchr(buf, '\n', got))
+			break;
+	}
+	buf[got] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
 static int exit_code(int status)
 {
 	if (WIFEXITED(status))
@@ -539,7 +573,7 @@ static int run(const struct opts *o, const struct ic_policy *policy)
 					    .sigfd = -EBADF};
 	struct timeval tv = {.tv_sec = SETUP_TIMEOUT_MS / 1000};
 	struct child_args a = {.o = o, .policy = policy};
-	char cgerr[IC_CGROUP_PATH_MAX + 256], meta[IC_POLICY_NAME_MAX + 8], map[64];
+	char cgerr[IC_CGROUP_PATH_MAX + 256], meta[IC_POLICY_NAME_MAX + 8], map[64], verdict[512];
 	_cleanup_free_ char *json = NULL;
 	int sp[2], flags, q;
 	sigset_t block;
@@ -623,6 +657,16 @@ static int run(const struct opts *o, const struct ic_policy *policy)
 		return die(q, "cannot hand the listener to interceptd at %s", o->socket);
 	/* The daemon owns the listener now; our copies would only keep it alive. */
 	close_clear(&r.listener);
+	q = read_verdict(r.conn, verdict, sizeof(verdict));
+	if (q < 0)
+		return die(q, "no answer from interceptd at %s", o->socket);
+	if (strncmp(verdict, "warning: unknown policy", 23) == 0)
+		return die(0,
+			   "interceptd at %s has not loaded policy '%s': run 'interceptctl "
+			   "reload' after editing %s; nothing was started",
+			   o->socket, policy->name, o->config);
+	if (strncmp(verdict, "refused: ", 9) == 0)
+		return die(0, "interceptd at %s refused the container: %s", o->socket, verdict + 9);
 	close_clear(&r.conn);
 	q = send_sync(r.sync, SYNC_GO);
 	if (q < 0)
