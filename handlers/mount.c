@@ -15,6 +15,7 @@
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -211,11 +212,23 @@ static int make_mount(int fsfd, unsigned long flags, bool allow_dev_suid, int us
 	return mfd;
 }
 
-static bool same_dev(int mfd, dev_t dev)
+/* Inside the caller's scope, right after the kernel resolved source: it must still name the
+ * device we checked. A filesystem on a block device reports that device as its st_dev, which
+ * settles it (the name could have been swapped and back); one with an anonymous device number
+ * (btrfs) can only be checked by the name. */
+static bool still_names(const char *source, dev_t rdev)
+{
+	_cleanup_close_ int fd = ic_open_as_caller(source, true);
+	struct stat st;
+
+	return fd >= 0 && fstat(fd, &st) == 0 && S_ISBLK(st.st_mode) && st.st_rdev == rdev;
+}
+
+static bool mounted_from(int mfd, dev_t rdev)
 {
 	struct stat st;
 
-	return fstat(mfd, &st) == 0 && st.st_dev == dev;
+	return fstat(mfd, &st) == 0 && (major(st.st_dev) == 0 || st.st_dev == rdev);
 }
 
 /* mount(2) refuses the filesystem already mounted right at the target (EBUSY, which mount(8)
@@ -400,6 +413,7 @@ IC_HANDLER(ic_handle_mount)
 	_cleanup_fsctx_ struct ic_fsctx_scope as_caller = {0};
 	char fstype[FSTYPE_MAX], source[PATH_MAX], target[PATH_MAX], data[DATA_MAX], dev[64];
 	enum mount_mode mode = MOUNT_NONE;
+	bool swapped = false;
 	struct ic_caller caller;
 	enum ic_verdict v;
 	struct stat st;
@@ -528,15 +542,15 @@ IC_HANDLER(ic_handle_mount)
 		if (r < 0)
 			return IC_VERDICT_FAILED;
 		r = mount_create(fsfd);
+		swapped = r == 0 && !still_names(source, st.st_rdev);
 		ic_fsctx_scope_leave(&as_caller);
 	} else {
 		r = mount_create(fsfd);
 	}
 	mfd = r < 0 ? r : make_mount(fsfd, flags, p->mount_allow_dev_suid, userns);
 	r = mfd < 0 ? mfd : 0;
-	/* The name resolved again: it must still be the device we checked, or the caller swapped
-	 * it meanwhile. */
-	if (r == 0 && S_ISBLK(st.st_mode) && !same_dev(mfd, st.st_rdev)) {
+	/* The kernel resolved the name again: the caller may have swapped it meanwhile. */
+	if (r == 0 && S_ISBLK(st.st_mode) && (swapped || !mounted_from(mfd, st.st_rdev))) {
 		log_warn("container %s: pid %d mount %s: the device changed under us", req->ct->id,
 			 (int)tid, source);
 		r = -EACCES;
