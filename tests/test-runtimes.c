@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,8 +37,11 @@ static void teardown(void)
 	/* Whatever a failed test left running. */
 	ic_test_sh(NULL, 0, 30, "runc delete -f %s; crun delete -f %s; true", id, id);
 	if (parent[0])
-		ic_test_sh(NULL, 0, 30, "rmdir /sys/fs/cgroup/*/%s /sys/fs/cgroup/%s; true", parent,
-			   parent);
+		ic_test_sh(
+		    NULL, 0, 30,
+		    "find /sys/fs/cgroup/*/%s /sys/fs/cgroup/%s -depth -type d -exec rmdir {} "
+		    "\\; 2>/dev/null; true",
+		    parent, parent);
 	ic_test_daemon_stop(&d);
 }
 
@@ -275,4 +279,61 @@ Test(runtimes, runc_container_with_a_policy_not_yet_loaded_gets_the_kernels_answ
 	cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "containers"), 0);
 	cr_expect_null(strstr(out, "unknown policy"), "%s", out);
 	ic_test_sh(NULL, 0, 30, "runc delete -f %s", id);
+}
+
+/* podman (>= 4.1) with the profile `intercept-run --print oci --base` merges into podman's own
+ * default: our rules are served (mknod of a safe device), the default still decides the rest
+ * (a FIFO, which it allows; vmsplice, which it does not list), and nothing of podman's is
+ * lost. Rootful podman in a user namespace, state kept under the test directory. */
+Test(runtimes, podman_with_our_rules_merged_into_its_default_profile)
+{
+	const char *def = "/usr/share/containers/seccomp.json";
+	char native[128];
+	int r;
+
+	cr_assert_eq(ic_test_sh(NULL, 0, 10, "command -v podman && test -f %s", def), 0,
+		     "podman (and its default profile %s) is not installed", def);
+	snprintf(parent, sizeof(parent), "ic-podman-%d", (int)getpid());
+	r = ic_test_sh(
+	    out, sizeof(out), 30,
+	    "set -e; P=%s/podman; R=$P/rootfs; mkdir -p $R/bin $R/dev $R/proc $R/sys $R/tmp "
+	    "$R/etc; cp /bin/busybox %s $R/bin/; for a in sh mknod mkfifo echo; do ln -s "
+	    "busybox $R/bin/$a; done; chown -R 100000:100000 $R; chmod 755 %s $P; "
+	    "%s --print oci --base %s -c %s -s %s > $P/merged.json",
+	    d.dir, ic_test_bin("tests/ictool"), d.dir, ic_test_bin("intercept-run"), def, d.conf,
+	    d.oci);
+	cr_assert_eq(r, 0, "%s", out);
+	r = ic_test_sh(
+	    out, sizeof(out), 120,
+	    "P=%s/podman; podman --root $P/storage --runroot $P/run --tmpdir $P/tmp "
+	    "--events-backend none --cgroup-manager cgroupfs --runtime runc run --rm "
+	    "--network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 "
+	    "--uidmap 0:100000:65536 --gidmap 0:100000:65536 --cap-add MKNOD "
+	    "--cgroup-parent /%s --security-opt seccomp=$P/merged.json --rootfs $P/rootfs "
+	    "/bin/sh -c 'mknod /dev/x c 1 3 && echo hi > /dev/x && echo mknod=ok; "
+	    "mkfifo /tmp/f && echo fifo=ok; ictool vmsplice-badfd' </dev/null",
+	    d.dir, parent);
+	ic_test_sh(native, sizeof(native), 10, "%s vmsplice-badfd", ic_test_bin("tests/ictool"));
+	cr_assert_eq(r, 0, "podman run failed: %s", out);
+	cr_expect(strstr(out, "mknod=ok"), "%s", out);
+	cr_expect(ic_test_log_has(&d, "mknod /dev/x c 1:3"), "the daemon did not make the node");
+	cr_expect(strstr(out, "fifo=ok"), "the default's ALLOW of a FIFO was lost: %s", out);
+	cr_expect_eq(ic_test_kv(native, "errno"), EBADF, "%s", native);
+	cr_expect_eq(ic_test_kv(out, "errno"), EPERM, "podman's default no longer refuses: %s",
+		     out);
+}
+
+/* Conditions of the base's own on a syscall we notify cannot be combined with ours safely (the
+ * two sets could overlap with different actions): say so rather than print a wrong profile. */
+Test(runtimes, merge_refuses_a_default_with_argument_conditions_on_our_syscalls)
+{
+	int r = ic_test_sh(
+	    out, sizeof(out), 30,
+	    "echo '{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"mknod\"], "
+	    "\"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 1, \"value\": 4096, \"op\": "
+	    "\"SCMP_CMP_EQ\"}]}]}' > %s/base.json && %s --print oci --base %s/base.json -c %s",
+	    d.dir, ic_test_bin("intercept-run"), d.dir, d.conf);
+
+	cr_expect_neq(r, 0, "%s", out);
+	cr_expect(strstr(out, "rule for mknod has argument conditions"), "%s", out);
 }
