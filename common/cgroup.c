@@ -439,63 +439,91 @@ static int read_stat(const char *dir, const char *const *keys, uint64_t *vals, s
 	return 0;
 }
 
-/* What both versions have: the limit and usage files, and the page cache and shmem lines of
- * memory.stat (keys names them, in that order). */
-static int read_mem_files(const char *dir, const char *limit, const char *usage,
-			  const char *const keys[2], struct ic_cgroup_mem *m)
-{
-	uint64_t st[2];
-	int r;
-
-	r = read_u64(dir, limit, &m->limit);
-	if (r < 0)
-		return r;
-	r = read_u64(dir, usage, &m->usage);
-	if (r < 0)
-		return r;
-	r = read_stat(dir, keys, st, 2);
-	if (r < 0)
-		return r;
-	m->cache = st[0];
-	m->shmem = st[1];
-	return 0;
-}
-
+/* A v1 limit is enforced on the whole hierarchy above a cgroup, and memory.stat already gives
+ * the smallest one on the way up: a container without a limit of its own inside a limited pod
+ * or slice gets the limit the kernel will hold it to. The keys come before the total_* lines. */
 static int read_mem_v1(const char *dir, struct ic_cgroup_mem *m)
 {
-	static const char *const keys[] = {"total_cache", "total_shmem"};
-	uint64_t sw_limit, sw_usage;
+	static const char *const keys[] = {"hierarchical_memory_limit", "hierarchical_memsw_limit",
+					   "total_shmem"};
+	uint64_t st[3], sw_usage;
 	int r;
 
-	r = read_mem_files(dir, "memory.limit_in_bytes", "memory.usage_in_bytes", keys, m);
+	r = read_u64(dir, "memory.usage_in_bytes", &m->usage);
 	if (r < 0)
 		return r;
-	m->limit = v1_limit(m->limit);
+	r = read_stat(dir, keys, st, 3);
+	if (r < 0)
+		return r;
+	/* A kernel without the hierarchical line: the cgroup's own limit. */
+	if (st[0] == 0) {
+		r = read_u64(dir, "memory.limit_in_bytes", &st[0]);
+		if (r < 0)
+			return r;
+	}
+	m->limit = v1_limit(st[0]);
+	m->shmem = st[2];
 
-	/* memsw counts memory plus swap; the files are absent when swap accounting is off. */
+	/* memsw counts memory plus swap; without swap accounting there is no memsw at all. */
 	m->swap_limit = m->swap_usage = UINT64_MAX;
-	if (read_u64(dir, "memory.memsw.limit_in_bytes", &sw_limit) < 0 ||
-	    read_u64(dir, "memory.memsw.usage_in_bytes", &sw_usage) < 0)
+	if (st[1] == 0 || read_u64(dir, "memory.memsw.usage_in_bytes", &sw_usage) < 0)
 		return 0;
-	sw_limit = v1_limit(sw_limit);
+	st[1] = v1_limit(st[1]);
 	/* memsw.limit >= limit is enforced by the kernel; clamp anyway rather than wrap. */
-	if (sw_limit != UINT64_MAX && m->limit != UINT64_MAX)
-		m->swap_limit = sw_limit > m->limit ? sw_limit - m->limit : 0;
+	if (st[1] != UINT64_MAX && m->limit != UINT64_MAX)
+		m->swap_limit = st[1] > m->limit ? st[1] - m->limit : 0;
 	m->swap_usage = sw_usage > m->usage ? sw_usage - m->usage : 0;
 	return 0;
 }
 
+/* v2 keeps no hierarchical figure: the limit that binds is the smallest name on the way up to
+ * the hierarchy's root (which has none). *v is UINT64_MAX when nothing limits. */
+static int v2_limit_up(const char *dir, const char *name, uint64_t *v)
+{
+	const char *mnt = ic_cgroup_mount(IC_CGROUP_MEMORY, &(bool){false});
+	size_t ml = mnt ? strlen(mnt) : 0;
+	char cur[IC_CGROUP_PATH_MAX];
+	int r;
+
+	*v = UINT64_MAX;
+	if (strlen(dir) >= sizeof(cur))
+		return -ENAMETOOLONG;
+	strcpy(cur, dir);
+	for (;;) {
+		uint64_t here;
+		char *slash;
+
+		r = read_u64(cur, name, &here);
+		if (r == -ENOENT)
+			return 0; /* the root: nothing above limits */
+		if (r < 0)
+			return r;
+		if (here < *v)
+			*v = here;
+		slash = strrchr(cur, '/');
+		if (!slash || (size_t)(slash - cur) < ml || slash == cur)
+			return 0;
+		*slash = 0;
+	}
+}
+
 static int read_mem_v2(const char *dir, struct ic_cgroup_mem *m)
 {
-	static const char *const keys[] = {"file", "shmem"};
+	static const char *const keys[] = {"shmem"};
 	int r;
 
 	/* The root cgroup has neither file: the caller then uses the host's figures. */
-	r = read_mem_files(dir, "memory.max", "memory.current", keys, m);
+	r = read_u64(dir, "memory.current", &m->usage);
 	if (r < 0)
 		return r;
-	if (read_u64(dir, "memory.swap.max", &m->swap_limit) < 0 ||
-	    read_u64(dir, "memory.swap.current", &m->swap_usage) < 0)
+	r = v2_limit_up(dir, "memory.max", &m->limit);
+	if (r < 0)
+		return r;
+	r = read_stat(dir, keys, &m->shmem, 1);
+	if (r < 0)
+		return r;
+	if (read_u64(dir, "memory.swap.current", &m->swap_usage) < 0 ||
+	    v2_limit_up(dir, "memory.swap.max", &m->swap_limit) < 0)
 		m->swap_limit = m->swap_usage = UINT64_MAX;
 	return 0;
 }

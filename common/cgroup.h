@@ -18,10 +18,11 @@ struct ic_cgroup {
 	char *pids;	/* absolute directory, NULL when unknown */
 };
 
-/* Memory figures of a cgroup in bytes; limit/swap_limit UINT64_MAX when unlimited, swap fields
- * UINT64_MAX when swap is not accounted. */
+/* Memory figures of a cgroup in bytes; limit and swap_limit are the smallest ones up the tree
+ * (what the kernel enforces), UINT64_MAX when unlimited; swap fields UINT64_MAX when swap is not
+ * accounted. */
 struct ic_cgroup_mem {
-	uint64_t limit, usage, cache, shmem;
+	uint64_t limit, usage, shmem;
 	uint64_t swap_limit, swap_usage;
 };
 

@@ -90,6 +90,9 @@ void ic_policy_done(struct ic_policy *p);
 /* --print-keys: every row of the key tables, [server] then [policy NAME], as
  * "name = default ; description", marking the server keys only a restart changes. */
 void ic_conf_dump_keys(FILE *f);
+/* --print-example: tools/interceptd.conf.example, generated from the same rows, so that the
+ * shipped example cannot drift from the table (a test compares them). */
+void ic_conf_dump_example(FILE *f);
 unsigned ic_conf_effective_threads(unsigned configured, unsigned ncpu);
 
 #endif

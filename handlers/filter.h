@@ -21,5 +21,12 @@ void ic_filter_free(void *ctx);
 /* Print the OCI "seccomp" fragment (JSON, listenerPath = socket) or the LXC profile lines. */
 int ic_filter_print_oci(const struct ic_policy *p, const char *socket, FILE *out);
 int ic_filter_print_lxc(const struct ic_policy *p, const char *socket, FILE *out);
+/* The OCI profile at base_path (a runtime's default: containers/podman, Docker, OCI) with the
+ * policy's rules merged in, listenerPath and listenerMetadata set: the base decides every call
+ * we do not notify, with its own conditions (includes, excludes, errno). -EINVAL with err set
+ * when the base cannot be merged safely (a rule of its own with argument conditions on one of
+ * our syscalls). */
+int ic_filter_merge_oci(const struct ic_policy *p, const char *socket, const char *base_path,
+			FILE *out, char *err, size_t errlen);
 
 #endif

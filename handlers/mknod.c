@@ -28,9 +28,12 @@
 static const struct {
 	unsigned major, minor;
 	const char *host;
-	/* Always the host's node, bound over a placeholder file: a node of our own would give the
-	 * container the real device, and the system console must keep the host's permissions. */
-	bool always_bind;
+	/* The console is never made: a real 5:1 node the container owns would reach the host's
+	 * console wherever devices are honoured, then or later (the node outlives the container),
+	 * and the host's node bound on a placeholder breaks chown, utime, rm and re-extraction.
+	 * The container gets a node of the null device under that name instead: its own, to chown,
+	 * utime and remove like any node, and harmless wherever it ends up (doc/design.md §10). */
+	bool null_stands_in;
 } safe_devices[] = {
 	{1, 3, "/dev/null", false},
 	{1, 5, "/dev/zero", false},
@@ -42,11 +45,11 @@ static const struct {
 };
 /* clang-format on */
 
-static const char *safe_device(unsigned major, unsigned minor, bool *always_bind)
+static const char *safe_device(unsigned major, unsigned minor, bool *null_stands_in)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(safe_devices); i++)
 		if (safe_devices[i].major == major && safe_devices[i].minor == minor) {
-			*always_bind = safe_devices[i].always_bind;
+			*null_stands_in = safe_devices[i].null_stands_in;
 			return safe_devices[i].host;
 		}
 	return NULL;
@@ -164,7 +167,7 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 	char path[PATH_MAX], dir[PATH_MAX];
 	const char *last, *host;
 	struct ic_caller caller;
-	bool nodev = false, host_ok, always_bind = false;
+	bool nodev = false, host_ok, null_stands_in = false;
 	struct stat made;
 	enum ic_verdict v;
 	int r;
@@ -173,7 +176,7 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 	 * other devices it judges itself. */
 	if (!S_ISCHR(mode))
 		return IC_VERDICT_CONTINUE;
-	host = safe_device(major(dev), minor(dev), &always_bind);
+	host = safe_device(major(dev), minor(dev), &null_stands_in);
 	if (!host)
 		return IC_VERDICT_CONTINUE;
 	host_ok = host_node_ok(host, dev);
@@ -236,10 +239,7 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 		    ic_userns_maps(&req->ct->userns, st.st_uid, st.st_gid))
 			(void)ic_fsctx_raise(1ULL << CAP_DAC_OVERRIDE);
 	}
-	/* A placeholder file where the node must be the host's anyway: no instant in which the
-	 * container could open a device of our making. */
-	if (mknodat(parent, last, always_bind ? S_IFREG | (mode & 07777) : mode,
-		    always_bind ? 0 : dev) < 0) {
+	if (mknodat(parent, last, mode, null_stands_in ? makedev(1, 3) : dev) < 0) {
 		r = -errno;
 		goto out;
 	}
@@ -248,9 +248,10 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 		made.st_ino = 0;
 	ic_fsctx_scope_leave(&as_caller);
 	/* Where its filesystem will not honour a node (nodev, or a tmpfs a user namespace
-	 * mounted), the host's node is bound over it so that it works. */
-	if (target >= 0 &&
-	    (always_bind || node_unusable_cached(req->state, target, dev, caller.fsuid))) {
+	 * mounted), the host's node is bound over it so that it works. A stand-in need not work,
+	 * and must stay removable. */
+	if (target >= 0 && !null_stands_in &&
+	    node_unusable_cached(req->state, target, dev, caller.fsuid)) {
 		nodev = true;
 		r = host_ok ? ic_bind_host_node(tid, host, target) : -EPERM;
 		if (r < 0) {
@@ -269,7 +270,9 @@ out:
 	if (r == 0)
 		log_info("container %s: pid %d mknod %s c %u:%u%s: done", req->ct->id, (int)tid,
 			 path, major(dev), minor(dev),
-			 nodev ? " (the host's node bound on it)" : "");
+			 null_stands_in ? " (a null device node stands in for it)"
+			 : nodev	? " (the host's node bound on it)"
+					: "");
 	resp->error = -r;
 	return IC_VERDICT_RESPOND;
 }

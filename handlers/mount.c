@@ -15,6 +15,7 @@
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -163,13 +164,11 @@ static uint64_t mount_attrs(unsigned long flags, bool allow_dev_suid)
 	return a;
 }
 
-/* The new mount, detached: returns an fsmount fd or -errno (the kernel's: ENODEV, EINVAL for a
- * corrupt image, ...). */
-static int make_mount(const char *fstype, const char *source, char *data, unsigned long flags,
-		      bool allow_dev_suid, int userns_fd)
+/* A filesystem context for fstype with its source and options set, not yet created: the
+ * caller of this runs FSCONFIG_CMD_CREATE where the source must resolve. Returns the fd. */
+static int mount_context(const char *fstype, const char *source, char *data, unsigned long flags)
 {
 	_cleanup_close_ int fsfd = -EBADF;
-	int mfd;
 
 	fsfd = (int)syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC);
 	if (fsfd < 0)
@@ -181,8 +180,20 @@ static int make_mount(const char *fstype, const char *source, char *data, unsign
 	if ((flags & MS_RDONLY) &&
 	    syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0)
 		return -errno;
-	if (syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		return -errno;
+	return TAKE_FD(fsfd);
+}
+
+static int mount_create(int fsfd)
+{
+	return syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ? -errno : 0;
+}
+
+/* The created context as a detached mount: returns an fsmount fd or -errno (the kernel's:
+ * ENODEV, EINVAL for a corrupt image, ...). */
+static int make_mount(int fsfd, unsigned long flags, bool allow_dev_suid, int userns_fd)
+{
+	int mfd;
+
 	mfd = (int)syscall(SYS_fsmount, fsfd, FSMOUNT_CLOEXEC,
 			   (unsigned)mount_attrs(flags, allow_dev_suid));
 	if (mfd < 0)
@@ -199,6 +210,39 @@ static int make_mount(const char *fstype, const char *source, char *data, unsign
 		}
 	}
 	return mfd;
+}
+
+/* Inside the caller's scope, right after the kernel resolved source: it must still name the
+ * device we checked. A filesystem on a block device reports that device as its st_dev, which
+ * settles it (the name could have been swapped and back); one with an anonymous device number
+ * (btrfs) can only be checked by the name. */
+static bool still_names(const char *source, dev_t rdev)
+{
+	_cleanup_close_ int fd = ic_open_as_caller(source, true);
+	struct stat st;
+
+	return fd >= 0 && fstat(fd, &st) == 0 && S_ISBLK(st.st_mode) && st.st_rdev == rdev;
+}
+
+static bool mounted_from(int mfd, dev_t rdev)
+{
+	struct stat st;
+
+	return fstat(mfd, &st) == 0 && (major(st.st_dev) == 0 || st.st_dev == rdev);
+}
+
+/* mount(2) refuses the filesystem already mounted right at the target (EBUSY, which mount(8)
+ * reports as "already mounted"); move_mount would stack it. */
+static bool already_there(int mfd, int tgt)
+{
+	struct statx a, b;
+
+	if (statx(mfd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &a) < 0 ||
+	    statx(tgt, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &b) < 0)
+		return false;
+	return a.stx_dev_major == b.stx_dev_major && a.stx_dev_minor == b.stx_dev_minor &&
+	       (b.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+	       (b.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
 
 #define FUSE_ARGV_MAX	   8
@@ -365,10 +409,11 @@ IC_HANDLER(ic_handle_mount)
 	pid_t tid = (pid_t)req->notif->pid;
 	unsigned long flags = (unsigned long)a[3];
 	_cleanup_close_ int root = -EBADF, cwd = -EBADF, src = -EBADF, tgt = -EBADF, loop = -EBADF;
-	_cleanup_close_ int userns = -EBADF, mfd = -EBADF, image = -EBADF;
+	_cleanup_close_ int userns = -EBADF, mfd = -EBADF, image = -EBADF, fsfd = -EBADF;
 	_cleanup_fsctx_ struct ic_fsctx_scope as_caller = {0};
 	char fstype[FSTYPE_MAX], source[PATH_MAX], target[PATH_MAX], data[DATA_MAX], dev[64];
 	enum mount_mode mode = MOUNT_NONE;
+	bool swapped = false;
 	struct ic_caller caller;
 	enum ic_verdict v;
 	struct stat st;
@@ -457,7 +502,6 @@ IC_HANDLER(ic_handle_mount)
 			resp->error = EACCES;
 			return IC_VERDICT_RESPOND;
 		}
-		snprintf(dev, sizeof(dev), "/proc/self/fd/%d", src);
 	} else if (S_ISREG(st.st_mode)) {
 		if (image < 0) {
 			resp->error = -image;
@@ -482,11 +526,39 @@ IC_HANDLER(ic_handle_mount)
 		if (userns < 0)
 			return IC_VERDICT_FAILED;
 	}
+	/* A device keeps the caller's name, so that findmnt, df and umount(8) see what it
+	 * mounted: the kernel records the source string and resolves it when the context is
+	 * created, so that is done in the caller's root and cwd. */
+	fsfd = mount_context(fstype, S_ISBLK(st.st_mode) ? source : dev, data, flags);
+	if (fsfd < 0) {
+		resp->error = -fsfd;
+		return IC_VERDICT_RESPOND;
+	}
 	r = req->still_valid(req);
 	if (r < 0)
 		return ic_verdict_of(r);
-	mfd = make_mount(fstype, dev, data, flags, p->mount_allow_dev_suid, userns);
-	r = mfd < 0 ? mfd : ic_attach_tree(tid, mfd, tgt);
+	if (S_ISBLK(st.st_mode)) {
+		r = ic_fsctx_scope_enter(&as_caller, &caller, root, cwd, 1ULL << CAP_SYS_ADMIN);
+		if (r < 0)
+			return IC_VERDICT_FAILED;
+		r = mount_create(fsfd);
+		swapped = r == 0 && !still_names(source, st.st_rdev);
+		ic_fsctx_scope_leave(&as_caller);
+	} else {
+		r = mount_create(fsfd);
+	}
+	mfd = r < 0 ? r : make_mount(fsfd, flags, p->mount_allow_dev_suid, userns);
+	r = mfd < 0 ? mfd : 0;
+	/* The kernel resolved the name again: the caller may have swapped it meanwhile. */
+	if (r == 0 && S_ISBLK(st.st_mode) && (swapped || !mounted_from(mfd, st.st_rdev))) {
+		log_warn("container %s: pid %d mount %s: the device changed under us", req->ct->id,
+			 (int)tid, source);
+		r = -EACCES;
+	}
+	if (r == 0 && already_there(mfd, tgt))
+		r = -EBUSY;
+	if (r == 0)
+		r = ic_attach_tree(tid, mfd, tgt);
 	if (r == 0)
 		log_info("container %s: pid %d mount %s on %s type %s (%s): done", req->ct->id,
 			 (int)tid, source, target, fstype, mode_names[mode]);

@@ -44,7 +44,10 @@ static void apply_memory(struct sysinfo *si, const struct ic_cgroup_mem *m)
 		si->totalram = m->limit;
 		si->freeram = m->limit - usage;
 		si->sharedram = m->shmem < usage ? m->shmem : usage;
-		si->bufferram = m->cache < usage ? m->cache : usage;
+		/* The kernel's bufferram is block-device pages only, which no cgroup counts apart;
+		 * LXCFS shows Buffers 0 and the page cache under Cached. Reporting the cache here
+		 * too makes free(1) subtract it twice and wrap. */
+		si->bufferram = 0;
 	}
 	if (m->swap_limit != UINT64_MAX && m->swap_usage != UINT64_MAX) {
 		uint64_t total = m->swap_limit < host_swap ? m->swap_limit : host_swap;
@@ -112,7 +115,10 @@ static long container_uptime(const struct ic_container_info *ct, long host_uptim
 	if (hz <= 0 || ct->init_start_ticks == 0)
 		return host_uptime;
 	age = ic_proc_boottime() - (double)ct->init_start_ticks / (double)hz;
-	return age > 0 ? (long)age : 0;
+	if (age <= 0)
+		return 0;
+	/* As do_sysinfo: a second begun counts, so a fresh container reads 1, not 0. */
+	return (long)age + (age > (double)(long)age);
 }
 
 size_t ic_sysinfo_layout(const struct sysinfo *si, enum ic_abi abi, void *buf, size_t buflen)

@@ -113,6 +113,11 @@ static void add_container(struct ic_container *ct, void *data)
 			       json_u64((ic_now_ns() - ct->created_ns) / 1000000000ULL));
 	json_object_object_add(c, "memory_cgroup",
 			       json_object_new_string(ct->info.cgroup.memory ?: ""));
+	/* Under the caller's rcu_read_lock. */
+	json_object_object_add(c, "warning",
+			       json_object_new_string(ic_container_policy(ct, ic_server_conf())
+							  ? ""
+							  : "unknown policy: the kernel answers"));
 	json_object_array_add(arr, c);
 }
 
@@ -241,18 +246,19 @@ static void containers_text(FILE *f)
 {
 	struct json_object *a = containers_json();
 
-	fprintf(f, "%-32s %-12s %9s %10s %9s %8s\n", "id", "policy", "init_pid", "requests",
-		"listeners", "age_s");
+	fprintf(f, "%-32s %-12s %9s %10s %9s %8s %s\n", "id", "policy", "init_pid", "requests",
+		"listeners", "age_s", "warning");
 	for (size_t i = 0; i < json_object_array_length(a); i++) {
 		struct json_object *c = json_object_array_get_idx(a, i);
 
-		fprintf(f, "%-32s %-12s %9d %10lld %9d %8lld\n",
+		fprintf(f, "%-32s %-12s %9d %10lld %9d %8lld %s\n",
 			json_object_get_string(json_object_object_get(c, "id")),
 			json_object_get_string(json_object_object_get(c, "policy")),
 			json_object_get_int(json_object_object_get(c, "init_pid")),
 			(long long)json_object_get_int64(json_object_object_get(c, "requests")),
 			json_object_get_int(json_object_object_get(c, "listeners")),
-			(long long)json_object_get_int64(json_object_object_get(c, "age_s")));
+			(long long)json_object_get_int64(json_object_object_get(c, "age_s")),
+			json_object_get_string(json_object_object_get(c, "warning")));
 	}
 	json_object_put(a);
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -76,9 +77,26 @@ static void conn_close(struct oci_conn *c)
 	free(c);
 }
 
+/* One line back before we close: "ok", "warning: ..." or "refused: ...". Runtimes never read
+ * it; intercept-run does, to refuse to start a container we would not serve. Never blocks. */
+static void reply(struct oci_conn *c, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		(void)send(c->fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1,
+			   MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 static void refuse(struct oci_conn *c, const char *why)
 {
 	log_warn("oci: refused %s: %s", c->peer, why);
+	reply(c, "refused: %s\n", why);
 	conn_close(c);
 }
 
@@ -157,26 +175,29 @@ static void policy_freep(struct ic_policy **p)
 
 /* Register listener fd for the container st describes and give it to an acceptor; fd is ours
  * whatever the outcome. key: the keeper's name for it; 0 for a new listener, which gets a key
- * and whose copy, with msg, goes to the keeper. An unknown policy refuses it unless
- * keep_unknown: a listener taken again after a crash must still be read, and the kernel then
- * answers its calls until a reload brings the policy. *ret (when ret) gets a reference. */
+ * and whose copy, with msg, goes to the keeper. A policy we do not know (a config edited, not
+ * reloaded) does not refuse it: that would make every filtered call fail with ENOSYS. It is
+ * served with the kernel's own answers until a reload brings the policy (doc/design.md §3):
+ * then 1. *ret (when ret) gets a reference. */
 static int adopt_listener(const struct ic_oci_state *st, int fd, uint64_t key, const char *msg,
-			  size_t len, const char *peer, bool keep_unknown, char *err, size_t errlen,
+			  size_t len, const char *peer, char *err, size_t errlen,
 			  struct ic_source **ret)
 {
 	_cleanup_(policy_freep) struct ic_policy *own = NULL;
 	char policy[IC_POLICY_NAME_MAX];
 	struct ic_container *ct;
 	struct ic_source *l;
-	bool created;
+	bool created, unknown;
 	int r;
 
 	rcu_read_lock();
 	r = choose_policy(ic_server_conf(), st, policy, &own, err, errlen);
 	rcu_read_unlock();
-	if (r == -ENOENT && keep_unknown) {
-		log_warn("container %s: %s; the kernel answers its calls until a reload brings it",
-			 st->id, err);
+	unknown = r == -ENOENT;
+	if (unknown) {
+		log_warn("container %s: unknown policy '%s': the kernel answers its calls until a "
+			 "reload brings the policy",
+			 st->id, policy);
 		r = 0;
 	}
 	if (r < 0) {
@@ -227,13 +248,13 @@ static int adopt_listener(const struct ic_oci_state *st, int fd, uint64_t key, c
 		 *st->status ? st->status : "?", policy, own ? " + metadata" : "");
 	if (ret)
 		*ret = l;
-	return 0;
+	return unknown;
 }
 
 static void oci_register(struct oci_conn *c, const struct ic_oci_state *st)
 {
 	char err[IC_CONF_ERR_MAX];
-	int fd;
+	int fd, r;
 
 	if (st->n_fds != c->n_fds)
 		return refuse(c, st->n_fds > c->n_fds ? "fewer fds than named in \"fds\""
@@ -242,8 +263,13 @@ static void oci_register(struct oci_conn *c, const struct ic_oci_state *st)
 	if (ic_notif_check_fd(fd) < 0)
 		return refuse(c, "\"seccompFd\" is not a seccomp listener");
 	c->fds[st->seccomp_fd_index] = -1;
-	if (adopt_listener(st, fd, 0, c->buf, c->len, c->peer, false, err, sizeof(err), NULL) < 0)
+	r = adopt_listener(st, fd, 0, c->buf, c->len, c->peer, err, sizeof(err), NULL);
+	if (r < 0)
 		return refuse(c, err);
+	if (r == 1)
+		reply(c, "warning: unknown policy: the kernel answers until a reload brings it\n");
+	else
+		reply(c, "ok\n");
 	/* The runtime never waits for an answer; we are done with this connection. */
 	conn_close(c);
 }
@@ -262,7 +288,7 @@ void ic_front_oci_readopt(struct ic_keeper_held *const *held, size_t n, struct i
 			close(held[i]->fd);
 			continue;
 		}
-		r = adopt_listener(&st, held[i]->fd, held[i]->key, NULL, 0, "the keeper", true, err,
+		r = adopt_listener(&st, held[i]->fd, held[i]->key, NULL, 0, "the keeper", err,
 				   sizeof(err), &srcs[i]);
 		if (r < 0)
 			log_error("container %s: its kept listener cannot be served again: %s",

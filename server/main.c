@@ -45,6 +45,7 @@ static void usage(FILE *f)
 		"      --print-keys    list every configuration key with its default\n"
 		"      --takeover      hand the running interceptd's containers over to this\n"
 		"                      binary, and exit once it serves (starts it when none runs)\n"
+		"      --print-example print the example configuration file\n"
 		"  -V, --version       print the version\n"
 		"Runs in the foreground and logs to stderr. SIGHUP reloads, SIGTERM drains and "
 		"exits, SIGUSR2\n(or interceptctl upgrade) hands over to the binary now at this "
@@ -273,13 +274,11 @@ static int takeover(const struct ic_conf *conf)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-					     {"check-config", no_argument, NULL, 'C'},
-					     {"print-keys", no_argument, NULL, 'K'},
-					     {"version", no_argument, NULL, 'V'},
-					     {"help", no_argument, NULL, 'h'},
-					     {"takeover", no_argument, NULL, 'T'},
-					     {}};
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},  {"check-config", no_argument, NULL, 'C'},
+	    {"print-keys", no_argument, NULL, 'K'},    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},	       {"takeover", no_argument, NULL, 'T'},
+	    {"print-example", no_argument, NULL, 'E'}, {}};
 	const char *path = IC_CONF_DEFAULT_PATH;
 	bool must_exist = false, check = false, take = false;
 	char err[IC_CONF_ERR_MAX];
@@ -301,6 +300,9 @@ int main(int argc, char **argv)
 			break;
 		case 'K':
 			ic_conf_dump_keys(stdout);
+			return 0;
+		case 'E':
+			ic_conf_dump_example(stdout);
 			return 0;
 		case 'V':
 			printf("interceptd %s\n", PACKAGE_VERSION);

@@ -8,7 +8,7 @@
  *   mknod PATH c|b|p MAJ MIN [MODE]     mknodat DIR NAME c|b|p MAJ MIN [MODE]
  *   setxattr|lsetxattr|fsetxattr PATH NAME VALUE [FLAGS]    getxattr|lgetxattr PATH NAME
  *   stat PATH   lstat PATH   write PATH   cat PATH   fault-mknod   fault-setxattr PATH
- *   mount SRC TGT FSTYPE [FLAGS [DATA]] */
+ *   mount SRC TGT FSTYPE [FLAGS [DATA]]   vmsplice-badfd */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -100,6 +100,9 @@ static void *run(void *unused)
 		unsigned long flags = g_argc >= 5 ? strtoul(a[4], NULL, 0) : 0;
 
 		g_ret = mount(a[1], a[2], a[3], flags, g_argc >= 6 ? a[5] : NULL);
+	} else if (!strcmp(cmd, "vmsplice-badfd")) {
+		/* The kernel: EBADF. A profile that lists no vmsplice (podman's): its errno. */
+		g_ret = syscall(SYS_vmsplice, -1, NULL, 0, 0);
 	} else if (!strcmp(cmd, "cat") && g_argc >= 2) {
 		char buf[256] = "";
 		int fd = open(a[1], O_RDONLY);

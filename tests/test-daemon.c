@@ -169,7 +169,8 @@ Test(daemon, unknown_policy_is_refused)
 	int r;
 
 	start(NULL);
-	/* intercept-run refuses first; the daemon must refuse a runtime that insists. */
+	/* A policy missing from intercept-run's own config: it refuses before starting anything.
+	 * (One the daemon has not loaded yet: test-sysinfo, test-runtimes.) */
 	r = ic_test_sh(out, sizeof(out), 30, "%s -c %s -s %s -p nosuch -- true",
 		       ic_test_bin("intercept-run"), d.conf, d.oci);
 	cr_expect_neq(r, 0);

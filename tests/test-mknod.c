@@ -112,17 +112,58 @@ Test(mknod, every_safe_character_device_is_created)
 	cr_expect(ic_test_stat_reaches(&d, "answers.emulated", 6, 5000));
 }
 
-Test(mknod, console_keeps_the_hosts_permissions)
+/* The console is never the host's: a null device node the container owns stands in for it,
+ * inside the container and after it. */
+Test(mknod, console_is_a_null_node_the_container_owns)
 {
+	struct stat st;
+
 	ct("mknod-stat-write /w/console c 5 1");
 	cr_expect(strstr(out, "step=mknod ret=0"), "%s", out);
-	cr_expect(strstr(out, "step=write ret=-1 errno=13"),
-		  "the container could use the host "
-		  "console: %s",
-		  out);
-	cr_expect(strstr(out, "chr=1 major=5 minor=1 uid=65534"), "not the host's node: %s", out);
-	/* Outside that namespace only the placeholder is left, never a device of ours. */
-	cr_expect(S_ISREG(host_stat("w/console").st_mode));
+	cr_expect(strstr(out, "chr=1 major=1 minor=3 uid=0"), "not the container's null: %s", out);
+	cr_expect(strstr(out, "step=write ret=2"), "%s", out);
+	st = host_stat("w/console");
+	cr_expect(S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3,
+		  "the host holds something else than a null node");
+	cr_expect_eq(st.st_uid, CT_ROOT);
+	cr_expect(ic_test_log_has(&d, "c 5:1 (a null device node stands in for it): done"));
+}
+
+/* GNU tar -xpf of a root filesystem holding dev/console, as debootstrap and every distribution
+ * tarball have it, in an unprivileged container: it extracts (node, owner, times), extracts
+ * again over itself, is removed with rm -rf, and a second container (a restart) does it all
+ * again; the host is left with the container's null node, never an empty file. */
+Test(mknod, gnu_tar_extracts_a_root_filesystem_with_a_console_again_and_again)
+{
+	char script[256];
+	int r;
+
+	r = ic_test_sh(
+	    out, sizeof(out), 30,
+	    "set -e; D=%s; mkdir -p $D/src/dev $D/src/etc $D/x; mknod $D/src/dev/console c "
+	    "5 1; mknod $D/src/dev/null c 1 3; echo box > $D/src/etc/hostname; "
+	    "chmod 600 $D/src/dev/console; tar -C $D/src -cf $D/rootfs.tar dev etc; "
+	    "chown 100000:100000 $D/x; chmod 755 $D; printf '%%s\n' "
+	    "'tar -xpf '$D'/rootfs.tar -C '$D'/x; echo tar=$?' "
+	    "'tar -xpf '$D'/rootfs.tar -C '$D'/x; echo again=$?' "
+	    "'ls -ln '$D'/x/dev/console' "
+	    "'rm -rf '$D'/x/dev; echo rm=$?' "
+	    "'tar -xpf '$D'/rootfs.tar -C '$D'/x; echo last=$?' > $D/tar.sh",
+	    d.dir);
+	cr_assert_eq(r, 0, "%s", out);
+	snprintf(script, sizeof(script), "/bin/sh %s/tar.sh", d.dir);
+	for (int run = 0; run < 2; run++) {
+		r = ic_test_sh(out, sizeof(out), 60, "%s -c %s -s %s --userns -- %s",
+			       ic_test_bin("intercept-run"), d.conf, d.oci, script);
+		cr_assert_eq(r, 0, "%s", out);
+		cr_expect_eq(ic_test_kv(out, "tar"), 0, "run %d: %s", run, out);
+		cr_expect_eq(ic_test_kv(out, "again"), 0, "run %d: %s", run, out);
+		cr_expect_eq(ic_test_kv(out, "rm"), 0, "run %d: %s", run, out);
+		cr_expect_eq(ic_test_kv(out, "last"), 0, "run %d: %s", run, out);
+		cr_expect(strstr(out, "crw------- 1 0 0 1, 3"), "run %d: %s", run, out);
+	}
+	r = ic_test_sh(out, sizeof(out), 10, "stat -c '%%F %%t:%%T %%u' %s/x/dev/console", d.dir);
+	cr_expect(strstr(out, "character special file 1:3 100000"), "the host holds: %s", out);
 }
 
 Test(mknod, other_devices_are_refused_by_the_kernel)

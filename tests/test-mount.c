@@ -50,6 +50,9 @@ static void setup(void)
 
 static void teardown(void)
 {
+	/* A device node's tmpfs (not nodev, wherever the test directory is), if a test failed
+	 * before it went. */
+	ic_test_sh(NULL, 0, 30, "umount -q %s/devs 2>/dev/null; true", d.dir);
 	ic_test_daemon_stop(&d);
 }
 
@@ -144,31 +147,40 @@ Test(mount, nothing_is_left_when_the_container_exits)
 	cr_expect_neq(ic_test_sh(NULL, 0, 10, "grep -q ' %s/m ' /proc/self/mountinfo", root), 0);
 }
 
-/* FUSE runs in the container: host paths (no --rootfs), the container's root reaches the test
- * directory, and a /dev/fuse it may open is bound over the host's 0600 one in its namespace.
- * The script runs with D set to the test directory and T to ictool. */
-static void fuse_ct(const char *policy, const char *script)
+/* A --userns container on the host's paths (no --rootfs) runs script with D set to the test
+ * directory and T to ictool; the container's root reaches D. */
+static void host_ct(const char *policy, const char *script)
 {
 	char path[256];
 	FILE *f;
 	int r;
 
+	snprintf(path, sizeof(path), "%s/script", d.dir);
+	f = fopen(path, "we");
+	cr_assert(f);
+	fprintf(f, "D=%s\nT=%s\n%s\n", d.dir, ic_test_bin("tests/ictool"), script);
+	fclose(f);
+	r = ic_test_sh(out, sizeof(out), 60,
+		       "chmod 755 %s %s && %s -c %s -s %s -p %s --userns -- /bin/sh %s", d.dir,
+		       path, ic_test_bin("intercept-run"), d.conf, d.oci, policy, path);
+	cr_assert_eq(r, 0, "%s", out);
+}
+
+/* FUSE runs in the container, and a /dev/fuse it may open is bound over the host's 0600 one in
+ * its namespace. */
+static void fuse_ct(const char *policy, const char *script)
+{
+	char full[2048];
+	int r;
+
 	r = ic_test_sh(out, sizeof(out), 30,
-		       "set -e; D=%s; chmod 755 $D; mkdir -p $D/fm; cp $D/rootfs/img $D/fimg; "
+		       "set -e; D=%s; mkdir -p $D/fm; cp $D/rootfs/img $D/fimg; "
 		       "[ -e $D/fuse ] || mknod -m 666 $D/fuse c 10 229; "
 		       "chown 100000:100000 $D/fm $D/fimg",
 		       d.dir);
 	cr_assert_eq(r, 0, "%s", out);
-	snprintf(path, sizeof(path), "%s/fuse-script", d.dir);
-	f = fopen(path, "we");
-	cr_assert(f);
-	fprintf(f, "D=%s\nT=%s\nmount --bind $D/fuse /dev/fuse || exit 1\n%s\n", d.dir,
-		ic_test_bin("tests/ictool"), script);
-	fclose(f);
-	r = ic_test_sh(out, sizeof(out), 60,
-		       "chmod 755 %s && %s -c %s -s %s -p %s --userns -- /bin/sh %s", path,
-		       ic_test_bin("intercept-run"), d.conf, d.oci, policy, path);
-	cr_assert_eq(r, 0, "%s", out);
+	snprintf(full, sizeof(full), "mount --bind $D/fuse /dev/fuse || exit 1\n%s", script);
+	host_ct(policy, full);
 }
 
 Test(mount, fuse_helper_runs_in_the_container_and_ends_with_it)
@@ -210,4 +222,48 @@ Test(mount, image_the_container_may_only_read_is_not_mounted_read_write)
 	ct("default", "/bin/ictool mount /hostimg /m ext4 1"); /* MS_RDONLY */
 	cr_expect(strstr(out, "ret=0 errno=0"), "%s", out);
 	cr_expect_eq(loops(), 0);
+}
+
+/* util-linux's mount, findmnt and umount (and busybox's) on a block device node of the
+ * container's, on a tmpfs that honours devices wherever the test directory is: the mount
+ * reads as the container named it, so umount by device works, and mounting it again where it
+ * already is fails as mount(2) does (EBUSY: "already mounted"), rather than stacking. */
+Test(mount, block_device_mount_reads_as_the_container_named_it)
+{
+	char loop[64] = "";
+	int r;
+
+	r = ic_test_sh(loop, sizeof(loop), 30, "losetup -f --show %s/hostimg", root);
+	cr_assert_eq(r, 0, "losetup: %s", loop);
+	loop[strcspn(loop, "\n")] = 0;
+	r = ic_test_sh(
+	    out, sizeof(out), 30,
+	    "set -e; D=%s; mkdir -p $D/bm $D/devs; mount -t tmpfs -o dev,size=64k,mode=755 "
+	    "tmpfs $D/devs; mknod $D/devs/blk b $(stat -c '0x%%t 0x%%T' %s); "
+	    "chown 100000:100000 $D/bm $D/devs/blk",
+	    d.dir, loop);
+	cr_assert_eq(r, 0, "%s", out);
+	host_ct("default", "mount -t ext4 $D/devs/blk $D/bm; echo first=$?\n"
+			   "echo source=$(findmnt -n -o SOURCE $D/bm)\n"
+			   "df $D/bm | tail -n 1\n"
+			   "mount -t ext4 $D/devs/blk $D/bm; echo again=$?\n"
+			   "echo mounts=$(grep -c \" $D/bm \" /proc/self/mountinfo)\n"
+			   "umount $D/devs/blk; echo umount=$?\n"
+			   "findmnt $D/bm >/dev/null; echo findmnt=$?\n"
+			   "busybox mount -t ext4 $D/devs/blk $D/bm; echo bbmount=$?\n"
+			   "busybox umount $D/devs/blk; echo bbumount=$?\n"
+			   "findmnt $D/bm >/dev/null; echo bbfindmnt=$?\n");
+	ic_test_sh(NULL, 0, 30, "losetup -d %s; umount %s/devs", loop, d.dir);
+	cr_expect_eq(ic_test_kv(out, "first"), 0, "%s", out);
+	cr_expect(strstr(out, "source=") && strstr(strstr(out, "source="), "/blk\n"),
+		  "findmnt does not show the device as named: %s", out);
+	cr_expect_null(strstr(out, "/proc/self/fd"), "%s", out);
+	cr_expect_eq(ic_test_kv(out, "again"), 32, "%s", out);
+	cr_expect(strstr(out, "already mounted"), "%s", out);
+	cr_expect_eq(ic_test_kv(out, "mounts"), 1, "a second mount was stacked: %s", out);
+	cr_expect_eq(ic_test_kv(out, "umount"), 0, "%s", out);
+	cr_expect_eq(ic_test_kv(out, "findmnt"), 1, "still mounted: %s", out);
+	cr_expect_eq(ic_test_kv(out, "bbmount"), 0, "%s", out);
+	cr_expect_eq(ic_test_kv(out, "bbumount"), 0, "busybox umount by device: %s", out);
+	cr_expect_eq(ic_test_kv(out, "bbfindmnt"), 1, "still mounted: %s", out);
 }

@@ -2,10 +2,12 @@
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include "tests/harness.h"
@@ -16,19 +18,30 @@ static struct ic_test_daemon d;
 static char out[1 << 16];
 static char bundle[256];
 static char id[64];
+static char parent[64]; /* a limited parent cgroup a test made, removed by teardown */
+
+static const char *bundle_policy; /* the policy --print oci writes; NULL: default */
+
+#define POLICIES                                                                                   \
+	"[policy default]\nsecurity.syscalls.intercept.sysinfo = true\n"                           \
+	"security.syscalls.intercept.mknod = true\n"                                               \
+	"security.syscalls.intercept.setxattr = true\n"
 
 static void setup(void)
 {
-	ic_test_daemon_start(&d, NULL,
-			     "[policy default]\nsecurity.syscalls.intercept.sysinfo = true\n"
-			     "security.syscalls.intercept.mknod = true\n"
-			     "security.syscalls.intercept.setxattr = true\n");
+	ic_test_daemon_start(&d, NULL, POLICIES);
 }
 
 static void teardown(void)
 {
 	/* Whatever a failed test left running. */
 	ic_test_sh(NULL, 0, 30, "runc delete -f %s; crun delete -f %s; true", id, id);
+	if (parent[0])
+		ic_test_sh(
+		    NULL, 0, 30,
+		    "find /sys/fs/cgroup/*/%s /sys/fs/cgroup/%s -depth -type d -exec rmdir {} "
+		    "\\; 2>/dev/null; true",
+		    parent, parent);
 	ic_test_daemon_stop(&d);
 }
 
@@ -58,9 +71,12 @@ static const char *runtime_cmd(const char *rt)
 	return cmd;
 }
 
+#define LIMIT_64M "\"resources\": { \"memory\": { \"limit\": 67108864 } }"
+
 /* userns: a user namespace mapping 0-65535 to 100000-165535, CAP_MKNOD (namespaced) and a
- * tmpfs /dev, as unprivileged runtimes make it. */
-static void make_bundle_ex(const char *rt, const char *args, bool userns)
+ * tmpfs /dev, as unprivileged runtimes make it. cgroup: the linux section's cgroupsPath and
+ * resources. */
+static void make_bundle_ex(const char *rt, const char *args, bool userns, const char *cgroup)
 {
 	static char seccomp[8192];
 	char path[512];
@@ -79,8 +95,9 @@ static void make_bundle_ex(const char *rt, const char *args, bool userns)
 		       ic_test_bin("tests/sysinfo-probe"), bundle);
 	cr_assert_eq(r, 0, "bundle: %s", out);
 	/* The seccomp section is what operators get from intercept-run --print oci. */
-	r = ic_test_sh(seccomp, sizeof(seccomp), 30, "%s --print oci -c %s -s %s",
-		       ic_test_bin("intercept-run"), d.conf, d.oci);
+	r = ic_test_sh(seccomp, sizeof(seccomp), 30, "%s --print oci -c %s -s %s -p %s",
+		       ic_test_bin("intercept-run"), d.conf, d.oci,
+		       bundle_policy ? bundle_policy : "default");
 	cr_assert_eq(r, 0, "--print oci: %s", seccomp);
 	snprintf(path, sizeof(path), "%s/config.json", bundle);
 	f = fopen(path, "we");
@@ -99,7 +116,7 @@ static void make_bundle_ex(const char *rt, const char *args, bool userns)
 		"    \"namespaces\": [ { \"type\": \"pid\" }, { \"type\": \"ipc\" }, { \"type\": "
 		"\"uts\" },\n"
 		"                    { \"type\": \"mount\" }%s ],%s\n"
-		"    \"resources\": { \"memory\": { \"limit\": 67108864 } },\n"
+		"    %s,\n"
 		"    \"seccomp\": %s\n"
 		"  }\n"
 		"}\n",
@@ -119,7 +136,7 @@ static void make_bundle_ex(const char *rt, const char *args, bool userns)
 			 "\n    \"gidMappings\": [ { \"containerID\": 0, \"hostID\": 100000, "
 			 "\"size\": 65536 } ],"
 		       : "",
-		seccomp);
+		cgroup, seccomp);
 	fclose(f);
 	if (userns) {
 		/* The namespace's root must reach its rootfs. */
@@ -132,7 +149,7 @@ static void make_bundle_ex(const char *rt, const char *args, bool userns)
 
 static void make_bundle(const char *rt, const char *args)
 {
-	make_bundle_ex(rt, args, false);
+	make_bundle_ex(rt, args, false, LIMIT_64M);
 }
 
 static void runtime_sees_its_memory_limit(const char *rt)
@@ -169,7 +186,7 @@ static void unprivileged_mknod_works(const char *rt)
 	make_bundle_ex(rt,
 		       "\"/bin/sh\", \"-c\", \"mknod /dev/mynull c 1 3 && echo ok > /dev/mynull && "
 		       "echo wrote-ok\"",
-		       true);
+		       true, LIMIT_64M);
 	r = ic_test_sh(out, sizeof(out), 60, "cd %s && %s run %s </dev/null", bundle,
 		       runtime_cmd(rt), id);
 	cr_expect_eq(r, 0, "%s run failed: %s", rt, out);
@@ -188,7 +205,8 @@ Test(runtimes, crun_user_namespace_container_makes_a_usable_dev_null)
 	unprivileged_mknod_works("crun");
 }
 
-Test(runtimes, runc_exec_joins_the_same_container)
+/* runc run -d of a sleeping container, then runc exec of the probe in it: its exit code. */
+static int runc_sleeper_then_probe(void)
 {
 	int r;
 
@@ -196,7 +214,13 @@ Test(runtimes, runc_exec_joins_the_same_container)
 	r = ic_test_sh(out, sizeof(out), 60, "cd %s && runc run -d %s </dev/null >/dev/null 2>&1",
 		       bundle, id);
 	cr_assert_eq(r, 0, "runc run -d failed: %s", out);
-	r = ic_test_sh(out, sizeof(out), 60, "runc exec %s /bin/probe </dev/null", id);
+	return ic_test_sh(out, sizeof(out), 60, "runc exec %s /bin/probe </dev/null", id);
+}
+
+Test(runtimes, runc_exec_joins_the_same_container)
+{
+	int r = runc_sleeper_then_probe();
+
 	cr_assert_eq(r, 0, "runc exec failed: %s", out);
 	cr_expect_eq(ic_test_kv(out, "totalram"), 64LL << 20, "%s", out);
 	cr_expect(ic_test_log_wait(&d, "another listener", 5000),
@@ -204,4 +228,112 @@ Test(runtimes, runc_exec_joins_the_same_container)
 	cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "containers --json"), 0);
 	cr_expect(strstr(out, id), "%s", out);
 	ic_test_sh(NULL, 0, 30, "runc delete -f %s", id);
+}
+
+/* A pod, a systemd slice or podman --cgroup-parent: the limit sits on a parent, and the kernel
+ * holds the container to it. */
+Test(runtimes, runc_container_without_a_limit_sees_its_parents_limit)
+{
+	char cg[256];
+	int r;
+
+	snprintf(parent, sizeof(parent), "ic-parent-%d", (int)getpid());
+	r = ic_test_sh(out, sizeof(out), 30,
+		       "set -e; if [ -f /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then "
+		       "mkdir /sys/fs/cgroup/memory/%s; "
+		       "echo 67108864 > /sys/fs/cgroup/memory/%s/memory.limit_in_bytes; else "
+		       "echo +memory > /sys/fs/cgroup/cgroup.subtree_control; "
+		       "mkdir /sys/fs/cgroup/%s; echo 67108864 > /sys/fs/cgroup/%s/memory.max; fi",
+		       parent, parent, parent, parent);
+	cr_assert_eq(r, 0, "cannot make the parent cgroup: %s", out);
+	snprintf(cg, sizeof(cg), "\"cgroupsPath\": \"/%s/ctr\", \"resources\": {}", parent);
+	make_bundle_ex("runc", "\"/bin/sh\", \"-c\", \"free; probe\"", false, cg);
+	r = ic_test_sh(out, sizeof(out), 60, "cd %s && runc run %s </dev/null", bundle, id);
+	cr_assert_eq(r, 0, "runc run failed: %s", out);
+	cr_expect_eq(ic_test_kv(out, "totalram"), 64LL << 20, "%s", out);
+	cr_expect(strstr(out, "65536"), "free did not show the parent's 64 MiB: %s", out);
+}
+
+/* A profile naming a policy the daemon has not loaded yet (its config edited, not reloaded):
+ * the container's calls get the kernel's own answers, never ENOSYS, and `interceptctl
+ * containers` says why; a reload brings the policy to the running container. */
+Test(runtimes, runc_container_with_a_policy_not_yet_loaded_gets_the_kernels_answers_until_reload)
+{
+	struct sysinfo host;
+	int r;
+
+	ic_test_daemon_rewrite(
+	    &d, NULL, POLICIES "[policy later]\nsecurity.syscalls.intercept.sysinfo = true\n");
+	bundle_policy = "later";
+	r = runc_sleeper_then_probe();
+	cr_expect_eq(r, 0, "sysinfo failed in the container: %s", out);
+	sysinfo(&host);
+	cr_expect_eq(ic_test_kv(out, "totalram"), (long long)host.totalram, "%s", out);
+	cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "containers"), 0);
+	cr_expect(strstr(out, id) && strstr(out, "unknown policy"), "%s", out);
+
+	cr_assert_eq(ic_test_ctl(&d, out, sizeof(out), "reload"), 0, "%s", out);
+	r = ic_test_sh(out, sizeof(out), 60, "runc exec %s /bin/probe </dev/null", id);
+	cr_expect_eq(r, 0, "%s", out);
+	cr_expect_eq(ic_test_kv(out, "totalram"), 64LL << 20, "%s", out);
+	cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "containers"), 0);
+	cr_expect_null(strstr(out, "unknown policy"), "%s", out);
+	ic_test_sh(NULL, 0, 30, "runc delete -f %s", id);
+}
+
+/* podman (>= 4.1) with the profile `intercept-run --print oci --base` merges into podman's own
+ * default: our rules are served (mknod of a safe device), the default still decides the rest
+ * (a FIFO, which it allows; vmsplice, which it does not list), and nothing of podman's is
+ * lost. Rootful podman in a user namespace, state kept under the test directory. */
+Test(runtimes, podman_with_our_rules_merged_into_its_default_profile)
+{
+	const char *def = "/usr/share/containers/seccomp.json";
+	char native[128];
+	int r;
+
+	cr_assert_eq(ic_test_sh(NULL, 0, 10, "command -v podman && test -f %s", def), 0,
+		     "podman (and its default profile %s) is not installed", def);
+	snprintf(parent, sizeof(parent), "ic-podman-%d", (int)getpid());
+	r = ic_test_sh(
+	    out, sizeof(out), 30,
+	    "set -e; P=%s/podman; R=$P/rootfs; mkdir -p $R/bin $R/dev $R/proc $R/sys $R/tmp "
+	    "$R/etc; cp /bin/busybox %s $R/bin/; for a in sh mknod mkfifo echo; do ln -s "
+	    "busybox $R/bin/$a; done; chown -R 100000:100000 $R; chmod 755 %s $P; "
+	    "%s --print oci --base %s -c %s -s %s > $P/merged.json",
+	    d.dir, ic_test_bin("tests/ictool"), d.dir, ic_test_bin("intercept-run"), def, d.conf,
+	    d.oci);
+	cr_assert_eq(r, 0, "%s", out);
+	r = ic_test_sh(
+	    out, sizeof(out), 120,
+	    "P=%s/podman; podman --root $P/storage --runroot $P/run --tmpdir $P/tmp "
+	    "--events-backend none --cgroup-manager cgroupfs --runtime runc run --rm "
+	    "--network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 "
+	    "--uidmap 0:100000:65536 --gidmap 0:100000:65536 --cap-add MKNOD "
+	    "--cgroup-parent /%s --security-opt seccomp=$P/merged.json --rootfs $P/rootfs "
+	    "/bin/sh -c 'mknod /dev/x c 1 3 && echo hi > /dev/x && echo mknod=ok; "
+	    "mkfifo /tmp/f && echo fifo=ok; ictool vmsplice-badfd' </dev/null",
+	    d.dir, parent);
+	ic_test_sh(native, sizeof(native), 10, "%s vmsplice-badfd", ic_test_bin("tests/ictool"));
+	cr_assert_eq(r, 0, "podman run failed: %s", out);
+	cr_expect(strstr(out, "mknod=ok"), "%s", out);
+	cr_expect(ic_test_log_has(&d, "mknod /dev/x c 1:3"), "the daemon did not make the node");
+	cr_expect(strstr(out, "fifo=ok"), "the default's ALLOW of a FIFO was lost: %s", out);
+	cr_expect_eq(ic_test_kv(native, "errno"), EBADF, "%s", native);
+	cr_expect_eq(ic_test_kv(out, "errno"), EPERM, "podman's default no longer refuses: %s",
+		     out);
+}
+
+/* Conditions of the base's own on a syscall we notify cannot be combined with ours safely (the
+ * two sets could overlap with different actions): say so rather than print a wrong profile. */
+Test(runtimes, merge_refuses_a_default_with_argument_conditions_on_our_syscalls)
+{
+	int r = ic_test_sh(
+	    out, sizeof(out), 30,
+	    "echo '{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"mknod\"], "
+	    "\"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 1, \"value\": 4096, \"op\": "
+	    "\"SCMP_CMP_EQ\"}]}]}' > %s/base.json && %s --print oci --base %s/base.json -c %s",
+	    d.dir, ic_test_bin("intercept-run"), d.dir, d.conf);
+
+	cr_expect_neq(r, 0, "%s", out);
+	cr_expect(strstr(out, "rule for mknod has argument conditions"), "%s", out);
 }

@@ -122,3 +122,61 @@ Test(sysinfo, no_memory_limit_gives_host_totalram)
 	cr_expect(ic_test_stat_reaches(&d, "answers.emulated", 1, 5000), "counter %s",
 		  "answers.emulated");
 }
+
+/* As do_sysinfo, a second begun counts: a container that asks at once is 1 s old, not 0. */
+Test(sysinfo, uptime_of_a_fresh_container_rounds_up_like_the_kernel)
+{
+	int r = run_in_container("--memory 64M", ic_test_bin("tests/sysinfo-probe"));
+
+	cr_assert_eq(r, 0, "%s", out);
+	cr_expect_eq(ic_test_kv(out, "uptime"), 1, "%s", out);
+}
+
+/* busybox free adds bufferram to /proc/meminfo's Cached. Under LXCFS (simulated here by a
+ * meminfo bound over /proc/meminfo, Buffers 0 and the container's page cache under Cached, as
+ * LXCFS writes it) that cache must not come back through bufferram, or "used" wraps. */
+Test(sysinfo, busybox_free_under_an_lxcfs_meminfo_shows_used_below_total)
+{
+	unsigned long long total = 0, used = ~0ULL;
+	const char *mem;
+	int r;
+
+	r = run_in_container(
+	    "--memory 64M",
+	    "/bin/sh -c 'set -e; cd $(mktemp -d /var/tmp/ic-free.XXXXXX); "
+	    "dd if=/dev/zero of=cache bs=1M count=24 2>/dev/null; "
+	    "printf \"MemTotal: 65536 kB\\nMemFree: 0 kB\\nMemAvailable: 0 kB\\nBuffers: 0 kB\\n"
+	    "Cached: 24576 kB\\nSReclaimable: 0 kB\\n\" > meminfo; "
+	    "mount --bind meminfo /proc/meminfo; busybox free -k; " IC_TOP_BUILDDIR
+	    "/tests/sysinfo-probe; rm -rf $PWD'");
+	cr_assert_eq(r, 0, "%s", out);
+	mem = strstr(out, "Mem:");
+	cr_assert(mem, "%s", out);
+	cr_assert_eq(sscanf(mem, "Mem: %llu %llu", &total, &used), 2, "%s", out);
+	cr_expect_eq(total, 65536, "%s", out);
+	cr_expect_leq(used, total, "used wrapped: %s", out);
+	cr_expect_eq(ic_test_kv(out, "bufferram"), 0, "%s", out);
+}
+
+/* A config edited and not reloaded: the daemon would serve the listener with the kernel's own
+ * answers, so intercept-run says so and starts nothing, rather than run a container whose
+ * policy is not in force. After the reload the same command runs under it. */
+Test(sysinfo, intercept_run_refuses_a_policy_the_daemon_has_not_loaded)
+{
+	int r;
+
+	ic_test_daemon_rewrite(&d, NULL,
+			       "[policy later]\nsecurity.syscalls.intercept.sysinfo = true\n");
+	r = run_in_container("-p later --memory 64M", ic_test_bin("tests/sysinfo-probe"));
+	cr_expect_neq(r, 0, "intercept-run started a container the daemon has no policy for: %s",
+		      out);
+	cr_expect(strstr(out, "has not loaded policy 'later'") &&
+		      strstr(out, "interceptctl reload"),
+		  "%s", out);
+	cr_expect_null(strstr(out, "totalram="), "the command ran: %s", out);
+
+	cr_assert_eq(ic_test_ctl(&d, out, sizeof(out), "reload"), 0, "%s", out);
+	r = run_in_container("-p later --memory 64M", ic_test_bin("tests/sysinfo-probe"));
+	cr_assert_eq(r, 0, "%s", out);
+	cr_expect_eq(ic_test_kv(out, "totalram"), 64LL << 20, "%s", out);
+}

@@ -66,6 +66,7 @@ struct opts {
 	uint64_t pids;
 	const char *rootfs;
 	const char *print;
+	const char *base; /* --print oci --base FILE: merged into that profile */
 	char **argv;
 };
 
@@ -131,12 +132,15 @@ static void usage(FILE *f)
 		"usage: " PROG " [-c CONFIG] [-s SOCKET] [-p POLICY] [--id NAME] [--userns]\n"
 		"                     [--memory BYTES] [--pids N] [--rootfs DIR] -- CMD [ARG...]\n"
 		"       " PROG " --print oci|lxc [-c CONFIG] [-p POLICY] [-s SOCKET]\n"
+		"       " PROG " --print oci --base PROFILE [-c CONFIG] [-p POLICY] [-s SOCKET]\n"
 		"\n"
 		"Runs CMD in new mount, pid, uts and ipc namespaces (and a user namespace\n"
 		"mapping 0-65535 to 100000-165535 with --userns), in the cgroup\n"
 		"interceptd/NAME, under the seccomp filter of POLICY whose listener is handed\n"
 		"to interceptd at SOCKET.\n"
-		"--print writes the runtime configuration for POLICY instead.\n"
+		"--print writes the runtime configuration for POLICY instead; with --base, a\n"
+		"runtime's default seccomp profile (podman's /usr/share/containers/seccomp.json,\n"
+		"Docker's, an OCI config's) with POLICY's rules merged in.\n"
 		"\n"
 		"  -c, --config FILE   configuration (default " IC_CONF_DEFAULT_PATH ")\n"
 		"  -s, --socket PATH   interceptd socket (default: oci.socket; lxc.socket for\n"
@@ -164,7 +168,7 @@ static bool id_ok(const char *s)
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { OPT_ID = 256, OPT_USERNS, OPT_MEMORY, OPT_PIDS, OPT_ROOTFS, OPT_PRINT };
+	enum { OPT_ID = 256, OPT_USERNS, OPT_MEMORY, OPT_PIDS, OPT_ROOTFS, OPT_PRINT, OPT_BASE };
 	static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
 						 {"socket", required_argument, NULL, 's'},
 						 {"policy", required_argument, NULL, 'p'},
@@ -175,6 +179,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 						 {"pids", required_argument, NULL, OPT_PIDS},
 						 {"rootfs", required_argument, NULL, OPT_ROOTFS},
 						 {"print", required_argument, NULL, OPT_PRINT},
+						 {"base", required_argument, NULL, OPT_BASE},
 						 {}};
 	bool id_given = false, run_opts = false;
 	int c, r;
@@ -235,6 +240,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 				return fail(0, "--print takes oci or lxc, not '%s'", optarg);
 			o->print = optarg;
 			break;
+		case OPT_BASE:
+			o->base = optarg;
+			break;
 		default:
 			usage(stderr);
 			return -EINVAL;
@@ -249,9 +257,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->argv++;
 		}
 		if (o->argv[0] || run_opts)
-			return fail(0, "--print takes only -c, -s and -p");
+			return fail(0, "--print takes only -c, -s, -p and --base");
+		if (o->base && strcmp(o->print, "oci") != 0)
+			return fail(0, "--base merges OCI profiles: use it with --print oci");
 		return 0;
 	}
+	if (o->base)
+		return fail(0, "--base goes with --print oci");
 	if (!o->argv[0]) {
 		usage(stderr);
 		return -EINVAL;
@@ -458,6 +470,40 @@ static int recv_listener(struct run *r)
 	return 0;
 }
 
+/* The daemon's one line after a hand-off ("ok", "warning: ...", "refused: ..."), without its
+ * newline; "" when it closed without one (a daemon older than the line). Bounded. */
+static int read_verdict(int conn, char *buf, size_t len)
+{
+	int64_t end = now_ms() + SETUP_TIMEOUT_MS;
+	size_t got = 0;
+
+	while (got < len - 1) {
+		struct pollfd pfd = {.fd = conn, .events = POLLIN};
+		int64_t left = end - now_ms();
+		ssize_t n;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		n = poll(&pfd, 1, (int)left);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n <= 0)
+			continue;
+		n = read(conn, buf + got, len - 1 - got);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n == 0)
+			break;
+		if (n > 0)
+			got += (size_t)n;
+		if (memchr(buf, '\n', got))
+			break;
+	}
+	buf[got] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
 static int exit_code(int status)
 {
 	if (WIFEXITED(status))
@@ -539,7 +585,7 @@ static int run(const struct opts *o, const struct ic_policy *policy)
 					    .sigfd = -EBADF};
 	struct timeval tv = {.tv_sec = SETUP_TIMEOUT_MS / 1000};
 	struct child_args a = {.o = o, .policy = policy};
-	char cgerr[IC_CGROUP_PATH_MAX + 256], meta[IC_POLICY_NAME_MAX + 8], map[64];
+	char cgerr[IC_CGROUP_PATH_MAX + 256], meta[IC_POLICY_NAME_MAX + 8], map[64], verdict[512];
 	_cleanup_free_ char *json = NULL;
 	int sp[2], flags, q;
 	sigset_t block;
@@ -623,6 +669,16 @@ static int run(const struct opts *o, const struct ic_policy *policy)
 		return die(q, "cannot hand the listener to interceptd at %s", o->socket);
 	/* The daemon owns the listener now; our copies would only keep it alive. */
 	close_clear(&r.listener);
+	q = read_verdict(r.conn, verdict, sizeof(verdict));
+	if (q < 0)
+		return die(q, "no answer from interceptd at %s", o->socket);
+	if (strncmp(verdict, "warning: unknown policy", 23) == 0)
+		return die(0,
+			   "interceptd at %s has not loaded policy '%s': run 'interceptctl "
+			   "reload' after editing %s; nothing was started",
+			   o->socket, policy->name, o->config);
+	if (strncmp(verdict, "refused: ", 9) == 0)
+		return die(0, "interceptd at %s refused the container: %s", o->socket, verdict + 9);
 	close_clear(&r.conn);
 	q = send_sync(r.sync, SYNC_GO);
 	if (q < 0)
@@ -663,6 +719,14 @@ int main(int argc, char **argv)
 				   : oci    ? conf->server.oci_socket
 					    : conf->server.lxc_socket;
 
+		if (o.base) {
+			r = ic_filter_merge_oci(policy, sock, o.base, stdout, err, sizeof(err));
+			if (r == -EINVAL)
+				return die(0, "cannot merge into %s: %s", o.base, err);
+			if (r < 0)
+				return die(r, "cannot merge into %s", o.base);
+			return 0;
+		}
 		r = oci ? ic_filter_print_oci(policy, sock, stdout)
 			: ic_filter_print_lxc(policy, sock, stdout);
 		if (r < 0)
