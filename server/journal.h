@@ -9,7 +9,7 @@
 
 #include "common/conf.h"
 
-/* The journal of notifications in flight (doc/design.md §12): a memfd that the keeper holds
+/* The journal of notifications in flight (doc/design.md §13): a memfd that the keeper holds
  * and every server generation maps. A request writes its notification into its slot when it
  * arrives and marks the slot when its side effect begins; a server that starts after a crash
  * finds there what its predecessor had received and not answered. Plain stores into shared

@@ -8,7 +8,7 @@
 
 struct ic_conf;
 
-/* The keeper (doc/design.md §12): the small process interceptd starts as. It holds the three
+/* The keeper (doc/design.md §13): the small process interceptd starts as. It holds the three
  * listening sockets, the journal and a copy of every container's listener, and runs the
  * server as its child; when the server dies, it starts another, which takes every listener
  * again, so that no container's listener ever closes with the server. */

@@ -16,7 +16,7 @@
 #include "common/proc.h"
 #include "tests/harness.h"
 
-/* The keeper: listeners that outlive the server (doc/design.md §12). */
+/* The keeper: listeners that outlive the server (doc/design.md §13). */
 
 static struct ic_test_daemon d;
 static char out[1 << 16];
