@@ -31,7 +31,8 @@ static int journal_fd = -1;
 
 int ic_journal_create(void)
 {
-	int fd = memfd_create("interceptd-journal", 0), r;
+	/* Close-on-exec: a FUSE helper the server runs as a container must never get it. */
+	int fd = memfd_create("interceptd-journal", MFD_CLOEXEC), r;
 	uint64_t h[3] = {MAGIC, 1, N_SLOTS}; /* magic, next_key, n_slots */
 
 	if (fd < 0)

@@ -42,7 +42,7 @@ struct ic_journal_orphan {
 	struct seccomp_notif notif;
 };
 
-/* Keeper: a new, empty journal; its fd (not close-on-exec: it is passed on), or -errno. */
+/* Keeper: a new, empty journal; its fd (close-on-exec), or -errno. */
 int ic_journal_create(void);
 /* Server, once, before its threads: map the keeper's journal. Without one (a server run
  * without keeper), nothing is journaled. */

@@ -191,6 +191,8 @@ static void link_close(struct keeper *k)
 	k->link = -1;
 }
 
+static bool on_link(struct keeper *k);
+
 /* Fork the next server. 1 in the server, 0 in the keeper, -errno. */
 static int spawn(struct keeper *k, struct ic_serve_ctx *ctx)
 {
@@ -198,6 +200,10 @@ static int spawn(struct keeper *k, struct ic_serve_ctx *ctx)
 	int sv[2];
 	pid_t pid;
 
+	/* What the dead server sent before it died is still in its link: every listener it
+	 * handed over must be on the list the next one takes. */
+	while (k->link >= 0 && on_link(k))
+		;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return log_error_errno(errno, "keeper: socketpair: %m");
 	pid = fork();
@@ -401,18 +407,19 @@ static void upgrade(struct keeper *k)
 	kill(k->server, SIGTERM);
 }
 
-static void on_link(struct keeper *k)
+/* One message from the server. Returns false when there was none to read. */
+static bool on_link(struct keeper *k)
 {
 	char *buf = malloc(LINK_MSG_MAX);
 	int fd = -1, n_fds, mflags;
 	ssize_t n;
 
 	if (!buf)
-		return;
+		return false;
 	n = ic_sock_recv_fds(k->link, buf, LINK_MSG_MAX, &fd, 1, &n_fds, MSG_DONTWAIT, &mflags);
 	if (n == -EAGAIN || n == -EINTR) {
 		free(buf);
-		return;
+		return false;
 	}
 	if (n <= 0) {
 		/* The server is gone; SIGCHLD tells how. */
@@ -435,6 +442,7 @@ static void on_link(struct keeper *k)
 	if (fd >= 0)
 		close(fd);
 	free(buf);
+	return n > 0;
 }
 
 static const char *describe(int status, char *buf, size_t len)

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,4 +259,72 @@ Test(keeper, containers_that_come_and_go_leave_nothing_in_the_keeper)
 	cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "status --json"), 0);
 	cr_expect(strstr(out, "\"containers\":0") || strstr(out, "\"containers\": 0"), "%s", out);
 	expect_served();
+}
+
+Test(keeper, listeners_in_flight_to_the_keeper_when_the_server_dies_are_kept)
+{
+	enum { N = 5 };
+	struct ic_test_target t[N];
+	char id[32], logged[96];
+	pid_t server;
+
+	ic_test_daemon_start(&d, NULL, sysinfo_policy);
+	server = ic_test_server_pid(&d);
+	/* The keeper does not read its link meanwhile: the listeners wait in it. */
+	cr_assert_eq(kill(d.pid, SIGSTOP), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(id, sizeof(id), "in-flight-%d", i);
+		ic_test_target_spawn(&t[i], 1);
+		ic_test_target_register(&d, &t[i], id);
+		snprintf(logged, sizeof(logged), "container %s: new listener", id);
+		cr_assert(ic_test_log_wait(&d, logged, 5000));
+	}
+	cr_assert_eq(kill(server, SIGKILL), 0);
+	cr_assert_eq(kill(d.pid, SIGCONT), 0);
+	cr_assert_gt(wait_server(server, 3000), 0);
+	/* Every one of them is served by the next server. */
+	for (int i = 0; i < N; i++) {
+		ic_test_target_go(&t[i]);
+		cr_expect_eq(ic_test_target_wait(&t[i]), 0, "container %d lost its listener", i);
+	}
+}
+
+Test(keeper, the_journal_never_reaches_a_program_the_server_runs)
+{
+	char path[512], link[256], line[256];
+	struct dirent *de;
+	bool found = false;
+	pid_t server;
+	DIR *dir;
+
+	ic_test_daemon_start(&d, NULL, sysinfo_policy);
+	server = ic_test_server_pid(&d);
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)server);
+	dir = opendir(path);
+	cr_assert(dir);
+	while ((de = readdir(dir))) {
+		ssize_t n;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)server, de->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = 0;
+		if (!strstr(link, "interceptd-journal"))
+			continue;
+		found = true;
+		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", (int)server, de->d_name);
+		f = fopen(path, "re");
+		cr_assert(f);
+		while (fgets(line, sizeof(line), f)) {
+			unsigned flags;
+
+			if (sscanf(line, "flags: %o", &flags) == 1)
+				cr_expect(flags & 02000000, "the journal is not close-on-exec");
+		}
+		fclose(f);
+	}
+	closedir(dir);
+	cr_expect(found, "no journal in the server");
 }
