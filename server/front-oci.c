@@ -33,6 +33,7 @@
 #define OCI_CONN_TIMEOUT_MS 5000
 #define OCI_PEER_MAX	    96
 #define OCI_ACCEPT_PAUSE_NS (1000ULL * 1000000ULL)
+#define OCI_STOP_GRACE_NS   (1000ULL * 1000000ULL)
 
 struct oci_conn {
 	int fd;
@@ -449,15 +450,38 @@ static void expire(void)
 	}
 }
 
+/* Stopping: no new connection (they wait in the backlog for the next server), but those
+ * accepted are finished, or runc's start would fail on a connection the next server cannot
+ * take half read. */
+static uint64_t stop_accepting(void)
+{
+	uint64_t v;
+
+	if (read(oci.evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_warn_errno(errno, "oci: eventfd: %m");
+	epoll_ctl(oci.epfd, EPOLL_CTL_DEL, oci.sock, NULL);
+	if (oci.lxc_sock >= 0)
+		epoll_ctl(oci.epfd, EPOLL_CTL_DEL, oci.lxc_sock, NULL);
+	oci.accept_paused_until = 0;
+	return ic_now_ns() + OCI_STOP_GRACE_NS;
+}
+
 static void *oci_main(void *arg)
 {
 	struct epoll_event evs[32];
+	uint64_t stop_by = 0;
 
 	rcu_register_thread();
 	for (;;) {
-		int n = epoll_wait(oci.epfd, evs, 32, next_timeout_ms());
-		bool stop = false;
+		int timeout = next_timeout_ms(), n;
 
+		if (stop_by) {
+			uint64_t now = ic_now_ns();
+			int left = stop_by > now ? (int)((stop_by - now) / 1000000ULL) + 1 : 0;
+
+			timeout = timeout < 0 || timeout > left ? left : timeout;
+		}
+		n = epoll_wait(oci.epfd, evs, 32, timeout);
 		if (n < 0 && errno != EINTR) {
 			log_error_errno(errno, "oci: epoll_wait: %m");
 			break;
@@ -470,12 +494,14 @@ static void *oci_main(void *arg)
 
 				if (r < 0)
 					pause_accepting(-r);
-			} else if (evs[i].data.ptr == &oci.evfd)
-				stop = true;
-			else
+			} else if (evs[i].data.ptr == &oci.evfd) {
+				if (!stop_by)
+					stop_by = stop_accepting();
+			} else {
 				conn_read(evs[i].data.ptr);
+			}
 		}
-		if (stop)
+		if (stop_by && (!oci.conns || ic_now_ns() >= stop_by))
 			break;
 		expire();
 	}

@@ -9,12 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/oci.h"
 #include "common/proc.h"
+#include "common/sock.h"
 #include "tests/harness.h"
 
 /* The keeper: listeners that outlive the server (doc/design.md §13). */
@@ -327,4 +330,35 @@ Test(keeper, the_journal_never_reaches_a_program_the_server_runs)
 	}
 	closedir(dir);
 	cr_expect(found, "no journal in the server");
+}
+
+Test(keeper, a_runtime_half_way_through_its_message_at_an_upgrade_is_served)
+{
+	struct ic_test_target t;
+	size_t half;
+	char *msg;
+	pid_t server;
+	int fd;
+
+	ic_test_daemon_start(&d, NULL, sysinfo_policy);
+	server = ic_test_server_pid(&d);
+	ic_test_target_spawn(&t, 1);
+	msg = ic_oci_format("half-way", t.pid, t.pid, "creating", NULL);
+	cr_assert(msg);
+	half = strlen(msg) / 2;
+	fd = ic_sock_connect(d.oci, SOCK_STREAM);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ic_sock_send_fds(fd, msg, half, &t.listener, 1), 0);
+	close(t.listener);
+	t.listener = -1;
+	usleep(200000); /* accepted, half read */
+	cr_assert_eq(kill(d.pid, SIGUSR2), 0);
+	usleep(100000); /* the server drains */
+	cr_expect_eq(send(fd, msg + half, strlen(msg) - half, MSG_NOSIGNAL),
+		     (ssize_t)(strlen(msg) - half), "the draining server dropped the connection");
+	close(fd);
+	free(msg);
+	cr_assert_gt(wait_server(server, 5000), 0);
+	ic_test_target_go(&t);
+	cr_expect_eq(ic_test_target_wait(&t), 0, "its listener was lost");
 }
