@@ -22,6 +22,7 @@ struct ic_container {
 	char policy_name[IC_POLICY_NAME_MAX];
 	struct ic_policy *own_policy; /* from container metadata, NULL: use policy_name */
 	uint64_t requests; /* atomic, relaxed: per-container count for `interceptctl containers` */
+	bool no_policy_logged; /* atomic: its policy is missing, and that was logged */
 	struct ic_container_info info;
 };
 

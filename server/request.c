@@ -334,9 +334,13 @@ void ic_request_serve(struct ic_request *req, const struct ic_conf *conf, struct
 		return;
 	}
 	serving_set(serving, req);
-	if (!hreq.policy)
-		log_warn("container %s: policy '%s' no longer exists; the kernel decides",
+	/* Once while it lasts, not once per call: the container may loop. */
+	if (!hreq.policy && !__atomic_exchange_n(&ct->no_policy_logged, true, __ATOMIC_RELAXED))
+		log_warn("container %s: policy '%s' does not exist; the kernel answers its calls "
+			 "until a reload brings it",
 			 ct->info.id, ct->policy_name);
+	else if (hreq.policy && __atomic_load_n(&ct->no_policy_logged, __ATOMIC_RELAXED))
+		__atomic_store_n(&ct->no_policy_logged, false, __ATOMIC_RELAXED);
 	req->timed_out = ic_now_ns() > req->deadline_ns;
 	v = req->timed_out ? IC_VERDICT_FAILED : ic_handle(&hreq, &resp);
 	if (req->timed_out)

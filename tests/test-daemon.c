@@ -341,6 +341,36 @@ Test(daemon, inflight_cap_holds_for_more_containers_than_ever_fit_a_fixed_list)
 	cr_expect_eq(ic_test_stat(&d, "answers.failed"), 0);
 }
 
+Test(daemon, a_container_without_its_policy_is_logged_once_not_per_call)
+{
+	struct ic_test_target t;
+	char *msg;
+	int fd;
+
+	start(NULL);
+	ic_test_target_spawn(&t, 1000);
+	msg = ic_oci_format("no-policy", t.pid, t.pid, "creating", "policy=not-loaded");
+	cr_assert(msg);
+	fd = oci_connect();
+	cr_assert_eq(ic_sock_send_fds(fd, msg, strlen(msg), &t.listener, 1), 0);
+	close(fd);
+	free(msg);
+	close(t.listener);
+	t.listener = -1;
+	cr_assert(ic_test_log_wait(&d, "container no-policy: new listener", 5000));
+	ic_test_target_go(&t);
+	cr_expect_eq(ic_test_target_wait(&t), 0, "the kernel's answers failed");
+	cr_expect(ic_test_stat_reaches(&d, "answers.continued", 1000, 5000));
+	ic_test_read_file(d.log, out, sizeof(out));
+	{
+		int n = 0;
+
+		for (char *p = out; (p = strstr(p, "container no-policy: policy 'not-loaded'")); p++)
+			n++;
+		cr_expect_eq(n, 1, "logged %d times", n);
+	}
+}
+
 Test(daemon, json_split_over_several_writes_is_accepted)
 {
 	struct ic_test_target t;
