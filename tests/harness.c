@@ -304,6 +304,26 @@ pid_t ic_test_server_pid(struct ic_test_daemon *d)
 	return pid;
 }
 
+pid_t ic_test_server_replaced(struct ic_test_daemon *d, pid_t old, int timeout_ms)
+{
+	for (int waited = 0; waited < timeout_ms; waited += 10) {
+		char buf[4096];
+		struct json_object *o, *v;
+		pid_t pid = 0;
+
+		if (ic_test_ctl(d, buf, sizeof(buf), "status --json") == 0) {
+			o = json_tokener_parse(buf);
+			if (o && json_object_object_get_ex(o, "pid", &v))
+				pid = (pid_t)json_object_get_int(v);
+			json_object_put(o);
+			if (pid > 0 && pid != old)
+				return pid;
+		}
+		usleep(10000);
+	}
+	return 0;
+}
+
 pid_t ic_test_thread_named(struct ic_test_daemon *d, const char *name)
 {
 	char path[512], comm[32];

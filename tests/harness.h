@@ -63,6 +63,9 @@ int ic_test_target_wait(struct ic_test_target *t);
 
 /* The pid of the daemon's server process (d->pid is its keeper's). */
 pid_t ic_test_server_pid(struct ic_test_daemon *d);
+/* The server that answers status once it is no longer old (0: any), within about timeout_ms
+ * (each status asked counts 10 ms); 0 when none did. */
+pid_t ic_test_server_replaced(struct ic_test_daemon *d, pid_t old, int timeout_ms);
 /* The tid of the daemon's thread named name ("ic-worker-0"), 0 if none. */
 pid_t ic_test_thread_named(struct ic_test_daemon *d, const char *name);
 /* Stop that worker with ptrace (PTRACE_SEIZE + INTERRUPT): requests then wait in their queue.

@@ -365,7 +365,8 @@ Test(daemon, a_container_without_its_policy_is_logged_once_not_per_call)
 	{
 		int n = 0;
 
-		for (char *p = out; (p = strstr(p, "container no-policy: policy 'not-loaded'")); p++)
+		for (char *p = out; (p = strstr(p, "container no-policy: policy 'not-loaded'"));
+		     p++)
 			n++;
 		cr_expect_eq(n, 1, "logged %d times", n);
 	}

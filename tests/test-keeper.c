@@ -51,27 +51,6 @@ static int count_fds(pid_t pid)
 	return n;
 }
 
-/* The server that answers status now, once it differs from old (0: any), within timeout_ms. */
-static pid_t wait_server(pid_t old, int timeout_ms)
-{
-	uint64_t end = ic_now_ns() + (uint64_t)timeout_ms * 1000000ULL;
-
-	while (ic_now_ns() < end) {
-		char buf[4096];
-		long long pid;
-
-		if (ic_test_ctl(&d, buf, sizeof(buf), "status") == 0) {
-			char *p = strstr(buf, "\npid");
-
-			pid = p ? strtoll(p + 4 + strspn(p + 4, " "), NULL, 10) : 0;
-			if (pid > 0 && pid != old)
-				return (pid_t)pid;
-		}
-		usleep(10000);
-	}
-	return 0;
-}
-
 static void expect_served(void)
 {
 	int r = ic_test_sh(out, sizeof(out), 60, "%s -c %s -s %s --memory 64M -- %s",
@@ -158,7 +137,7 @@ Test(keeper, a_killed_server_is_replaced_and_keeps_every_container)
 		usleep(250000 + (unsigned)(rand() % 400000));
 		cr_assert_eq(kill(server, SIGKILL), 0);
 		t0 = ic_now_ns();
-		next = wait_server(server, 3000);
+		next = ic_test_server_replaced(&d, server, 3000);
 		cr_assert_gt(next, 0, "no server after kill %d", k);
 		/* Served again within a second of the kill. */
 		cr_expect_lt(ic_now_ns() - t0, 1000000000ULL, "kill %d: %llu ms", k,
@@ -183,7 +162,7 @@ Test(keeper, upgrades_in_a_row_hand_every_container_over)
 			cr_assert_eq(ic_test_ctl(&d, out, sizeof(out), "upgrade"), 0, "%s", out);
 		else
 			cr_assert_eq(kill(d.pid, SIGUSR2), 0);
-		server = wait_server(server, 5000);
+		server = ic_test_server_replaced(&d, server, 5000);
 		cr_assert_gt(server, 0, "no server after upgrade %d", k);
 	}
 	load_check(loops, "upgrades");
@@ -249,7 +228,7 @@ Test(keeper, containers_that_come_and_go_leave_nothing_in_the_keeper)
 	cr_assert_eq(kill(server, SIGKILL), 0);
 	ic_test_target_go(&t);
 	cr_expect_eq(ic_test_target_wait(&t), 0);
-	cr_assert_gt(wait_server(server, 3000), 0);
+	cr_assert_gt(ic_test_server_replaced(&d, server, 3000), 0);
 	/* The keeper lets go of each listener when its last task is gone. */
 	for (int i = 0; i < 100; i++) {
 		now = count_fds(d.pid);
@@ -284,7 +263,7 @@ Test(keeper, listeners_in_flight_to_the_keeper_when_the_server_dies_are_kept)
 	}
 	cr_assert_eq(kill(server, SIGKILL), 0);
 	cr_assert_eq(kill(d.pid, SIGCONT), 0);
-	cr_assert_gt(wait_server(server, 3000), 0);
+	cr_assert_gt(ic_test_server_replaced(&d, server, 3000), 0);
 	/* Every one of them is served by the next server. */
 	for (int i = 0; i < N; i++) {
 		ic_test_target_go(&t[i]);
@@ -358,7 +337,7 @@ Test(keeper, a_runtime_half_way_through_its_message_at_an_upgrade_is_served)
 		     (ssize_t)(strlen(msg) - half), "the draining server dropped the connection");
 	close(fd);
 	free(msg);
-	cr_assert_gt(wait_server(server, 5000), 0);
+	cr_assert_gt(ic_test_server_replaced(&d, server, 5000), 0);
 	ic_test_target_go(&t);
 	cr_expect_eq(ic_test_target_wait(&t), 0, "its listener was lost");
 }

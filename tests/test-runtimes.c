@@ -4,10 +4,12 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysinfo.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/harness.h"
@@ -90,9 +92,10 @@ static void make_bundle_ex(const char *rt, const char *args, bool userns, const 
 		       "cp /bin/busybox %s/rootfs/bin/busybox; "
 		       "for a in sh free sleep cat; do ln -sf busybox %s/rootfs/bin/$a; done; "
 		       "for a in mknod echo; do ln -sf busybox %s/rootfs/bin/$a; done; "
-		       "cp %s %s/rootfs/bin/probe",
+		       "cp %s %s/rootfs/bin/probe; cp %s %s/rootfs/bin/loop",
 		       bundle, bundle, bundle, bundle, bundle, bundle, bundle,
-		       ic_test_bin("tests/sysinfo-probe"), bundle);
+		       ic_test_bin("tests/sysinfo-probe"), bundle,
+		       ic_test_bin("tests/sysinfo-loop"), bundle);
 	cr_assert_eq(r, 0, "bundle: %s", out);
 	/* The seccomp section is what operators get from intercept-run --print oci. */
 	r = ic_test_sh(seccomp, sizeof(seccomp), 30, "%s --print oci -c %s -s %s -p %s",
@@ -167,6 +170,47 @@ static void runtime_sees_its_memory_limit(const char *rt)
 	cr_expect(ic_test_log_has(&d, id), "the daemon never saw %s", id);
 	cr_expect(ic_test_stat_reaches(&d, "answers.emulated", 2, 5000), "counter %s",
 		  "answers.emulated");
+}
+
+/* The container calls sysinfo for 5 s while the server is killed, then the daemon upgraded:
+ * every call answered with its own 64 MiB, none past the request deadline. */
+static void container_outlives_a_server_kill_and_an_upgrade(const char *rt)
+{
+	char cmd[1024], path[256];
+	pid_t run, server;
+	int status;
+
+	cr_assert_eq(ic_test_sh(NULL, 0, 10, "command -v %s", rt), 0, "%s is not installed", rt);
+	make_bundle(rt, "\"/bin/loop\", \"0\", \"5\", \"67108864\"");
+	snprintf(path, sizeof(path), "%s/run.out", d.dir);
+	snprintf(cmd, sizeof(cmd), "cd %s && %s run %s </dev/null >%s 2>&1", bundle,
+		 runtime_cmd(rt), id, path);
+	run = ic_test_sh_start(cmd);
+	cr_assert(ic_test_stat_reaches(&d, "received", 1000, 20000), "the container does not run");
+	server = ic_test_server_pid(&d);
+	cr_assert_eq(kill(server, SIGKILL), 0);
+	server = ic_test_server_replaced(&d, server, 3000);
+	cr_assert_gt(server, 0, "no server after the kill");
+	usleep(300000);
+	cr_assert_eq(ic_test_ctl(&d, out, sizeof(out), "upgrade"), 0, "%s", out);
+	cr_assert_gt(ic_test_server_replaced(&d, server, 5000), 0, "no server after the upgrade");
+	cr_assert_eq(waitpid(run, &status, 0), run);
+	ic_test_read_file(path, out, sizeof(out));
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: %s", rt, out);
+	cr_expect_eq(ic_test_kv(out, "failures"), 0, "%s: %s", rt, out);
+	cr_expect_gt(ic_test_kv(out, "calls"), 1000, "%s: %s", rt, out);
+	cr_expect_lt(ic_test_kv(out, "max_us"), 5000000, "%s: %s", rt, out);
+	cr_log_info("%s across a kill and an upgrade: %s", rt, out);
+}
+
+Test(runtimes, runc_container_outlives_a_server_kill_and_an_upgrade)
+{
+	container_outlives_a_server_kill_and_an_upgrade("runc");
+}
+
+Test(runtimes, crun_container_outlives_a_server_kill_and_an_upgrade)
+{
+	container_outlives_a_server_kill_and_an_upgrade("crun");
 }
 
 Test(runtimes, runc_container_sees_its_memory_limit)
