@@ -18,6 +18,8 @@
 #include "common/proc.h"
 #include "common/sock.h"
 #include "server/front-lxc.h"
+#include "server/journal.h"
+#include "server/keeper.h"
 #include "server/registry.h"
 #include "server/request.h"
 #include "server/server.h"
@@ -105,38 +107,66 @@ static const struct ic_source_ops lxc_ops = {
     .name = lxc_name,
     /* LXC waits for a datagram even when its caller is gone. */
     .reply_when_gone = true,
+    /* A journaled request's listener came with its datagram, and is gone with the server. */
+    .recover_by_continue = true,
 };
+
+/* Serve connection fd (ours whatever the outcome). key: the keeper's name for it; 0 for a new
+ * connection, which gets a key and whose copy goes to the keeper, so that the monitor's
+ * connection outlives the server (LXC fails the call in flight when it closes). *ret (when
+ * ret) gets a reference. */
+static int adopt(int fd, uint64_t key, struct ic_source **ret)
+{
+	struct lxc_conn *c = calloc(1, sizeof(*c));
+	struct ucred cred;
+	socklen_t sl = sizeof(cred);
+
+	if (!c || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) < 0) {
+		int r = log_warn_errno(c ? errno : ENOMEM, "lxc: cannot take a connection: %m");
+
+		free(c);
+		close(fd);
+		return r;
+	}
+	ic_source_init(&c->src, &lxc_ops, fd);
+	c->peer_pid = cred.pid;
+	ic_proc_peer_name(fd, c->peer, sizeof(c->peer));
+	c->src.key = key ? key : ic_journal_new_key();
+	if (!key && ic_keeper_hold(c->src.key, IC_LXC_HELD_MSG, 1, fd) < 0)
+		log_error("lxc: the keeper holds no copy of the connection from %s", c->peer);
+	if (ret)
+		ic_source_ref(&c->src);
+	if (ic_server_adopt(&c->src) < 0) {
+		log_error("lxc: refused %s: no acceptor thread is running", c->peer);
+		if (ret)
+			ic_source_put(&c->src);
+		ic_source_put(&c->src);
+		return -EAGAIN;
+	}
+	log_debug("lxc: connection from %s", c->peer);
+	if (ret)
+		*ret = &c->src;
+	return 0;
+}
 
 int ic_lxc_accept(int sock)
 {
 	for (;;) {
 		int fd = accept4(sock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		struct ucred cred;
-		socklen_t sl = sizeof(cred);
-		struct lxc_conn *c;
 
 		if (fd < 0) {
 			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
 				return 0;
 			return -errno;
 		}
-		c = calloc(1, sizeof(*c));
-		if (!c || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) < 0) {
-			log_warn_errno(c ? errno : ENOMEM, "lxc: cannot take a connection: %m");
-			free(c);
-			close(fd);
-			continue;
-		}
-		ic_source_init(&c->src, &lxc_ops, fd);
-		c->peer_pid = cred.pid;
-		ic_proc_peer_name(fd, c->peer, sizeof(c->peer));
-		if (ic_server_adopt(&c->src) < 0) {
-			log_error("lxc: refused %s: no acceptor thread is running", c->peer);
-			ic_source_put(&c->src);
-			continue;
-		}
-		log_debug("lxc: connection from %s", c->peer);
+		(void)adopt(fd, 0, NULL);
 	}
+}
+
+int ic_lxc_readopt(int fd, uint64_t key, struct ic_source **ret)
+{
+	*ret = NULL;
+	return adopt(fd, key, ret);
 }
 
 /* A bad datagram gets an empty one back at once: LXC then answers ENOSYS to the caller instead

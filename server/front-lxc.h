@@ -7,8 +7,18 @@
  * carrying the notification, a cookie and three fds; one 136-byte datagram back. Connections
  * are sources (server/source.h) in the acceptors' epoll sets, like listeners. */
 
+#include <stdint.h>
+
+struct ic_source;
+
+/* What the keeper holds with a monitor's connection, in place of an OCI message. */
+#define IC_LXC_HELD_MSG "L"
+
 /* Front-end thread: accept every pending connection on the LXC socket and hand each to an
  * acceptor. 0, or -errno when accept failed for want of resources (the caller pauses). */
 int ic_lxc_accept(int sock);
+/* Main thread, at a server's start: serve again a connection the keeper held (fd, ours
+ * whatever the outcome); *ret gets its source with a reference, NULL on failure. */
+int ic_lxc_readopt(int fd, uint64_t key, struct ic_source **ret);
 
 #endif

@@ -283,6 +283,10 @@ void ic_front_oci_readopt(struct ic_keeper_held *const *held, size_t n, struct i
 		int r;
 
 		srcs[i] = NULL;
+		if (held[i]->len == 1 && held[i]->msg[0] == IC_LXC_HELD_MSG[0]) {
+			(void)ic_lxc_readopt(held[i]->fd, held[i]->key, &srcs[i]);
+			continue;
+		}
 		r = ic_oci_parse(held[i]->msg, held[i]->len, &st, err, sizeof(err));
 		if (r < 0) {
 			log_error("keeper: a listener kept with a bad message (%s): let go", err);

@@ -9,7 +9,7 @@
 
 #include "server/journal.h"
 
-#define MAGIC 0x69636a726e6c0001ULL /* "icjrnl", version 1 */
+#define MAGIC 0x69636a726e6c0002ULL /* "icjrnl", version 2 */
 
 #define STATS_MAX (128 * 1024)
 
@@ -126,9 +126,11 @@ int ic_journal_take_orphans(struct ic_journal_orphan **ret)
 			o = bigger;
 		}
 		o[n].key = slots[i].key;
-		o[n].acting = st == IC_JOURNAL_ACTING;
+		o[n].acting = st == IC_JOURNAL_ACTING || st == IC_JOURNAL_REPLYING;
+		o[n].replying = st == IC_JOURNAL_REPLYING;
 		o[n].attempts = slots[i].attempts;
 		o[n].notif = slots[i].notif;
+		memcpy(o[n].aux, slots[i].aux, sizeof(o[n].aux));
 		n++;
 		ic_journal_set(&slots[i], IC_JOURNAL_FREE);
 	}

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "common/conf.h"
 
@@ -24,6 +25,7 @@ enum ic_journal_state {
 	IC_JOURNAL_RECEIVING = 1, /* NOTIF_RECV writes into the slot: received if notif.id != 0 */
 	IC_JOURNAL_RECEIVED = 2,  /* received, no side effect yet */
 	IC_JOURNAL_ACTING = 3,	  /* its side effect began */
+	IC_JOURNAL_REPLYING = 4,  /* its answer is being sent, or was */
 	_IC_JOURNAL_STATE_MAX
 };
 
@@ -32,14 +34,17 @@ struct ic_journal_slot {
 	uint32_t attempts; /* servers that received it before this one */
 	uint64_t key;	   /* the source it came from (ic_journal_new_key), 0: none */
 	struct seccomp_notif notif;
+	unsigned char aux[32]; /* what the source needs to answer it (LXC's header) */
 };
 
 /* What a dead server left: one notification to answer. */
 struct ic_journal_orphan {
 	uint64_t key;
 	bool acting;
+	bool replying; /* its answer may have gone out */
 	uint32_t attempts;
 	struct seccomp_notif notif;
+	unsigned char aux[32];
 };
 
 /* Keeper: a new, empty journal; its fd (close-on-exec), or -errno. */
@@ -61,10 +66,12 @@ struct ic_journal_slot *ic_journal_slot(unsigned idx);
 int ic_journal_take_orphans(struct ic_journal_orphan **ret);
 
 static inline void ic_journal_received(struct ic_journal_slot *s, uint64_t key,
-				       const struct seccomp_notif *n, uint32_t attempts)
+				       const struct seccomp_notif *n, uint32_t attempts,
+				       const unsigned char aux[32])
 {
 	s->key = key;
 	s->attempts = attempts;
+	memcpy(s->aux, aux, sizeof(s->aux));
 	s->notif = *n;
 	__atomic_store_n(&s->state, IC_JOURNAL_RECEIVED, __ATOMIC_RELEASE);
 }

@@ -130,7 +130,7 @@ void ic_request_begin(struct ic_request *req, struct ic_source *src, const struc
 	 * journaled it already (listeners do). */
 	if (req->slot && src->key &&
 	    __atomic_load_n(&req->slot->state, __ATOMIC_RELAXED) == IC_JOURNAL_FREE)
-		ic_journal_received(req->slot, src->key, &req->notif, req->attempts);
+		ic_journal_received(req->slot, src->key, &req->notif, req->attempts, req->lxc.hdr);
 	__atomic_add_fetch(&req->ct->requests, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&req->ct->inflight, 1, __ATOMIC_ACQUIRE);
 }
@@ -192,6 +192,10 @@ static enum ic_answer answer(struct ic_request *req, enum ic_verdict v, const st
 		kind = IC_ANSWER_FAILED;
 		break;
 	}
+	/* A server that follows a crash must not answer it again: LXC would take that answer for
+	 * its next call's, and every answer after it. */
+	if (req->slot && req->src->key)
+		ic_journal_set(req->slot, IC_JOURNAL_REPLYING);
 	ret = req->src->ops->reply(req, &resp);
 	if (ret == -ENOENT)
 		return IC_ANSWER_DROPPED;

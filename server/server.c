@@ -424,8 +424,30 @@ void ic_server_recover(const struct ic_journal_orphan *orphans, size_t n,
 		struct ic_request *req;
 
 		found = bsearch(&kp, sorted, m, sizeof(*sorted), by_key);
+		if (!found) {
+			gone++;
+			continue;
+		}
+		if ((*found)->ops->recover_by_continue) {
+			/* No listener left to ask ID_VALID: only an answer that does nothing, and
+			 * never a second one (the source would take it for the next call's). */
+			if (orphans[i].replying) {
+				gone++;
+				continue;
+			}
+			struct ic_request fake = {.src = *found, .notif = orphans[i].notif};
+			struct seccomp_notif_resp resp = {
+			    .id = orphans[i].notif.id, .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
+
+			memcpy(fake.lxc.hdr, orphans[i].aux, sizeof(fake.lxc.hdr));
+			if ((*found)->ops->reply(&fake, &resp) == 0)
+				failed++;
+			else
+				gone++;
+			continue;
+		}
 		/* The target may be gone, and its pid someone else's: ask the kernel first. */
-		if (!found || ic_notif_id_valid((*found)->fd, orphans[i].notif.id) < 0) {
+		if (ic_notif_id_valid((*found)->fd, orphans[i].notif.id) < 0) {
 			gone++;
 			continue;
 		}

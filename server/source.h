@@ -44,6 +44,8 @@ struct ic_source_ops {
 	bool reply_when_gone; /* a request whose target went away is still answered */
 	bool pausable;	      /* may be left unread while its container is over its cap */
 	bool in_place;	      /* its fast requests may be served by the acceptor itself */
+	/* What a crashed server left of it is answered CONTINUE, not served again. */
+	bool recover_by_continue;
 };
 
 /* What an acceptor watches, embedded in the kind's own struct. Owned by one acceptor thread at

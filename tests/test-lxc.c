@@ -219,6 +219,38 @@ Test(lxc, daemon_restart_while_a_container_runs)
 	cr_expect_eq(ic_test_kv(out, "totalram"), 64LL << 20, "after the restart: %s", out);
 }
 
+Test(lxc, a_container_outlives_a_server_kill_and_an_upgrade)
+{
+	pid_t server;
+	int r;
+
+	lxc_setup();
+	lxc_create("outlives", false);
+	lxc_start("outlives");
+	server = ic_test_server_pid(&d);
+	/* Its init loops on sysinfo for 2 s; the server dies, then the daemon is upgraded. */
+	r = ic_test_sh(out, sizeof(out), 10, "touch %s/outlives/rootfs/go", lxcpath);
+	cr_assert_eq(r, 0, "%s", out);
+	usleep(300000);
+	cr_assert_eq(kill(server, SIGKILL), 0);
+	server = ic_test_server_replaced(&d, server, 3000);
+	cr_assert_gt(server, 0, "no server after the kill");
+	usleep(300000);
+	cr_assert_eq(ic_test_ctl(&d, out, sizeof(out), "upgrade"), 0, "%s", out);
+	cr_assert_gt(ic_test_server_replaced(&d, server, 5000), 0, "no server after the upgrade");
+	r = ic_test_sh(out, sizeof(out), 60,
+		       "f=%s/outlives/rootfs/tmp/loop.out; for t in $(seq 300); do [ -e $f ] && "
+		       "break; sleep 0.1; done; cat $f",
+		       lxcpath);
+	cr_expect_eq(r, 0, "%s", out);
+	cr_log_info("LXC across a kill and an upgrade: %s", out);
+	/* The one call in flight at the kill may get the failure answer (the kernel's own, here:
+	 * the host's memory): its datagram's listener died with the server, so it cannot be
+	 * served again. No other call may fail. */
+	cr_expect_leq(ic_test_kv(out, "failures"), 1, "%s", out);
+	cr_expect_gt(ic_test_kv(out, "calls"), 0, "%s", out);
+}
+
 Test(lxc, many_containers_calling_sysinfo_at_once_all_get_their_answers)
 {
 	enum { N = 50 };
