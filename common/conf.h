@@ -7,7 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define IC_CONF_DEFAULT_PATH "/etc/interceptd/interceptd.conf"
+/* Follows ./configure --sysconfdir: the build passes SYSCONFDIR to every file. */
+#define IC_CONF_DEFAULT_PATH SYSCONFDIR "/interceptd/interceptd.conf"
 #define IC_THREADS_AUTO	     0
 #define IC_ACCEPTORS_MAX     64
 #define IC_WORKERS_MAX	     1024

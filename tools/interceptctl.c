@@ -15,17 +15,16 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: interceptctl [-s SOCKET] [-c CONFIG] "
+	fprintf(f, "Usage: interceptctl [-s SOCKET] [-c CONFIG] [-V] "
 		   "status|stats|containers|reload|metrics [--json]\n");
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"socket", required_argument, NULL, 's'},
-					     {"config", required_argument, NULL, 'c'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"help", no_argument, NULL, 'h'},
-					     {}};
+	static const struct option opts[] = {
+	    {"socket", required_argument, NULL, 's'}, {"config", required_argument, NULL, 'c'},
+	    {"json", no_argument, NULL, 'j'},	      {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},      {}};
 	const char *sock_path = NULL, *conf_path = NULL;
 	bool json = false;
 	char req[128], buf[65536];
@@ -33,7 +32,7 @@ int main(int argc, char **argv)
 	int c, code = -1;
 	ssize_t n;
 
-	while ((c = getopt_long(argc, argv, "s:c:jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:c:jhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			sock_path = optarg;
@@ -46,6 +45,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("interceptctl %s\n", PACKAGE_VERSION);
 			return 0;
 		default:
 			usage(stderr);
