@@ -16,17 +16,23 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: interceptctl [-s SOCKET] [-c CONFIG] [-V] "
-		   "status|stats|containers|reload|metrics [--json]\n");
+		   "status|stats|containers|reload [--json]\n"
+		   "       interceptctl [-s SOCKET] [-c CONFIG] metrics [--openmetrics]\n"
+		   "metrics prints Prometheus text format 0.0.4; --openmetrics prints OpenMetrics "
+		   "1.0.0.\n");
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"socket", required_argument, NULL, 's'}, {"config", required_argument, NULL, 'c'},
-	    {"json", no_argument, NULL, 'j'},	      {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},      {}};
+	static const struct option opts[] = {{"socket", required_argument, NULL, 's'},
+					     {"config", required_argument, NULL, 'c'},
+					     {"json", no_argument, NULL, 'j'},
+					     {"help", no_argument, NULL, 'h'},
+					     {"version", no_argument, NULL, 'V'},
+					     {"openmetrics", no_argument, NULL, 'O'},
+					     {}};
 	const char *sock_path = NULL, *conf_path = NULL;
-	bool json = false;
+	const char *opt = "";
 	char req[128], buf[65536];
 	_cleanup_close_ int fd = -EBADF;
 	int c, code = -1;
@@ -41,7 +47,10 @@ int main(int argc, char **argv)
 			conf_path = optarg;
 			break;
 		case 'j':
-			json = true;
+			opt = " --json";
+			break;
+		case 'O':
+			opt = " --openmetrics";
 			break;
 		case 'h':
 			usage(stdout);
@@ -79,7 +88,7 @@ int main(int argc, char **argv)
 			sock_path, strerror(-fd));
 		return 1;
 	}
-	snprintf(req, sizeof(req), "%s%s\n", argv[optind], json ? " --json" : "");
+	snprintf(req, sizeof(req), "%s%s\n", argv[optind], opt);
 	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
 		fprintf(stderr, "interceptctl: %m\n");
 		return 1;
