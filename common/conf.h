@@ -56,6 +56,8 @@ struct ic_server_conf {
 	bool inline_fast; /* acceptors answer fast requests themselves when their queue is empty */
 	int log_level;	  /* enum ic_log_level */
 	int log_target;	  /* enum ic_log_target */
+	unsigned log_ratelimit_burst; /* lines per container per interval, 0: no limit */
+	unsigned log_ratelimit_interval_ms;
 };
 
 /* An immutable snapshot once loaded: readers never see it change. */

@@ -113,6 +113,9 @@ static void add_container(struct ic_container *ct, void *data)
 			       json_u64(__atomic_load_n(&ct->requests, __ATOMIC_RELAXED)));
 	json_object_object_add(c, "age_s",
 			       json_u64((ic_now_ns() - ct->created_ns) / 1000000000ULL));
+	json_object_object_add(
+	    c, "log_suppressed",
+	    json_u64(__atomic_load_n(&ct->info.log_rl.suppressed_total, __ATOMIC_RELAXED)));
 	json_object_object_add(c, "memory_cgroup",
 			       json_object_new_string(ct->info.cgroup.memory ?: ""));
 	json_object_array_add(arr, c);

@@ -21,6 +21,7 @@
 #include "handlers/table.h"
 #include "server/control.h"
 #include "server/front-oci.h"
+#include "server/registry.h"
 #include "server/server.h"
 
 /* How often queued requests are checked against their deadline. */
@@ -120,6 +121,7 @@ static int run(struct ic_conf *conf, const char *conf_path, bool conf_must_exist
 		}
 		if (n <= 0) {
 			ic_server_sweep();
+			ic_registry_flush_logs();
 			continue;
 		}
 		if (read(sfd, &si, sizeof(si)) != sizeof(si)) {
@@ -200,6 +202,8 @@ int main(int argc, char **argv)
 	}
 	ic_log_set_level(conf->server.log_level);
 	ic_log_set_target(conf->server.log_target);
+	ic_log_set_ratelimit(conf->server.log_ratelimit_burst,
+			     conf->server.log_ratelimit_interval_ms);
 
 	if (geteuid() != 0)
 		log_warn("not running as root: only containers of this user can be served");

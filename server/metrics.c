@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/hist.h"
+#include "common/log.h"
 #include "common/macros.h"
 #include "common/proc.h"
 #include "handlers/table.h"
@@ -142,6 +143,10 @@ void ic_metrics_write(FILE *f, bool om)
 	       "From receive to answer, by syscall.");
 	for (int i = 0; i < IC_STATS_SYS; i = next_sys(i))
 		histogram(f, "interceptd_request_duration_seconds", sys_label(i), &st->latency[i]);
+
+	counter(f, om, "interceptd_log_lines_suppressed",
+		"Log lines held back by the per-container budget (log.ratelimit.*).",
+		ic_log_suppressed_total());
 
 	family(f, om, "interceptd_queue_depth", FAMILY_GAUGE, NULL,
 	       "Requests waiting in each CPU's queue.");
