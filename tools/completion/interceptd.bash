@@ -18,17 +18,20 @@ _interceptctl()
 
 	case $prev in
 	-s | --socket | -c | --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+	-p | --policy) return ;;
 	esac
 	for w in "${COMP_WORDS[@]:1:COMP_CWORD-1}"; do
-		case $w in status | stats | containers | reload | metrics) cmd=$w ;; esac
+		case $w in status | stats | containers | reload | metrics | lxd-policy) cmd=$w ;; esac
 	done
 	if [[ $cur == -* ]]; then
 		case $cmd in
 		metrics) COMPREPLY=($(compgen -W '--openmetrics --json' -- "$cur")) ;;
-		*) COMPREPLY=($(compgen -W '--socket --config --json --version --help' -- "$cur")) ;;
+		*) COMPREPLY=($(compgen -W '--socket --config --policy --json --version --help' -- "$cur")) ;;
 		esac
 	elif [ -z "$cmd" ]; then
-		COMPREPLY=($(compgen -W 'status stats containers reload metrics' -- "$cur"))
+		COMPREPLY=($(compgen -W 'status stats containers reload metrics lxd-policy' -- "$cur"))
+	elif [ "$cmd" = lxd-policy ]; then
+		COMPREPLY=($(compgen -f -- "$cur"))
 	fi
 }
 
