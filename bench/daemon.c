@@ -84,7 +84,8 @@ int ic_bench_daemon_start(struct ic_bench_daemon *d, const char *binary, const c
 	for (uint64_t end = ic_now_ns() + 10 * 1000000000ULL; ic_now_ns() < end;) {
 		pid_t p;
 
-		if (ic_bench_daemon_status(d->control, &p, &n) == 0)
+		/* The control socket listens before the OCI socket does: wait for both. */
+		if (ic_bench_daemon_status(d->control, &p, &n) == 0 && access(d->oci, F_OK) == 0)
 			return 0;
 		if (waitpid(pid, NULL, WNOHANG) == pid) {
 			d->pid = 0;

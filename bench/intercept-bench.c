@@ -334,26 +334,24 @@ static void usage(FILE *f)
 		"                       [--only single,scaling,density,threads,fairness]\n"
 		"Runs every case of the preset (default short) and prints a table; writes\n"
 		"DIR/intercept-bench.csv and DIR/intercept-bench.svg (default DIR: .).\n"
-		"Without --socket it runs its own interceptd (default: the one beside it).\n");
+		"Without --socket it runs its own interceptd (default: the one beside it, else\n"
+		"the installed " SBINDIR "/interceptd).\n");
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-	static const struct option lo[] = {{"preset", required_argument, NULL, 'p'},
-					   {"out", required_argument, NULL, 'o'},
-					   {"socket", required_argument, NULL, 's'},
-					   {"control", required_argument, NULL, 'c'},
-					   {"daemon", required_argument, NULL, 'd'},
-					   {"tmp", required_argument, NULL, 't'},
-					   {"only", required_argument, NULL, 'O'},
-					   {"help", no_argument, NULL, 'h'},
-					   {}};
+	static const struct option lo[] = {
+	    {"preset", required_argument, NULL, 'p'}, {"out", required_argument, NULL, 'o'},
+	    {"socket", required_argument, NULL, 's'}, {"control", required_argument, NULL, 'c'},
+	    {"daemon", required_argument, NULL, 'd'}, {"tmp", required_argument, NULL, 't'},
+	    {"only", required_argument, NULL, 'O'},   {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},      {}};
 	static char self[PATH_MAX];
 	ssize_t len;
 	int c;
 
 	*o = (struct opts){.p = &presets[1], .out = ".", .tmp = "/tmp"};
-	while ((c = getopt_long(argc, argv, "p:o:s:c:d:t:O:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:o:s:c:d:t:O:hV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			o->p = NULL;
@@ -397,6 +395,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'h':
 			usage(stdout);
 			exit(0);
+		case 'V':
+			printf("intercept-bench %s\n", PACKAGE_VERSION);
+			exit(0);
 		default:
 			usage(stderr);
 			return -EINVAL;
@@ -421,7 +422,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			return -errno;
 		self[len] = '\0';
 		strcat(dirname(self), "/interceptd");
-		o->daemon = self;
+		/* Installed, the daemon lives in sbin while we live in bin. */
+		o->daemon = access(self, X_OK) == 0 ? self : SBINDIR "/interceptd";
 	}
 	return 0;
 }

@@ -427,6 +427,11 @@ static _Noreturn void target_main(struct run *r, enum role role, int i, int slot
 	if (c->under == IC_BENCH_DAEMON) {
 		/* Connected as root: the socket is the host's, not the container's. */
 		oci = ic_sock_connect(r->env->socket, SOCK_STREAM);
+		/* The daemon binds its socket a moment before it listens on it. */
+		for (int tries = 0; oci == -ECONNREFUSED && tries < 100; tries++) {
+			ic_bench_sleep_ms(20);
+			oci = ic_sock_connect(r->env->socket, SOCK_STREAM);
+		}
 		if (oci < 0)
 			target_fail(r, r->env->socket, -oci);
 	}

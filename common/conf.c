@@ -64,7 +64,11 @@ static const struct ic_conf_key server_keys[] = {
     {"lxc.allow_unknown_cookie", IC_CT_BOOL, "false", 0, 0, SRV(lxc_allow_unknown_cookie), true,
      "an LXC cookie naming no policy gets the default policy (else refused)"},
     {"log.level", IC_CT_LOGLEVEL, "info", 0, 0, SRV(log_level), true, "error|warn|info|debug"},
-    {"log.target", IC_CT_LOGTARGET, "stderr", 0, 0, SRV(log_target), true, "stderr|syslog"},
+    {"log.target", IC_CT_LOGTARGET, "stderr", 0, 0, SRV(log_target), true, "stderr|syslog|journal"},
+    {"log.ratelimit.burst", IC_CT_UINT, "100", 0, 1000000, SRV(log_ratelimit_burst), true,
+     "lines one container's requests may log per interval, the rest counted (0: no limit)"},
+    {"log.ratelimit.interval_ms", IC_CT_UINT, "5000", 100, 3600000, SRV(log_ratelimit_interval_ms),
+     true, "the interval of log.ratelimit.burst"},
 };
 
 static const struct ic_conf_key policy_keys[] = {
@@ -203,6 +207,10 @@ static int set_value(const struct ic_conf_key *k, void *base, const char *v)
 			*(int *)field = IC_LOG_STDERR;
 		else if (strcmp(v, "syslog") == 0)
 			*(int *)field = IC_LOG_SYSLOG;
+#if HAVE_LIBSYSTEMD
+		else if (strcmp(v, "journal") == 0)
+			*(int *)field = IC_LOG_JOURNAL;
+#endif
 		else
 			return -EINVAL;
 		return 0;

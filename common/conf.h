@@ -7,7 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define IC_CONF_DEFAULT_PATH "/etc/interceptd/interceptd.conf"
+/* Follows ./configure --sysconfdir: the build passes SYSCONFDIR to every file. */
+#define IC_CONF_DEFAULT_PATH SYSCONFDIR "/interceptd/interceptd.conf"
 #define IC_THREADS_AUTO	     0
 #define IC_ACCEPTORS_MAX     64
 #define IC_WORKERS_MAX	     1024
@@ -55,6 +56,8 @@ struct ic_server_conf {
 	bool inline_fast; /* acceptors answer fast requests themselves when their queue is empty */
 	int log_level;	  /* enum ic_log_level */
 	int log_target;	  /* enum ic_log_target */
+	unsigned log_ratelimit_burst; /* lines per container per interval, 0: no limit */
+	unsigned log_ratelimit_interval_ms;
 };
 
 /* An immutable snapshot once loaded: readers never see it change. */

@@ -34,6 +34,7 @@ void ic_hist_add(struct ic_hist *h, uint64_t ns)
 
 	IC_COUNTER_ADD(h->buckets[b], 1);
 	IC_COUNTER_ADD(h->count, 1);
+	IC_COUNTER_ADD(h->sum_ns, ns);
 }
 
 void ic_hist_merge(struct ic_hist *dst, const struct ic_hist *src)
@@ -44,6 +45,7 @@ void ic_hist_merge(struct ic_hist *dst, const struct ic_hist *src)
 		dst->buckets[i] += v;
 		dst->count += v;
 	}
+	dst->sum_ns += IC_COUNTER_READ(src->sum_ns);
 }
 
 uint64_t ic_hist_quantile(const struct ic_hist *h, double q)
@@ -63,4 +65,13 @@ uint64_t ic_hist_quantile(const struct ic_hist *h, double q)
 			return bucket_upper(i);
 	}
 	return bucket_upper(IC_HIST_BUCKETS - 1);
+}
+
+uint64_t ic_hist_count_below(const struct ic_hist *h, uint64_t ns)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < IC_HIST_BUCKETS && bucket_upper(i) < ns; i++)
+		n += h->buckets[i];
+	return n;
 }

@@ -11,6 +11,7 @@
 
 struct ic_hist {
 	uint64_t count;
+	uint64_t sum_ns; /* of every sample, for the metrics' _sum */
 	uint64_t buckets[IC_HIST_BUCKETS];
 };
 
@@ -19,5 +20,7 @@ void ic_hist_add(struct ic_hist *h, uint64_t ns);
 void ic_hist_merge(struct ic_hist *dst, const struct ic_hist *src);
 /* Value at quantile q (0..1), the upper bound of its bucket; 0 when empty. */
 uint64_t ic_hist_quantile(const struct ic_hist *h, double q);
+/* Samples below ns: exact when ns is a power of two, which is always a bucket boundary. */
+uint64_t ic_hist_count_below(const struct ic_hist *h, uint64_t ns);
 
 #endif

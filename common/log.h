@@ -2,7 +2,9 @@
 #ifndef IC_COMMON_LOG_H
 #define IC_COMMON_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 enum ic_log_level {
@@ -13,12 +15,48 @@ enum ic_log_level {
 	_IC_LOG_MAX
 };
 
-enum ic_log_target { IC_LOG_STDERR = 0, IC_LOG_SYSLOG = 1, _IC_LOG_TARGET_MAX };
+enum ic_log_target {
+	IC_LOG_STDERR = 0, /* "<N>" priority prefixes instead of a timestamp when JOURNAL_STREAM
+			    * says journald reads our stderr */
+	IC_LOG_SYSLOG = 1,
+	IC_LOG_JOURNAL = 2, /* sd_journal_send, with the context's fields */
+	_IC_LOG_TARGET_MAX
+};
+
+/* One container's budget of log lines (doc/design.md §14): at most burst lines per interval;
+ * the rest are counted, and one line says how many once the interval is over. Zeroed memory is
+ * a valid, fresh budget. Any thread: a spin lock held for a few instructions, never while a line
+ * is written. */
+struct ic_log_ratelimit {
+	int lock;
+	unsigned printed;	   /* lines in this interval */
+	uint64_t begin_ns;	   /* CLOCK_MONOTONIC start of this interval */
+	uint64_t suppressed;	   /* atomic reads: in this interval, not yet summarised */
+	uint64_t suppressed_total; /* atomic reads: since the budget was zeroed */
+};
+
+/* What the calling thread's lines are about: journal fields, and the budget they count against
+ * (NULL: not limited). Set around a handler by ic_handle. */
+struct ic_log_context {
+	const char *container;
+	const char *syscall; /* NULL: none */
+	int pid;	     /* the calling task's, 0: none */
+	struct ic_log_ratelimit *rl;
+};
 
 /* Any thread; the level and target are read atomically, so a reload may change them. */
 void ic_log_set_level(enum ic_log_level level);
 void ic_log_set_target(enum ic_log_target target);
 enum ic_log_level ic_log_get_level(void);
+/* burst 0: no limit. Any thread, like the level. */
+void ic_log_set_ratelimit(unsigned burst, unsigned interval_ms);
+/* The calling thread's context for its next lines; NULL clears. ctx must outlive its use. */
+void ic_log_set_context(const struct ic_log_context *ctx);
+/* Writes the summary line of what rl suppressed once its interval is over, or at once when
+ * force (the container is going away). Any thread; cheap when nothing was suppressed. */
+void ic_log_ratelimit_flush(struct ic_log_ratelimit *rl, const char *container, bool force);
+/* Lines suppressed by every budget since start. Any thread. */
+uint64_t ic_log_suppressed_total(void);
 const char *ic_log_level_name(enum ic_log_level level);
 int ic_log_level_from_string(const char *s);
 

@@ -2,16 +2,29 @@
 #include "config.h"
 
 #include "common/conf.h"
+#include "common/log.h"
 #include "handlers/handlers.h"
 
 enum ic_verdict ic_handle(struct ic_req *req, struct ic_resp *resp)
 {
 	resp->val = 0;
 	resp->error = 0;
+	struct ic_log_context log_ctx;
+	enum ic_verdict v;
+
 	if (!req->sys || !req->sys->handler || !req->policy ||
 	    !ic_syscall_enabled(req->sys, req->policy))
 		return IC_VERDICT_CONTINUE;
-	return req->sys->handler(req, resp);
+	/* What the handler logs names the container, the syscall and the caller in the journal,
+	 * and counts against the container's budget, so that no container can flood the log. */
+	log_ctx = (struct ic_log_context){.container = req->ct->id,
+					  .syscall = ic_syscall_name(req->sys),
+					  .pid = (int)req->notif->pid,
+					  .rl = &req->ct->log_rl};
+	ic_log_set_context(&log_ctx);
+	v = req->sys->handler(req, resp);
+	ic_log_set_context(NULL);
+	return v;
 }
 
 enum ic_verdict ic_caller_check(struct ic_req *req, struct ic_caller *caller, int cap)

@@ -11,6 +11,7 @@
 
 #include "common/caller.h"
 #include "common/cgroup.h"
+#include "common/log.h"
 #include "handlers/table.h"
 
 struct ic_policy;
@@ -28,6 +29,8 @@ struct ic_container_info {
 	struct ic_cgroup cgroup;
 	struct ic_userns userns; /* of init_pid, read at registration */
 	void *state;		 /* the handlers' per-container state (ic_syscall_state) */
+	/* The budget of what its requests' handlers log (log.ratelimit.*). */
+	struct ic_log_ratelimit log_rl;
 };
 
 struct ic_req {

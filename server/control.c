@@ -18,6 +18,7 @@
 #include "common/proc.h"
 #include "common/sock.h"
 #include "server/control.h"
+#include "server/metrics.h"
 #include "server/registry.h"
 #include "server/server.h"
 #include "server/stats.h"
@@ -27,6 +28,8 @@
 
 #define CTL_LINE_MAX   256
 #define CTL_TIMEOUT_MS 2000
+/* Of every --json reply; raised when a field changes meaning or goes away (doc/control-json.md). */
+#define CTL_JSON_FORMAT_VERSION 1
 
 static struct {
 	int sock;
@@ -111,6 +114,9 @@ static void add_container(struct ic_container *ct, void *data)
 			       json_u64(__atomic_load_n(&ct->requests, __ATOMIC_RELAXED)));
 	json_object_object_add(c, "age_s",
 			       json_u64((ic_now_ns() - ct->created_ns) / 1000000000ULL));
+	json_object_object_add(
+	    c, "log_suppressed",
+	    json_u64(__atomic_load_n(&ct->info.log_rl.suppressed_total, __ATOMIC_RELAXED)));
 	json_object_object_add(c, "memory_cgroup",
 			       json_object_new_string(ct->info.cgroup.memory ?: ""));
 	/* Under the caller's rcu_read_lock. */
@@ -158,43 +164,6 @@ static struct json_object *status_json(void)
 	json_object_object_add(o, "queue_capacity", json_u64(conf->server.queue_capacity));
 	rcu_read_unlock();
 	return o;
-}
-
-static void prometheus(FILE *f)
-{
-	struct json_object *s = stats_json(), *v;
-
-	fprintf(f, "# TYPE interceptd_requests_received_total counter\n");
-	fprintf(f, "interceptd_requests_received_total %lld\n",
-		(long long)json_object_get_int64(json_object_object_get(s, "received")));
-	fprintf(f, "# TYPE interceptd_answers_total counter\n");
-	json_object_object_foreach (json_object_object_get(s, "answers"), k, a)
-		fprintf(f, "interceptd_answers_total{kind=\"%s\"} %lld\n", k,
-			(long long)json_object_get_int64(a));
-	fprintf(f, "# TYPE interceptd_syscall_latency_seconds summary\n");
-	json_object_object_foreach (json_object_object_get(s, "syscalls"), name, o) {
-		static const char *const qs[] = {"p50_ns", "p99_ns", "p999_ns"};
-		static const char *const ql[] = {"0.5", "0.99", "0.999"};
-
-		for (int i = 0; i < 3; i++)
-			fprintf(f,
-				"interceptd_syscall_latency_seconds{syscall=\"%s\",quantile=\"%s\"}"
-				" %.9f\n",
-				name, ql[i],
-				(double)json_object_get_int64(json_object_object_get(o, qs[i])) /
-				    1e9);
-		fprintf(f, "interceptd_syscall_latency_seconds_count{syscall=\"%s\"} %lld\n", name,
-			(long long)json_object_get_int64(json_object_object_get(o, "count")));
-	}
-	fprintf(f, "# TYPE interceptd_containers gauge\ninterceptd_containers %lu\n",
-		ic_registry_count());
-	v = json_object_object_get(s, "queues");
-	fprintf(f, "# TYPE interceptd_queue_depth gauge\n");
-	for (size_t i = 0; i < json_object_array_length(v); i++)
-		fprintf(f, "interceptd_queue_depth{cpu=\"%zu\"} %lld\n", i,
-			(long long)json_object_get_int64(
-			    json_object_object_get(json_object_array_get_idx(v, i), "depth")));
-	json_object_put(s);
 }
 
 static void print_us(FILE *f, struct json_object *o, const char *key)
@@ -265,6 +234,14 @@ static void containers_text(FILE *f)
 
 static void put_json(FILE *f, struct json_object *o)
 {
+	struct json_object *top = json_object_new_object();
+
+	/* First, so that a reader sees which schema follows. */
+	json_object_object_add(top, "format_version", json_object_new_int(CTL_JSON_FORMAT_VERSION));
+	json_object_object_foreach (o, k, v)
+		json_object_object_add(top, k, json_object_get(v));
+	json_object_put(o);
+	o = top;
 	fprintf(f, "%s\n",
 		json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 						      JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -275,12 +252,13 @@ static void put_json(FILE *f, struct json_object *o)
 static int ctl_execute(const char *line, FILE *f)
 {
 	char cmd[32] = "", opt[32] = "";
-	bool json;
+	bool json, openmetrics;
 
 	if (sscanf(line, "%31s %31s", cmd, opt) < 1)
 		return fprintf(f, "empty request\n"), 2;
 	json = strcmp(opt, "--json") == 0;
-	if (*opt && !json)
+	openmetrics = strcmp(opt, "--openmetrics") == 0 && strcmp(cmd, "metrics") == 0;
+	if (*opt && !json && !openmetrics)
 		return fprintf(f, "unknown option '%s'\n", opt), 2;
 	if (strcmp(cmd, "status") == 0) {
 		struct json_object *o = status_json();
@@ -302,14 +280,20 @@ static int ctl_execute(const char *line, FILE *f)
 		return 0;
 	}
 	if (strcmp(cmd, "containers") == 0) {
-		if (json)
-			put_json(f, containers_json());
-		else
+		if (json) {
+			struct json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "containers", containers_json());
+			put_json(f, o);
+		} else
 			containers_text(f);
 		return 0;
 	}
 	if (strcmp(cmd, "metrics") == 0) {
-		prometheus(f);
+		if (json)
+			return fprintf(f, "metrics has no --json; --openmetrics for OpenMetrics\n"),
+			       2;
+		ic_metrics_write(f, openmetrics);
 		return 0;
 	}
 	if (strcmp(cmd, "reload") == 0) {

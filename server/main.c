@@ -29,6 +29,7 @@
 #include "server/front-oci.h"
 #include "server/journal.h"
 #include "server/keeper.h"
+#include "server/registry.h"
 #include "server/server.h"
 #include "server/source.h"
 #include "server/stats.h"
@@ -82,6 +83,8 @@ static struct ic_conf *current_conf(struct ic_conf *inherited, const char *path,
 	}
 	ic_log_set_level(conf->server.log_level);
 	ic_log_set_target(conf->server.log_target);
+	ic_log_set_ratelimit(conf->server.log_ratelimit_burst,
+			     conf->server.log_ratelimit_interval_ms);
 	return conf;
 }
 
@@ -164,6 +167,7 @@ static int serve(struct ic_conf *conf, const char *conf_path, bool conf_must_exi
 		}
 		if (n <= 0) {
 			ic_server_sweep();
+			ic_registry_flush_logs();
 			continue;
 		}
 		if (read(sfd, &si, sizeof(si)) != sizeof(si)) {
@@ -332,6 +336,8 @@ int main(int argc, char **argv)
 	}
 	ic_log_set_level(conf->server.log_level);
 	ic_log_set_target(conf->server.log_target);
+	ic_log_set_ratelimit(conf->server.log_ratelimit_burst,
+			     conf->server.log_ratelimit_interval_ms);
 
 	if (geteuid() != 0)
 		log_warn("not running as root: only containers of this user can be served");

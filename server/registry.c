@@ -158,6 +158,8 @@ void ic_container_put(struct ic_container *ct)
 	rcu_read_lock();
 	(void)cds_lfht_del(containers, &ct->node);
 	rcu_read_unlock();
+	/* No request of it is left to log: say now what its budget held back. */
+	ic_log_ratelimit_flush(&ct->info.log_rl, ct->info.id, true);
 	log_info("container %s: gone", ct->info.id);
 	call_rcu(&ct->rcu, container_free_rcu);
 }
@@ -186,4 +188,16 @@ unsigned long ic_registry_count(void)
 	cds_lfht_count_nodes(containers, &before, &count, &after);
 	rcu_read_unlock();
 	return count;
+}
+
+static void flush_log(struct ic_container *ct, void *data)
+{
+	ic_log_ratelimit_flush(&ct->info.log_rl, ct->info.id, false);
+}
+
+void ic_registry_flush_logs(void)
+{
+	rcu_read_lock();
+	ic_registry_foreach(flush_log, NULL);
+	rcu_read_unlock();
 }

@@ -42,6 +42,9 @@ void ic_container_ref(struct ic_container *ct);
  * rcu_read_lock. */
 const struct ic_policy *ic_container_policy(const struct ic_container *ct,
 					    const struct ic_conf *conf);
+/* Main thread, every sweep: the summary line of each container whose log budget suppressed
+ * lines in an interval now over, so that the count is told even when the flood stops. */
+void ic_registry_flush_logs(void);
 /* Call under rcu_read_lock; the callback must not block. */
 void ic_registry_foreach(void (*fn)(struct ic_container *ct, void *data), void *data);
 unsigned long ic_registry_count(void);

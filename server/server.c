@@ -331,6 +331,8 @@ int ic_server_reload(char *err, size_t errlen)
 	conf_publish(conf);
 	ic_log_set_level(conf->server.log_level);
 	ic_log_set_target(conf->server.log_target);
+	ic_log_set_ratelimit(conf->server.log_ratelimit_burst,
+			     conf->server.log_ratelimit_interval_ms);
 	r = apply(conf);
 	__atomic_add_fetch(&srv.reloads, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&srv.reload_lock);

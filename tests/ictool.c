@@ -8,7 +8,8 @@
  *   mknod PATH c|b|p MAJ MIN [MODE]     mknodat DIR NAME c|b|p MAJ MIN [MODE]
  *   setxattr|lsetxattr|fsetxattr PATH NAME VALUE [FLAGS]    getxattr|lgetxattr PATH NAME
  *   stat PATH   lstat PATH   write PATH   cat PATH   fault-mknod   fault-setxattr PATH
- *   mount SRC TGT FSTYPE [FLAGS [DATA]]   vmsplice-badfd */
+ *   mount SRC TGT FSTYPE [FLAGS [DATA]]   vmsplice-badfd
+ *   mknod-flood PATH N: N times mknod PATH c 1 3 and unlink it; prints made=M failed=F */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -173,6 +174,19 @@ int main(int argc, char **argv)
 		fd = open(g_argv[8], O_WRONLY);
 		g_ret = fd < 0 ? -1 : write(fd, "x\n", 2);
 		printf("step=write ret=%ld errno=%d\n", g_ret, g_ret < 0 ? errno : 0);
+		return 0;
+	}
+	if (!strcmp(g_argv[0], "mknod-flood") && g_argc >= 3) {
+		long n = atol(g_argv[2]), made = 0, failed = 0;
+
+		for (long i = 0; i < n; i++) {
+			if (mknod(g_argv[1], S_IFCHR | 0666, makedev(1, 3)) == 0 &&
+			    unlink(g_argv[1]) == 0)
+				made++;
+			else
+				failed++;
+		}
+		printf("made=%ld failed=%ld\n", made, failed);
 		return 0;
 	}
 	if (!strcmp(g_argv[0], "mknod-stat-write") && g_argc >= 5) {

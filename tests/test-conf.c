@@ -602,7 +602,7 @@ ParameterizedTestParameters(conf, rejects_bad_config_naming_file_line_and_key)
 	     "invalid value for key 'control.socket'", EINVAL},
 	    {"[server]\nlog.level = verbose\n", 2, "invalid value for key 'log.level': 'verbose'",
 	     EINVAL},
-	    {"[server]\nlog.target = journal\n", 2, "invalid value for key 'log.target': 'journal'",
+	    {"[server]\nlog.target = kmsg\n", 2, "invalid value for key 'log.target': 'kmsg'",
 	     EINVAL},
 	    {"[policy a]\nfailure.answer = ignore\n", 2,
 	     "invalid value for key 'failure.answer': 'ignore'", EINVAL},

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests/harness.h"
@@ -424,4 +425,51 @@ Test(setxattr, fifo_target_does_not_hang_the_worker)
 	ct("setxattr /w/fifo trusted.overlay.opaque y");
 	cr_expect(strstr(out, "ret="), "%s", out);
 	cr_expect_eq(ct("mknod /w/after c 1 3"), 0, "%s", out);
+}
+
+/* One container making 100,000 mknod calls: each call's info line counts against the
+ * container's log budget (log.ratelimit.*, by default 100 lines per 5 s), so the log stays
+ * bounded, and every call is either logged or counted as suppressed, in the log's summary lines
+ * and in the metrics. */
+Test(mknod, a_flood_of_calls_writes_a_bounded_number_of_log_lines)
+{
+	enum { CALLS = 100000, BURST = 100, INTERVAL_S = 5 };
+	static const char metric[] = "\ninterceptd_log_lines_suppressed_total ";
+	long long done = -1, suppressed = -1, elapsed_s;
+	struct timespec t0, t1;
+	const char *m;
+	char count[512];
+	int r;
+
+	snprintf(count, sizeof(count),
+		 "printf 'done=%%s suppressed=%%s\\n' "
+		 "$(grep -c 'container flood: pid .* mknod /w/f c 1:3: done' %s) "
+		 "$(grep -o 'container flood: [0-9]* log lines suppressed' %s | "
+		 "awk '{s += $3} END {print s + 0}')",
+		 d.log, d.log);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = ic_test_sh(out, sizeof(out), 600,
+		       "%s -c %s -s %s --id flood --userns --rootfs %s -- /bin/ictool mknod-flood "
+		       "/w/f %d",
+		       ic_test_bin("intercept-run"), d.conf, d.oci, root, CALLS);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_assert_eq(r, 0, "%s", out);
+	cr_assert_eq(ic_test_kv(out, "made"), CALLS, "%s", out);
+	elapsed_s = t1.tv_sec - t0.tv_sec + 1;
+	/* The last interval's count is told once it is over, or when the container goes. */
+	for (int i = 0; i < 20 * (INTERVAL_S + 5); i++) {
+		ic_test_sh(out, sizeof(out), 30, "%s", count);
+		done = ic_test_kv(out, "done");
+		suppressed = ic_test_kv(out, "suppressed");
+		if (done + suppressed >= CALLS)
+			break;
+		usleep(50000);
+	}
+	cr_expect_eq(done + suppressed, CALLS, "%s", out);
+	cr_expect_leq(done, (elapsed_s / INTERVAL_S + 2) * BURST, "%s after %llds", out, elapsed_s);
+	cr_expect_gt(suppressed, CALLS / 2, "%s", out);
+	cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "metrics"), 0);
+	m = strstr(out, metric);
+	cr_assert(m, "%s", out);
+	cr_expect_eq(atoll(m + strlen(metric)), suppressed, "%s", m);
 }

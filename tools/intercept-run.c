@@ -173,6 +173,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 						 {"socket", required_argument, NULL, 's'},
 						 {"policy", required_argument, NULL, 'p'},
 						 {"help", no_argument, NULL, 'h'},
+						 {"version", no_argument, NULL, 'V'},
 						 {"id", required_argument, NULL, OPT_ID},
 						 {"userns", no_argument, NULL, OPT_USERNS},
 						 {"memory", required_argument, NULL, OPT_MEMORY},
@@ -187,7 +188,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->config = IC_CONF_DEFAULT_PATH;
 	o->policy = "default";
 	/* "+": stop at CMD, whose own options are not ours. */
-	while ((c = getopt_long(argc, argv, "+c:s:p:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+c:s:p:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			o->config = optarg;
@@ -202,6 +203,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'h':
 			usage(stdout);
+			exit(0);
+		case 'V':
+			printf(PROG " %s\n", PACKAGE_VERSION);
 			exit(0);
 		case OPT_ID:
 			if (!id_ok(optarg))
