@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#if HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "common/conf.h"
 #include "common/log.h"
@@ -36,6 +40,23 @@
 #define LINK_MSG_MAX   (IC_OCI_MSG_MAX + 9)
 #define HOLD_TAG       'H'
 #define READY_TAG      'R'
+
+/* Tell the service manager (systemd's Type=notify; a no-op without NOTIFY_SOCKET). */
+static void notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void notify(const char *fmt, ...)
+{
+#if HAVE_LIBSYSTEMD
+	char state[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(state, sizeof(state), fmt, ap);
+	va_end(ap);
+	(void)sd_notify(0, state);
+#else
+	(void)fmt;
+#endif
+}
 
 /* The server's end of its link to the keeper; -1 without a keeper. */
 static int link_fd = -1;
@@ -404,6 +425,7 @@ static void upgrade(struct keeper *k)
 	k->upgrade_asked = false;
 	k->upgrading = true;
 	log_info("keeper: upgrade: server %d drains", (int)k->server);
+	notify("RELOADING=1\nSTATUS=handing over to the binary now installed");
 	kill(k->server, SIGTERM);
 }
 
@@ -428,6 +450,9 @@ static bool on_link(struct keeper *k)
 		k->ready = true;
 		log_info("keeper: server %d (generation %u) serves", (int)k->server,
 			 k->generation - 1);
+		notify("READY=1\nMAINPID=%d\nSTATUS=serving %zu containers' listeners (server %d, "
+		       "generation %u)",
+		       (int)getpid(), k->n_held, (int)k->server, k->generation - 1);
 		upgrade(k);
 	} else if (n >= 9 && buf[0] == HOLD_TAG && n_fds == 1 && !(mflags & MSG_TRUNC)) {
 		uint64_t key;
@@ -519,6 +544,7 @@ static int on_signal(struct keeper *k, int *exit_code)
 	default:
 		/* SIGTERM, SIGINT: the server drains and exits, and so do we. */
 		k->stopping = true;
+		notify("STOPPING=1");
 		if (!k->server) {
 			*exit_code = 0;
 			return 1;

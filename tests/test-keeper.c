@@ -4,12 +4,14 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -340,4 +342,73 @@ Test(keeper, a_runtime_half_way_through_its_message_at_an_upgrade_is_served)
 	cr_assert_gt(ic_test_server_replaced(&d, server, 5000), 0);
 	ic_test_target_go(&t);
 	cr_expect_eq(ic_test_target_wait(&t), 0, "its listener was lost");
+}
+
+/* Datagrams the daemon sent to its NOTIFY_SOCKET, within timeout_ms, until one holds want. */
+static bool notified(int sock, const char *want, char *got, size_t len, int timeout_ms)
+{
+	uint64_t end = ic_now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+
+	while (ic_now_ns() < end) {
+		struct pollfd p = {.fd = sock, .events = POLLIN};
+		ssize_t n;
+
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		n = recv(sock, got, len - 1, 0);
+		if (n <= 0)
+			continue;
+		got[n] = 0;
+		if (strstr(got, want))
+			return true;
+	}
+	return false;
+}
+
+Test(keeper, tells_the_service_manager_ready_reloading_and_stopping)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char path[64], got[1024], want[64];
+	int sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(sock, 0);
+	snprintf(path, sizeof(path), "/tmp/ic-notify-%d.sock", (int)getpid());
+	unlink(path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	cr_assert_eq(bind(sock, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setenv("NOTIFY_SOCKET", path, 1);
+	ic_test_daemon_start(&d, NULL, sysinfo_policy);
+	unsetenv("NOTIFY_SOCKET");
+	/* The keeper is the main process, and says so. */
+	snprintf(want, sizeof(want), "MAINPID=%d", (int)d.pid);
+	cr_expect(notified(sock, "READY=1", got, sizeof(got), 5000), "no READY=1");
+	cr_expect(strstr(got, want), "%s", got);
+	cr_assert_eq(kill(d.pid, SIGUSR2), 0);
+	cr_expect(notified(sock, "RELOADING=1", got, sizeof(got), 5000), "no RELOADING=1");
+	cr_expect(notified(sock, "READY=1", got, sizeof(got), 5000),
+		  "no READY=1 after the upgrade");
+	cr_expect(strstr(got, want), "the pid changed: %s", got);
+	cr_assert_eq(kill(d.pid, SIGTERM), 0);
+	cr_expect(notified(sock, "STOPPING=1", got, sizeof(got), 5000), "no STOPPING=1");
+	close(sock);
+	unlink(path);
+}
+
+Test(keeper, the_shipped_unit_passes_systemd_analyze_verify)
+{
+	char unit[256];
+	int r;
+
+	if (ic_test_sh(NULL, 0, 10, "command -v systemd-analyze") != 0)
+		cr_skip_test("systemd-analyze is not installed");
+	/* The built unit, its binaries pointed at this build. */
+	snprintf(unit, sizeof(unit), "/tmp/ic-unit-%d/interceptd.service", (int)getpid());
+	r = ic_test_sh(out, sizeof(out), 30,
+		       "mkdir -p $(dirname %s) && sed 's|^\\(Exec[A-Za-z]*=\\)[^ ]*/interceptd|"
+		       "\\1%s|' %s/systemd/interceptd.service > %s && "
+		       "systemd-analyze verify --man=no %s; rc=$?; rm -rf $(dirname %s); exit $rc",
+		       unit, ic_test_bin("interceptd"), IC_TOP_BUILDDIR, unit, unit, unit);
+	cr_expect_eq(r, 0, "%s", out);
+	/* It exits 0 on a directive it ignores: any word from it is a fault of the unit. */
+	cr_expect_eq(out[0], 0, "%s", out);
 }
