@@ -289,9 +289,25 @@ struct handover_held {
 	uint32_t len;
 };
 
-static int keep_open(int fd)
+static int set_cloexec(int fd, bool on)
 {
-	return fd < 0 ? 0 : fcntl(fd, F_SETFD, 0);
+	return fd < 0 ? 0 : fcntl(fd, F_SETFD, on ? FD_CLOEXEC : 0);
+}
+
+/* Everything the next binary takes over stays open across execv (on false), or is
+ * close-on-exec again (on true): a FUSE helper the server runs must never get any of it. */
+static int pass_on(struct keeper *k, bool on)
+{
+	const int mine[] = {k->lock, k->oci, k->lxc, k->ctl, k->journal};
+	int r = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(mine); i++)
+		if (set_cloexec(mine[i], !on) < 0)
+			r = -errno;
+	for (size_t i = 0; i < k->n_held; i++)
+		if (set_cloexec(k->held[i]->fd, !on) < 0)
+			r = -errno;
+	return r;
 }
 
 static int write_all(int fd, const void *p, size_t len)
@@ -350,15 +366,13 @@ static void exec_next(struct keeper *k)
 		r = write_all(fd, &e, sizeof(e));
 		if (r == 0)
 			r = write_all(fd, k->held[i]->msg, k->held[i]->len);
-		if (r == 0)
-			r = keep_open(e.fd);
 	}
 	if (r == 0 && lseek(fd, 0, SEEK_SET) < 0)
 		r = -errno;
-	if (r == 0 && (keep_open(k->lock) < 0 || keep_open(k->oci) < 0 || keep_open(k->lxc) < 0 ||
-		       keep_open(k->ctl) < 0 || keep_open(k->journal) < 0 || keep_open(fd) < 0))
-		r = -errno;
+	if (r == 0)
+		r = pass_on(k, true);
 	if (r < 0) {
+		(void)pass_on(k, false);
 		log_error_errno(r, "keeper: cannot hand over: %m; the running binary goes on");
 		return;
 	}
@@ -370,6 +384,7 @@ static void exec_next(struct keeper *k)
 	execv(k->exe, k->argv);
 	log_error_errno(errno, "keeper: cannot execute %s: %m; the running binary goes on", k->exe);
 	unsetenv(HANDOVER_ENV);
+	(void)pass_on(k, false);
 }
 
 /* What the previous binary handed over, instead of making it all anew. */
@@ -400,17 +415,9 @@ static int take_handover(struct keeper *k, const char *env)
 		if (read(fd, &e, sizeof(e)) != sizeof(e) || e.len > LINK_MSG_MAX ||
 		    !(msg = malloc(e.len ? e.len : 1)) || read(fd, msg, e.len) != (ssize_t)e.len)
 			return log_error_errno(EPROTO, "keeper: the hand-over is cut short");
-		if (fcntl(e.fd, F_SETFD, FD_CLOEXEC) < 0)
-			return log_error_errno(errno, "keeper: a handed-over listener: %m");
 		held_add(k, e.key, e.fd, msg, e.len);
 	}
-	{
-		const int mine[] = {k->lock, k->oci, k->lxc, k->ctl, k->journal};
-
-		for (size_t i = 0; i < ARRAY_SIZE(mine); i++)
-			if (mine[i] >= 0)
-				(void)fcntl(mine[i], F_SETFD, FD_CLOEXEC);
-	}
+	(void)pass_on(k, false);
 	log_info("keeper: took over %zu listeners, the sockets and the journal (generation %u)",
 		 k->n_held, k->generation);
 	return 0;

@@ -53,6 +53,47 @@ static int count_fds(pid_t pid)
 	return n;
 }
 
+/* Whether every fd of the daemon's own in pid (its journal, listeners, sockets; not what it
+ * inherited from us) is close-on-exec. */
+static bool fds_close_on_exec(pid_t pid)
+{
+	char path[320], line[256], link[256];
+	struct dirent *de;
+	bool all = true;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo", (int)pid);
+	dir = opendir(path);
+	cr_assert(dir);
+	while ((de = readdir(dir))) {
+		unsigned flags;
+		ssize_t n;
+		FILE *f;
+
+		if (de->d_name[0] == '.' || atoi(de->d_name) <= 2)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)pid, de->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		link[n > 0 ? n : 0] = 0;
+		if (!strstr(link, "interceptd-") && !strstr(link, "seccomp") &&
+		    !strstr(link, "socket:") && !strstr(link, d.dir))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", (int)pid, de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "flags: %o", &flags) == 1 && !(flags & 02000000)) {
+				cr_log_warn("fd %s of %d is not close-on-exec", de->d_name,
+					    (int)pid);
+				all = false;
+			}
+		fclose(f);
+	}
+	closedir(dir);
+	return all;
+}
+
 static void expect_served(void)
 {
 	int r = ic_test_sh(out, sizeof(out), 60, "%s -c %s -s %s --memory 64M -- %s",
@@ -411,4 +452,31 @@ Test(keeper, the_shipped_unit_passes_systemd_analyze_verify)
 	cr_expect_eq(r, 0, "%s", out);
 	/* It exits 0 on a directive it ignores: any word from it is a fault of the unit. */
 	cr_expect_eq(out[0], 0, "%s", out);
+}
+
+Test(keeper, a_hand_over_to_a_binary_that_cannot_run_keeps_the_running_one)
+{
+	char copy[256];
+	pid_t server;
+	int r;
+
+	ic_test_daemon_start(&d, NULL, sysinfo_policy);
+	server = ic_test_server_pid(&d);
+	/* What --takeover leaves for the keeper, naming a binary that is ours and not writable
+	 * by others, but not executable: execv fails. */
+	snprintf(copy, sizeof(copy), "%s/interceptd-broken", d.dir);
+	r = ic_test_sh(out, sizeof(out), 10,
+		       "cp %s %s && chmod 0644 %s && printf %%s %s > %s.takeover && chmod 0600 "
+		       "%s.takeover",
+		       ic_test_bin("interceptd"), copy, copy, copy, d.ctl, d.ctl);
+	cr_assert_eq(r, 0, "%s", out);
+	cr_assert_eq(kill(d.pid, SIGUSR2), 0);
+	cr_assert_gt(ic_test_server_replaced(&d, server, 5000), 0, "no server after it failed");
+	cr_expect(ic_test_log_wait(&d, "cannot execute", 5000), "no word of the failure");
+	/* The running binary goes on, serving, with nothing of the keeper's left open for what
+	 * it or its server executes. */
+	expect_served();
+	cr_expect(fds_close_on_exec(d.pid), "an fd of the keeper lost its close-on-exec");
+	cr_expect(fds_close_on_exec(ic_test_server_pid(&d)),
+		  "an fd of the server lost its close-on-exec");
 }
