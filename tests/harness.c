@@ -324,6 +324,30 @@ pid_t ic_test_server_replaced(struct ic_test_daemon *d, pid_t old, int timeout_m
 	return 0;
 }
 
+void ic_test_expect_served(struct ic_test_daemon *d)
+{
+	static char out[8192];
+	int r = ic_test_sh(out, sizeof(out), 60, "%s -c %s -s %s --memory 64M -- %s",
+			   ic_test_bin("intercept-run"), d->conf, d->oci,
+			   ic_test_bin("tests/sysinfo-probe"));
+
+	cr_assert_eq(r, 0, "%s", out);
+	cr_expect_eq(ic_test_kv(out, "totalram"), 64LL << 20, "%s", out);
+}
+
+void ic_test_kill_then_upgrade(struct ic_test_daemon *d)
+{
+	char out[4096];
+	pid_t server = ic_test_server_pid(d);
+
+	cr_assert_eq(kill(server, SIGKILL), 0);
+	server = ic_test_server_replaced(d, server, 3000);
+	cr_assert_gt(server, 0, "no server after the kill");
+	usleep(300000);
+	cr_assert_eq(ic_test_ctl(d, out, sizeof(out), "upgrade"), 0, "%s", out);
+	cr_assert_gt(ic_test_server_replaced(d, server, 5000), 0, "no server after the upgrade");
+}
+
 pid_t ic_test_thread_named(struct ic_test_daemon *d, const char *name)
 {
 	char path[512], comm[32];

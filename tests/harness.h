@@ -66,6 +66,10 @@ pid_t ic_test_server_pid(struct ic_test_daemon *d);
 /* The server that answers status once it is no longer old (0: any), within about timeout_ms
  * (each status asked counts 10 ms); 0 when none did. */
 pid_t ic_test_server_replaced(struct ic_test_daemon *d, pid_t old, int timeout_ms);
+/* A healthy container (intercept-run, 64 MiB) still gets its own sysinfo answer from d. */
+void ic_test_expect_served(struct ic_test_daemon *d);
+/* SIGKILL d's server, wait for the next, then upgrade (interceptctl upgrade) and wait again. */
+void ic_test_kill_then_upgrade(struct ic_test_daemon *d);
 /* The tid of the daemon's thread named name ("ic-worker-0"), 0 if none. */
 pid_t ic_test_thread_named(struct ic_test_daemon *d, const char *name);
 /* Stop that worker with ptrace (PTRACE_SEIZE + INTERRUPT): requests then wait in their queue.

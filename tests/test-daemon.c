@@ -38,17 +38,6 @@ static void start(const char *server_extra)
 	ic_test_daemon_start(&d, server_extra, NULL);
 }
 
-/* A healthy container still gets its own sysinfo answer. */
-static void expect_served(void)
-{
-	int r = ic_test_sh(out, sizeof(out), 60, "%s -c %s -s %s --memory 64M -- %s",
-			   ic_test_bin("intercept-run"), d.conf, d.oci,
-			   ic_test_bin("tests/sysinfo-probe"));
-
-	cr_assert_eq(r, 0, "%s", out);
-	cr_expect_eq(ic_test_kv(out, "totalram"), 64LL << 20, "%s", out);
-}
-
 static int oci_connect(void)
 {
 	int fd = ic_sock_connect(d.oci, SOCK_STREAM);
@@ -70,7 +59,7 @@ Test(daemon, garbage_is_refused_and_others_are_served)
 	start(NULL);
 	send_raw("hello, world", 12, NULL, 0);
 	cr_expect(ic_test_log_wait(&d, "oci: refused pid", 5000), "no refusal logged");
-	expect_served();
+	ic_test_expect_served(&d);
 }
 
 Test(daemon, truncated_json_is_refused)
@@ -81,7 +70,7 @@ Test(daemon, truncated_json_is_refused)
 	start(NULL);
 	send_raw(msg, sizeof(msg) - 1, NULL, 0);
 	cr_expect(ic_test_log_wait(&d, "truncated JSON", 5000));
-	expect_served();
+	ic_test_expect_served(&d);
 }
 
 Test(daemon, ten_megabytes_are_refused)
@@ -106,7 +95,7 @@ Test(daemon, ten_megabytes_are_refused)
 	close(fd);
 	free(big);
 	cr_expect(ic_test_log_wait(&d, "refused", 5000));
-	expect_served();
+	ic_test_expect_served(&d);
 }
 
 Test(daemon, silent_peer_is_refused_after_a_timeout_and_blocks_nobody)
@@ -115,7 +104,7 @@ Test(daemon, silent_peer_is_refused_after_a_timeout_and_blocks_nobody)
 
 	start(NULL);
 	fd = oci_connect();
-	expect_served();
+	ic_test_expect_served(&d);
 	cr_expect(ic_test_log_wait(&d, "silent for 5 s", 8000), "silent peer not dropped");
 	close(fd);
 }
@@ -135,7 +124,7 @@ Test(daemon, running_out_of_fds_pauses_accepting_and_recovers)
 		close(conns[i]);
 	/* Within the pause and the silent-peer timeout, it serves again. */
 	usleep(1500000);
-	expect_served();
+	ic_test_expect_served(&d);
 }
 
 Test(daemon, message_without_fd_is_refused)
@@ -146,7 +135,7 @@ Test(daemon, message_without_fd_is_refused)
 	send_raw(msg, strlen(msg), NULL, 0);
 	free(msg);
 	cr_expect(ic_test_log_wait(&d, "fewer fds than named", 5000));
-	expect_served();
+	ic_test_expect_served(&d);
 }
 
 Test(daemon, non_seccomp_fd_is_refused)
@@ -161,7 +150,7 @@ Test(daemon, non_seccomp_fd_is_refused)
 	close(p[0]);
 	close(p[1]);
 	cr_expect(ic_test_log_wait(&d, "is not a seccomp listener", 5000));
-	expect_served();
+	ic_test_expect_served(&d);
 }
 
 Test(daemon, unknown_policy_is_refused)
@@ -225,7 +214,7 @@ Test(daemon, target_killed_while_its_request_waits_is_counted_as_dropped)
 	cr_expect(ic_test_stat_reaches(&d, "answers.dropped", 1, 5000),
 		  "the dead target's request was not dropped");
 	cr_expect_eq(ic_test_stat(&d, "answers.emulated"), 0);
-	expect_served();
+	ic_test_expect_served(&d);
 }
 
 Test(daemon, request_past_its_deadline_gets_the_failure_answer_once)
@@ -256,7 +245,7 @@ Test(daemon, request_past_its_deadline_gets_the_failure_answer_once)
 			       "[policy default]\nsecurity.syscalls.intercept.sysinfo = true\n"
 			       "failure.answer = EPERM\n");
 	cr_assert_eq(ic_test_ctl(&d, out, sizeof(out), "reload"), 0, "%s", out);
-	expect_served();
+	ic_test_expect_served(&d);
 	cr_expect_eq(ic_test_stat(&d, "answers.failed"), 1);
 	cr_expect_eq(ic_test_stat(&d, "answers.dropped"), 0);
 }
@@ -268,7 +257,7 @@ Test(daemon, acceptor_answers_fast_requests_itself_when_its_queue_is_empty)
 
 	start("workers = 1\nacceptors = 1\n");
 	worker = ic_test_stop_worker(&d);
-	expect_served();
+	ic_test_expect_served(&d);
 	cr_assert_eq(ptrace(PTRACE_DETACH, worker, 0, 0), 0);
 }
 
@@ -445,7 +434,7 @@ Test(daemon, reload_changes_a_policy_live)
 	int r;
 
 	start(NULL);
-	expect_served();
+	ic_test_expect_served(&d);
 	/* sysinfo no longer intercepted: the kernel answers (host figures) for the same filter. */
 	ic_test_daemon_rewrite(&d, NULL,
 			       "[policy default]\nsecurity.syscalls.intercept.sysinfo = false\n"
@@ -534,7 +523,7 @@ Test(daemon, bad_reload_keeps_the_running_configuration)
 	cr_expect(strstr(out, "\"reloads\":0") || strstr(out, "\"reloads\": 0"), "%s", out);
 	/* intercept-run reads the file too: give it a valid one again, without reloading. */
 	ic_test_daemon_rewrite(&d, "workers = 2\n", NULL);
-	expect_served();
+	ic_test_expect_served(&d);
 }
 
 Test(daemon, sighup_reloads)
@@ -550,7 +539,7 @@ Test(daemon, sigterm_drains_and_exits_cleanly)
 	int status;
 
 	start(NULL);
-	expect_served();
+	ic_test_expect_served(&d);
 	status = ic_test_daemon_stop(&d);
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
 }
@@ -584,7 +573,7 @@ Test(daemon, check_config_names_file_line_and_key)
 Test(daemon, interceptctl_reports_stats_and_containers)
 {
 	start(NULL);
-	expect_served();
+	ic_test_expect_served(&d);
 	cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "stats"), 0);
 	cr_expect(strstr(out, "sysinfo") && strstr(out, "p99"), "%s", out);
 	cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "containers --json"), 0);

@@ -94,16 +94,6 @@ static bool fds_close_on_exec(pid_t pid)
 	return all;
 }
 
-static void expect_served(void)
-{
-	int r = ic_test_sh(out, sizeof(out), 60, "%s -c %s -s %s --memory 64M -- %s",
-			   ic_test_bin("intercept-run"), d.conf, d.oci,
-			   ic_test_bin("tests/sysinfo-probe"));
-
-	cr_assert_eq(r, 0, "%s", out);
-	cr_expect_eq(ic_test_kv(out, "totalram"), 64LL << 20, "%s", out);
-}
-
 Test(keeper, a_second_instance_is_refused_and_names_the_running_one)
 {
 	char want[64];
@@ -118,7 +108,7 @@ Test(keeper, a_second_instance_is_refused_and_names_the_running_one)
 	/* The sockets are still the running one's, and it serves. */
 	cr_expect_eq(stat(d.oci, &st), 0);
 	cr_expect_eq(stat(d.ctl, &st), 0);
-	expect_served();
+	ic_test_expect_served(&d);
 }
 
 enum { CONTAINERS = 4, EVENTS = 10 };
@@ -215,7 +205,7 @@ Test(keeper, upgrades_in_a_row_hand_every_container_over)
 	cr_expect(strstr(out, "\"server_restarts\":10") || strstr(out, "\"server_restarts\": 10"),
 		  "%s", out);
 	before = ic_test_stat(&d, "received");
-	expect_served();
+	ic_test_expect_served(&d);
 	after = ic_test_stat(&d, "received");
 	cr_expect_gt(before, 4 * 1000, "the counters started again");
 	cr_expect_eq(after, before + 1);
@@ -283,7 +273,7 @@ Test(keeper, containers_that_come_and_go_leave_nothing_in_the_keeper)
 		      CYCLES + 1);
 	cr_expect_eq(ic_test_ctl(&d, out, sizeof(out), "status --json"), 0);
 	cr_expect(strstr(out, "\"containers\":0") || strstr(out, "\"containers\": 0"), "%s", out);
-	expect_served();
+	ic_test_expect_served(&d);
 }
 
 Test(keeper, listeners_in_flight_to_the_keeper_when_the_server_dies_are_kept)
@@ -475,7 +465,7 @@ Test(keeper, a_hand_over_to_a_binary_that_cannot_run_keeps_the_running_one)
 	cr_expect(ic_test_log_wait(&d, "cannot execute", 5000), "no word of the failure");
 	/* The running binary goes on, serving, with nothing of the keeper's left open for what
 	 * it or its server executes. */
-	expect_served();
+	ic_test_expect_served(&d);
 	cr_expect(fds_close_on_exec(d.pid), "an fd of the keeper lost its close-on-exec");
 	cr_expect(fds_close_on_exec(ic_test_server_pid(&d)),
 		  "an fd of the server lost its close-on-exec");

@@ -221,23 +221,16 @@ Test(lxc, daemon_restart_while_a_container_runs)
 
 Test(lxc, a_container_outlives_a_server_kill_and_an_upgrade)
 {
-	pid_t server;
 	int r;
 
 	lxc_setup();
 	lxc_create("outlives", false);
 	lxc_start("outlives");
-	server = ic_test_server_pid(&d);
 	/* Its init loops on sysinfo for 2 s; the server dies, then the daemon is upgraded. */
 	r = ic_test_sh(out, sizeof(out), 10, "touch %s/outlives/rootfs/go", lxcpath);
 	cr_assert_eq(r, 0, "%s", out);
 	usleep(300000);
-	cr_assert_eq(kill(server, SIGKILL), 0);
-	server = ic_test_server_replaced(&d, server, 3000);
-	cr_assert_gt(server, 0, "no server after the kill");
-	usleep(300000);
-	cr_assert_eq(ic_test_ctl(&d, out, sizeof(out), "upgrade"), 0, "%s", out);
-	cr_assert_gt(ic_test_server_replaced(&d, server, 5000), 0, "no server after the upgrade");
+	ic_test_kill_then_upgrade(&d);
 	r = ic_test_sh(out, sizeof(out), 60,
 		       "f=%s/outlives/rootfs/tmp/loop.out; for t in $(seq 300); do [ -e $f ] && "
 		       "break; sleep 0.1; done; cat $f",

@@ -177,7 +177,7 @@ static void runtime_sees_its_memory_limit(const char *rt)
 static void container_outlives_a_server_kill_and_an_upgrade(const char *rt)
 {
 	char cmd[1024], path[256];
-	pid_t run, server;
+	pid_t run;
 	int status;
 
 	cr_assert_eq(ic_test_sh(NULL, 0, 10, "command -v %s", rt), 0, "%s is not installed", rt);
@@ -187,13 +187,7 @@ static void container_outlives_a_server_kill_and_an_upgrade(const char *rt)
 		 runtime_cmd(rt), id, path);
 	run = ic_test_sh_start(cmd);
 	cr_assert(ic_test_stat_reaches(&d, "received", 1000, 20000), "the container does not run");
-	server = ic_test_server_pid(&d);
-	cr_assert_eq(kill(server, SIGKILL), 0);
-	server = ic_test_server_replaced(&d, server, 3000);
-	cr_assert_gt(server, 0, "no server after the kill");
-	usleep(300000);
-	cr_assert_eq(ic_test_ctl(&d, out, sizeof(out), "upgrade"), 0, "%s", out);
-	cr_assert_gt(ic_test_server_replaced(&d, server, 5000), 0, "no server after the upgrade");
+	ic_test_kill_then_upgrade(&d);
 	cr_assert_eq(waitpid(run, &status, 0), run);
 	ic_test_read_file(path, out, sizeof(out));
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: %s", rt, out);
