@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,7 +20,9 @@
 
 static int log_level = IC_LOG_INFO;
 static int log_target = IC_LOG_STDERR;
-static bool stderr_is_journal; /* set with the target, before other threads log */
+static bool stderr_is_journal;	/* set with the target, before other threads log */
+static bool stderr_nowait;	/* likewise: stderr is a pipe or a socket */
+static uint64_t stderr_dropped; /* atomic: lines its reader did not take in time */
 static unsigned rl_burst = 0, rl_interval_ms = 5000;
 static uint64_t suppressed_total;
 static __thread const struct ic_log_context *log_ctx;
@@ -55,6 +58,15 @@ static bool stderr_journal_stream(void)
 	       st.st_dev == dev && st.st_ino == ino;
 }
 
+/* Whether a write to stderr may wait for its reader (a pipe, journald's stream socket): those
+ * writes must not, or a stuck reader would stop every thread that logs. */
+static bool stderr_may_block(void)
+{
+	struct stat st;
+
+	return fstat(STDERR_FILENO, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+}
+
 void ic_log_set_target(enum ic_log_target target)
 {
 	if (target == IC_LOG_SYSLOG)
@@ -64,6 +76,7 @@ void ic_log_set_target(enum ic_log_target target)
 		target = IC_LOG_STDERR;
 #endif
 	__atomic_store_n(&stderr_is_journal, stderr_journal_stream(), __ATOMIC_RELAXED);
+	__atomic_store_n(&stderr_nowait, stderr_may_block(), __ATOMIC_RELAXED);
 	__atomic_store_n(&log_target, (int)target, __ATOMIC_RELAXED);
 }
 
@@ -127,10 +140,49 @@ static void journal_write(enum ic_log_level level, int err, const struct ic_log_
 }
 #endif
 
+/* One whole line, or nothing: never waiting for the reader (RWF_NOWAIT on a pipe or socket; a
+ * line of at most PIPE_BUF bytes is written whole or not at all). */
+static bool write_line(const char *line, size_t len)
+{
+	struct iovec v = {.iov_base = (void *)line, .iov_len = len};
+	ssize_t n;
+
+	if (__atomic_load_n(&stderr_nowait, __ATOMIC_RELAXED)) {
+		n = pwritev2(STDERR_FILENO, &v, 1, -1, RWF_NOWAIT);
+		if (n >= 0 || errno != EOPNOTSUPP)
+			return n == (ssize_t)len;
+	}
+	n = write(STDERR_FILENO, line, len);
+	return n == (ssize_t)len;
+}
+
+/* A line to stderr; when the reader does not keep up, it is dropped and counted, and the count
+ * is told as soon as a line goes through again. */
+static void stderr_line(const char *line, size_t len)
+{
+	uint64_t lost = __atomic_load_n(&stderr_dropped, __ATOMIC_RELAXED);
+
+	if (lost) {
+		char note[160];
+		int n = snprintf(note, sizeof(note),
+				 "%s%llu log lines dropped: whoever reads stderr did not keep up\n",
+				 __atomic_load_n(&stderr_is_journal, __ATOMIC_RELAXED) ? "<4>" : "",
+				 (unsigned long long)lost);
+
+		if (write_line(note, (size_t)n))
+			__atomic_sub_fetch(&stderr_dropped, lost, __ATOMIC_RELAXED);
+	}
+	if (!write_line(line, len))
+		__atomic_add_fetch(&stderr_dropped, 1, __ATOMIC_RELAXED);
+}
+
 /* msg begins with "MESSAGE=", which only the journal wants. */
 static void emit(enum ic_log_level level, int err, const struct ic_log_context *ctx,
 		 const char *msg)
 {
+	char line[PIPE_BUF];
+	int n;
+
 	switch (__atomic_load_n(&log_target, __ATOMIC_RELAXED)) {
 	case IC_LOG_SYSLOG:
 		syslog(syslog_prio[level], "%s", msg + 8);
@@ -143,9 +195,9 @@ static void emit(enum ic_log_level level, int err, const struct ic_log_context *
 	default:
 		break;
 	}
-	/* One fprintf per line: stdio locks the stream, so lines from threads never mix. */
+	/* One write per line, so that lines from threads never mix. */
 	if (__atomic_load_n(&stderr_is_journal, __ATOMIC_RELAXED)) {
-		fprintf(stderr, "<%d>%s\n", syslog_prio[level], msg + 8);
+		n = snprintf(line, sizeof(line), "<%d>%s\n", syslog_prio[level], msg + 8);
 	} else {
 		struct timespec ts;
 		struct tm tm;
@@ -154,9 +206,16 @@ static void emit(enum ic_log_level level, int err, const struct ic_log_context *
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
 		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-		fprintf(stderr, "%s.%03ldZ %-5s %s\n", stamp, ts.tv_nsec / 1000000,
-			level_names[level], msg + 8);
+		n = snprintf(line, sizeof(line), "%s.%03ldZ %-5s %s\n", stamp, ts.tv_nsec / 1000000,
+			     level_names[level], msg + 8);
 	}
+	if (n <= 0)
+		return;
+	if ((size_t)n >= sizeof(line)) {
+		n = (int)sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	stderr_line(line, (size_t)n);
 }
 
 static uint64_t mono_ns(void)

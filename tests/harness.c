@@ -60,6 +60,8 @@ void ic_test_daemon_rewrite(struct ic_test_daemon *d, const char *server_extra,
 	write_conf(d, server_extra, sections);
 }
 
+int ic_test_daemon_stderr = -1;
+
 void ic_test_daemon_start(struct ic_test_daemon *d, const char *server_extra, const char *sections)
 {
 	char out[4096];
@@ -78,7 +80,8 @@ void ic_test_daemon_start(struct ic_test_daemon *d, const char *server_extra, co
 	if (d->pid == 0) {
 		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
-		if (fd < 0 || dup2(fd, 2) < 0 || dup2(fd, 1) < 0)
+		if (fd < 0 || dup2(fd, 1) < 0 ||
+		    dup2(ic_test_daemon_stderr >= 0 ? ic_test_daemon_stderr : fd, 2) < 0)
 			_exit(126);
 		/* IC_TEST_INTERCEPTD runs these tests against another build of the daemon, e.g. a
 		 * ThreadSanitizer one (Criterion itself cannot run under TSan). */

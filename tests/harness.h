@@ -16,6 +16,9 @@ struct ic_test_daemon {
 	char log[128];
 };
 
+/* When not -1, the next daemon started writes its log (stderr) there instead of d->log. */
+extern int ic_test_daemon_stderr;
+
 /* Path of a built program or test helper, e.g. ic_test_bin("interceptd"). */
 const char *ic_test_bin(const char *name);
 /* Write the config (sockets filled in, extra appended: more [server] keys, then sections) and

@@ -361,6 +361,45 @@ Test(daemon, a_container_without_its_policy_is_logged_once_not_per_call)
 	}
 }
 
+Test(daemon, a_log_reader_that_stops_reading_never_stops_service)
+{
+	char buf[65536];
+	bool told = false;
+	int p[2];
+
+	/* The daemon's stderr is a pipe that nobody reads, as a stuck journald would be. */
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	ic_test_daemon_stderr = p[1];
+	start("log.ratelimit.burst = 0\n");
+	ic_test_daemon_stderr = -1;
+	close(p[1]);
+	/* Each refused connection logs a line: far more than the pipe holds (in batches, under
+	 * the front end's limit of pending connections). */
+	for (int i = 0; i < 2000; i++) {
+		send_raw("x", 1, NULL, 0);
+		if (i % 100 == 99)
+			usleep(50000);
+	}
+	/* A new container is still registered and served. */
+	ic_test_expect_served(&d);
+	/* The reader comes back: the next line says how many were lost. */
+	cr_assert_eq(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+	while (read(p[0], buf, sizeof(buf)) > 0)
+		;
+	for (int i = 0; i < 100 && !told; i++) {
+		ssize_t n;
+
+		send_raw("y", 1, NULL, 0);
+		usleep(20000);
+		while ((n = read(p[0], buf, sizeof(buf) - 1)) > 0) {
+			buf[n] = 0;
+			told = told || strstr(buf, "log lines dropped");
+		}
+	}
+	cr_expect(told, "no word of the lines lost");
+	close(p[0]);
+}
+
 Test(daemon, json_split_over_several_writes_is_accepted)
 {
 	struct ic_test_target t;
