@@ -246,6 +246,10 @@ static enum ic_recv lxc_recv(struct ic_source *src, struct ic_request *req,
 	if (!sizes_ok(&hdr))
 		return refuse(c, fds, n_fds, "struct sizes %u/%u/%u are not the kernel's",
 			      hdr.notif_size, hdr.resp_size, hdr.data_size);
+	/* The buffer takes one byte more than the longest cookie, to see a longer one. */
+	if (hdr.cookie_len > COOKIE_MAX)
+		return refuse(c, fds, n_fds, "cookie of %llu bytes, at most %d allowed",
+			      (unsigned long long)hdr.cookie_len, COOKIE_MAX);
 	if (hdr.cookie_len != (uint64_t)n - LXC_MSG_MIN)
 		return refuse(c, fds, n_fds, "cookie_len %llu, but %zu bytes follow",
 			      (unsigned long long)hdr.cookie_len, (size_t)n - LXC_MSG_MIN);

@@ -360,17 +360,38 @@ static void send_bad(int sock, const void *msg, size_t len, const int *fds, int 
 	cr_expect_eq(reply(sock, NULL, 2000), 0, "no immediate empty reply");
 }
 
-Test(lxc, bad_datagrams_get_an_empty_reply_and_the_connection_stays_usable)
+/* A header as this process, the monitor, would send it. */
+static struct hdr our_hdr(uint64_t cookie_len)
 {
-	unsigned char msg[136 + 16] = {0};
-	struct hdr h = {.monitor_pid = getpid(),
-			.init_pid = getpid(),
-			.notif_size = 80,
-			.resp_size = 24,
-			.data_size = 64};
+	return (struct hdr){.monitor_pid = getpid(),
+			    .init_pid = getpid(),
+			    .notif_size = 80,
+			    .resp_size = 24,
+			    .data_size = 64,
+			    .cookie_len = cookie_len};
+}
+
+/* The connection serves a real call: after refusals, the daemon is still there. */
+static void serves_a_real_call(int sock)
+{
 	struct seccomp_notif req;
 	struct seccomp_notif_resp resp;
 	struct ic_test_target t;
+	struct hdr h;
+
+	ic_test_target_spawn(&t, 1);
+	ic_test_target_go(&t);
+	forward(sock, &t, &req, "default", &h);
+	cr_assert_eq(reply(sock, &resp, 5000), 136, "no answer to a real call");
+	cr_expect_eq(resp.id, req.id);
+	apply(&t, &resp);
+	cr_expect_eq(ic_test_target_wait(&t), 0);
+}
+
+Test(lxc, bad_datagrams_get_an_empty_reply_and_the_connection_stays_usable)
+{
+	unsigned char msg[136 + 16] = {0};
+	struct hdr h = our_hdr(0);
 	int sock, fds[3], p[2];
 
 	ic_test_daemon_start(&d, NULL, NULL);
@@ -409,15 +430,29 @@ Test(lxc, bad_datagrams_get_an_empty_reply_and_the_connection_stays_usable)
 	close(p[1]);
 	cr_expect(ic_test_log_has(&d, "monitor_pid 1 is not the peer's pid"));
 	cr_expect(ic_test_log_has(&d, "names no policy"));
+	serves_a_real_call(sock);
+	close(sock);
+}
 
-	/* The same connection still serves a real call. */
-	ic_test_target_spawn(&t, 1);
-	ic_test_target_go(&t);
-	forward(sock, &t, &req, "default", &h);
-	cr_assert_eq(reply(sock, &resp, 5000), 136);
-	cr_expect_eq(resp.id, req.id);
-	apply(&t, &resp);
-	cr_expect_eq(ic_test_target_wait(&t), 0);
+Test(lxc, cookie_one_byte_over_the_limit_is_refused_and_the_daemon_serves_on)
+{
+	static unsigned char msg[136 + 1025];
+	struct hdr h = our_hdr(1025);
+	int sock, fds[2];
+
+	ic_test_daemon_start(&d, NULL, NULL);
+	sock = lxc_connect();
+	fds[0] = open("/proc/self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fds[1] = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	memset(msg, 'x', sizeof(msg));
+	memset(msg + 32, 0, 104);
+	memcpy(msg, &h, 32);
+	/* The largest datagram the daemon takes whole: one byte over the longest cookie. */
+	send_bad(sock, msg, sizeof(msg), fds, 2);
+	close(fds[0]);
+	close(fds[1]);
+	cr_expect(ic_test_log_has(&d, "cookie of 1025 bytes, at most 1024 allowed"));
+	serves_a_real_call(sock);
 	close(sock);
 }
 
