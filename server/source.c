@@ -16,6 +16,7 @@ void ic_source_init(struct ic_source *src, const struct ic_source_ops *ops, int 
 	src->ct = NULL;
 	src->owner = NULL;
 	src->paused = false;
+	src->warned_unvalidated = false;
 	CDS_INIT_LIST_HEAD(&src->link);
 	CDS_INIT_LIST_HEAD(&src->pause_link);
 }

@@ -59,6 +59,7 @@ struct ic_source {
 	struct cds_list_head link;	 /* in the owner's sources */
 	struct cds_list_head pause_link; /* in the owner's paused sources, when paused */
 	bool paused;
+	bool warned_unvalidated;   /* atomic: its unvalidated requests were logged */
 	struct cds_lfs_node inbox; /* hand-over to an acceptor */
 };
 
