@@ -221,12 +221,16 @@ static int adopt_listener(const struct ic_oci_state *st, int fd, uint64_t key, c
 	r = ic_notif_set_sync_wakeup(fd);
 	if (r < 0 && r != -EINVAL && r != -ENOTTY)
 		log_debug_errno(r, "oci: SYNC_WAKE_UP: %m");
-	l = ic_listener_new(fd, ct);
-	if (!l) {
+	r = ic_listener_new(fd, ct, &l);
+	if (r < 0) {
 		ic_container_put(ct);
 		close(fd);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
+		if (r == -EEXIST)
+			snprintf(err, errlen,
+				 "container %s: this seccomp listener is already served", st->id);
+		else
+			snprintf(err, errlen, "out of memory");
+		return r;
 	}
 	l->key = key ? key : ic_journal_new_key();
 	/* While the fd is still ours alone: once adopted, its container may hang up at once. */

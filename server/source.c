@@ -36,6 +36,8 @@ void ic_source_put(struct ic_source *src)
 {
 	if (!src || !ic_ref_dec(&src->refs))
 		return;
+	if (src->ops->forget)
+		src->ops->forget(src);
 	close(src->fd);
 	if (src->ct) {
 		__atomic_sub_fetch(&src->ct->n_listeners, 1, __ATOMIC_RELAXED);

@@ -138,6 +138,60 @@ Test(daemon, running_out_of_fds_pauses_accepting_and_recovers)
 	expect_served();
 }
 
+/* Its exit code, or -1 when it is still running after timeout_ms (then it is killed). */
+static int target_wait_bounded(struct ic_test_target *t, int timeout_ms)
+{
+	for (int waited = 0; waited < timeout_ms; waited += 20) {
+		siginfo_t si = {0};
+
+		if (waitid(P_PID, (id_t)t->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		    si.si_pid == t->pid)
+			return ic_test_target_wait(t);
+		usleep(20000);
+	}
+	kill(t->pid, SIGKILL);
+	ic_test_target_wait(t);
+	return -1;
+}
+
+Test(daemon, listener_sent_again_as_a_dup_is_refused_and_blocks_no_acceptor)
+{
+	struct ic_test_target twice, others[2];
+	int copy;
+
+	start("acceptors = 2\n");
+	ic_test_target_spawn(&twice, 1);
+	copy = dup(twice.listener);
+	cr_assert_geq(copy, 0);
+	ic_test_target_register(&d, &twice, "twice");
+	cr_assert(ic_test_log_wait(&d, "container twice: new listener", 5000));
+	/* The same filter's listener again: one acceptor each, were both served. */
+	twice.listener = copy;
+	ic_test_target_register(&d, &twice, "twice");
+	cr_assert(ic_test_log_wait(&d, "container twice: another listener", 2000) ||
+		  ic_test_log_has(&d, "container twice: this seccomp listener is already served"));
+	/* One source more on each acceptor. */
+	for (int i = 0; i < 2; i++) {
+		char id[16], line[64];
+
+		snprintf(id, sizeof(id), "other%d", i);
+		snprintf(line, sizeof(line), "container %s: new listener", id);
+		ic_test_target_spawn(&others[i], 1);
+		ic_test_target_register(&d, &others[i], id);
+		cr_assert(ic_test_log_wait(&d, line, 5000));
+	}
+
+	/* Answered by one acceptor; twice lives on, so a RECV on the other file would block. */
+	cr_expect_eq(ic_test_target_go_and_hold(&twice, 5000), 0);
+	for (int i = 0; i < 2; i++)
+		ic_test_target_go(&others[i]);
+	for (int i = 0; i < 2; i++)
+		cr_expect_eq(target_wait_bounded(&others[i], 5000), 0,
+			     "other%d is not served: its acceptor blocks in NOTIF_RECV", i);
+	cr_expect_eq(ic_test_target_wait(&twice), 0);
+	cr_expect(ic_test_log_has(&d, "container twice: this seccomp listener is already served"));
+}
+
 Test(daemon, message_without_fd_is_refused)
 {
 	char *msg = ic_oci_format("nofd", getpid(), getpid(), "creating", NULL);
