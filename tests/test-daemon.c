@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -190,6 +191,58 @@ Test(daemon, listener_sent_again_as_a_dup_is_refused_and_blocks_no_acceptor)
 			     "other%d is not served: its acceptor blocks in NOTIF_RECV", i);
 	cr_expect_eq(ic_test_target_wait(&twice), 0);
 	cr_expect(ic_test_log_has(&d, "container twice: this seccomp listener is already served"));
+}
+
+/* Every capability set of one task's status file must be within kept. */
+static void expect_caps_within(const char *status_path, uint64_t kept)
+{
+	static const char *const sets[] = {"CapEff:", "CapPrm:", "CapBnd:", "CapInh:", "CapAmb:"};
+	char status[4096];
+
+	ic_test_read_file(status_path, status, sizeof(status));
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+		const char *line = strstr(status, sets[i]);
+		unsigned long long v;
+
+		cr_assert(line && sscanf(line + strlen(sets[i]), "%llx", &v) == 1, "%s: no %s",
+			  status_path, sets[i]);
+		cr_expect_eq(v & ~kept, 0, "%s: %s %016llx has %016llx beyond what handlers need",
+			     status_path, sets[i], v, v & ~kept);
+	}
+}
+
+Test(daemon, every_thread_keeps_only_the_capabilities_handlers_need)
+{
+	const uint64_t kept = 1ULL << CAP_SYS_ADMIN | 1ULL << CAP_MKNOD | 1ULL << CAP_DAC_OVERRIDE |
+			      1ULL << CAP_DAC_READ_SEARCH | 1ULL << CAP_FOWNER | 1ULL << CAP_CHOWN |
+			      1ULL << CAP_FSETID | 1ULL << CAP_SETUID | 1ULL << CAP_SETGID |
+			      1ULL << CAP_SYS_CHROOT | 1ULL << CAP_SYS_PTRACE |
+			      1ULL << CAP_SYS_NICE | 1ULL << CAP_SYS_RESOURCE | 1ULL << CAP_KILL |
+			      1ULL << CAP_BPF | 1ULL << CAP_PERFMON;
+	char path[320];
+	struct dirent *e;
+	pid_t server;
+	int threads = 0;
+	DIR *dir;
+
+	start(NULL);
+	expect_served(); /* every kind of thread has run */
+	server = ic_test_server_pid(&d);
+	cr_assert_gt(server, 0);
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)server);
+	dir = opendir(path);
+	cr_assert(dir, "%s: %s", path, strerror(errno));
+	while ((e = readdir(dir))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/status", (int)server, e->d_name);
+		expect_caps_within(path, kept);
+		threads++;
+	}
+	closedir(dir);
+	cr_expect_gt(threads, 3, "acceptors, workers, front ends and control: %d threads", threads);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)d.pid);
+	expect_caps_within(path, kept); /* the keeper */
 }
 
 Test(daemon, message_without_fd_is_refused)
