@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <linux/capability.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/oci.h"
@@ -243,6 +245,48 @@ Test(daemon, every_thread_keeps_only_the_capabilities_handlers_need)
 	cr_expect_gt(threads, 3, "acceptors, workers, front ends and control: %d threads", threads);
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)d.pid);
 	expect_caps_within(path, kept); /* the keeper */
+}
+
+Test(daemon, out_of_fds_every_listener_is_served_or_refused_and_no_container_hangs)
+{
+	static struct ic_test_target t[100];
+	int served = 0, refused = 0, r;
+	uint64_t until;
+
+	start(NULL);
+	r = ic_test_sh(out, sizeof(out), 10, "prlimit --pid %d --nofile=64:64",
+		       (int)ic_test_server_pid(&d));
+	cr_assert_eq(r, 0, "prlimit: %s", out);
+	for (int i = 0; i < 100; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "fd%d", i);
+		ic_test_target_spawn(&t[i], 1);
+		ic_test_target_register(&d, &t[i], id);
+	}
+	/* Each stays alive once answered, holding its listener: no fd comes back by itself. */
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(write(t[i].ctl, "h", 1), 1);
+	until = (uint64_t)time(NULL) + 30;
+	for (int i = 0; i < 100; i++) {
+		int left = (int)((int64_t)until - (int64_t)time(NULL));
+		struct pollfd p = {.fd = t[i].ctl, .events = POLLIN};
+		unsigned char code = 255;
+
+		if (poll(&p, 1, left > 0 ? left * 1000 : 0) == 1 && read(t[i].ctl, &code, 1) != 1)
+			code = 255;
+		served += code == 0;
+		/* Its listener closed unserved: the kernel fails the call. */
+		refused += code == 100 + ENOSYS;
+	}
+	for (int i = 0; i < 100; i++) {
+		kill(t[i].pid, SIGKILL);
+		ic_test_target_wait(&t[i]);
+	}
+	cr_expect_eq(served + refused, 100, "%d served, %d refused, %d hang or fail", served,
+		     refused, 100 - served - refused);
+	cr_expect_gt(served, 0);
+	cr_expect(ic_test_log_has(&d, "out of file descriptors"), "no container refused visibly");
 }
 
 Test(daemon, message_without_fd_is_refused)
