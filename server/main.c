@@ -413,8 +413,10 @@ int main(int argc, char **argv)
 	}
 	if (take) {
 		r = takeover(conf);
-		if (r <= 0)
+		if (r <= 0) {
+			ic_conf_free(conf);
 			return r < 0 ? 1 : 0;
+		}
 		/* Nobody runs: start as usual. */
 	}
 	/* The keeper returns here in every server it starts, and once itself when it is done. */
