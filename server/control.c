@@ -61,6 +61,7 @@ static struct json_object *stats_json(void)
 	json_object_object_add(o, "received", json_u64(st->received));
 	json_object_object_add(o, "recv_gone", json_u64(st->recv_gone));
 	json_object_object_add(o, "queue_full", json_u64(st->queue_full));
+	json_object_object_add(o, "unvalidated", json_u64(st->unvalidated));
 	json_object_object_add(o, "deadline_missed", json_u64(st->deadline_missed));
 	for (int a = 0; a < _IC_ANSWER_MAX; a++)
 		json_object_object_add(ans, ic_answer_name(a), json_u64(st->answers[a]));

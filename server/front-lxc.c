@@ -13,6 +13,7 @@
 #include <urcu.h>
 
 #include "common/log.h"
+#include "common/lxc-proto.h"
 #include "common/macros.h"
 #include "common/notify.h"
 #include "common/proc.h"
@@ -24,18 +25,6 @@
 #include "server/request.h"
 #include "server/server.h"
 #include "server/source.h"
-
-/* LXC's seccomp_notify_proxy_msg: the 32-byte header of every datagram, both ways. */
-struct lxc_hdr {
-	uint64_t reserved;
-	int32_t monitor_pid;
-	int32_t init_pid;
-	uint16_t notif_size, resp_size, data_size, pad;
-	uint64_t cookie_len;
-};
-_Static_assert(sizeof(struct lxc_hdr) == 32, "LXC proxy header is 32 bytes");
-
-#define COOKIE_MAX 1024
 
 /* One LXC monitor's connection (one running container). */
 struct lxc_conn {
@@ -49,12 +38,9 @@ static struct lxc_conn *conn_of(const struct ic_source *src)
 	return caa_container_of(src, struct lxc_conn, src);
 }
 
-#define LXC_MSG_MIN (sizeof(struct lxc_hdr) + 80 + 24)
 #define LXC_FDS_MAX 3
 
-_Static_assert(sizeof(struct seccomp_notif) == 80, "seccomp_notif");
-_Static_assert(sizeof(struct seccomp_notif_resp) == 24, "seccomp_notif_resp");
-_Static_assert(sizeof(((struct ic_request *)0)->lxc.hdr) == sizeof(struct lxc_hdr), "header");
+_Static_assert(sizeof(((struct ic_request *)0)->lxc.hdr) == sizeof(struct ic_lxc_hdr), "header");
 
 static enum ic_recv lxc_recv(struct ic_source *src, struct ic_request *req,
 			     const struct ic_conf *conf);
@@ -62,7 +48,7 @@ static enum ic_recv lxc_recv(struct ic_source *src, struct ic_request *req,
 /* Exactly header + notif + resp: no cookie, no fds, or LXC answers ENOSYS. */
 static int lxc_reply(struct ic_request *req, const struct seccomp_notif_resp *resp)
 {
-	unsigned char buf[LXC_MSG_MIN];
+	unsigned char buf[IC_LXC_MSG_MIN];
 	ssize_t n;
 
 	memcpy(buf, req->lxc.hdr, sizeof(req->lxc.hdr));
@@ -224,7 +210,7 @@ static const struct ic_policy *cookie_policy(const struct ic_conf *conf, const c
 	return *cookie ? ic_conf_policy(conf, cookie) : NULL;
 }
 
-static bool sizes_ok(const struct lxc_hdr *h)
+static bool sizes_ok(const struct ic_lxc_hdr *h)
 {
 	static struct seccomp_notif_sizes sz;
 
@@ -239,8 +225,7 @@ static bool sizes_ok(const struct lxc_hdr *h)
 		__atomic_store_n(&sz.seccomp_notif, k.seccomp_notif, __ATOMIC_RELEASE);
 	}
 	return h->notif_size == sz.seccomp_notif && h->resp_size == sz.seccomp_notif_resp &&
-	       h->data_size == sz.seccomp_data && h->notif_size == sizeof(struct seccomp_notif) &&
-	       h->resp_size == sizeof(struct seccomp_notif_resp);
+	       h->data_size == sz.seccomp_data;
 }
 
 /* One datagram of c, validated, into req. */
@@ -248,11 +233,14 @@ static enum ic_recv lxc_recv(struct ic_source *src, struct ic_request *req,
 			     const struct ic_conf *conf)
 {
 	struct lxc_conn *c = conn_of(src);
-	unsigned char buf[LXC_MSG_MIN + COOKIE_MAX + 1];
+	/* One byte more than the longest datagram, to see a longer one as truncated. */
+	unsigned char buf[IC_LXC_MSG_MAX + 1];
 	int fds[LXC_FDS_MAX + 1], n_fds, got, mflags;
-	char cookie[COOKIE_MAX + 1];
 	const struct ic_policy *policy;
-	struct lxc_hdr hdr;
+	struct ic_lxc_msg msg;
+	const char *cookie = msg.cookie;
+	struct ic_lxc_hdr hdr;
+	char why[128];
 	ssize_t n;
 
 	n = ic_sock_recv_fds(src->fd, buf, sizeof(buf), fds, ARRAY_SIZE(fds), &got, MSG_DONTWAIT,
@@ -268,31 +256,18 @@ static enum ic_recv lxc_recv(struct ic_source *src, struct ic_request *req,
 		return refuse(c, fds, n_fds, "datagram larger than %zu bytes", sizeof(buf) - 1);
 	if (mflags & MSG_CTRUNC)
 		return refuse(c, fds, n_fds, "control data truncated");
-	if ((size_t)n < LXC_MSG_MIN)
-		return refuse(c, fds, n_fds, "%zd bytes, at least %zu expected", n, LXC_MSG_MIN);
-	memcpy(&hdr, buf, sizeof(hdr));
-	if (hdr.reserved != 0)
-		return refuse(c, fds, n_fds, "reserved header field is not 0");
+	if (ic_lxc_decode(buf, (size_t)n, got, &msg, why, sizeof(why)) < 0)
+		return refuse(c, fds, n_fds, "%s", why);
+	hdr = msg.hdr;
 	if (!sizes_ok(&hdr))
 		return refuse(c, fds, n_fds, "struct sizes %u/%u/%u are not the kernel's",
 			      hdr.notif_size, hdr.resp_size, hdr.data_size);
-	if (hdr.cookie_len != (uint64_t)n - LXC_MSG_MIN)
-		return refuse(c, fds, n_fds, "cookie_len %llu, but %zu bytes follow",
-			      (unsigned long long)hdr.cookie_len, (size_t)n - LXC_MSG_MIN);
-	if (got < 2 || got > LXC_FDS_MAX)
-		return refuse(c, fds, n_fds, "%d fds, 2 or 3 expected", got);
 	if (hdr.monitor_pid != c->peer_pid)
 		return refuse(c, fds, n_fds, "monitor_pid %d is not the peer's pid %d",
 			      (int)hdr.monitor_pid, (int)c->peer_pid);
-	if (hdr.init_pid <= 0)
-		return refuse(c, fds, n_fds, "bad init_pid %d", (int)hdr.init_pid);
 	if (n_fds == 3 && ic_notif_check_fd(fds[2]) < 0)
 		return refuse(c, fds, n_fds, "fd 2 is not a seccomp listener");
 
-	memcpy(cookie, buf + LXC_MSG_MIN, hdr.cookie_len);
-	cookie[hdr.cookie_len] = 0;
-	if (memchr(cookie, 0, hdr.cookie_len))
-		return refuse(c, fds, n_fds, "NUL in the cookie");
 	policy = cookie_policy(conf, cookie);
 	if (!policy && conf->server.lxc_allow_unknown_cookie)
 		policy = ic_conf_policy(conf, "default");
@@ -316,8 +291,8 @@ static enum ic_recv lxc_recv(struct ic_source *src, struct ic_request *req,
 			      (int)hdr.init_pid, (int)src->ct->info.init_pid);
 	}
 
-	memcpy(&req->notif, buf + sizeof(hdr), sizeof(req->notif));
-	memcpy(req->lxc.hdr, buf, sizeof(req->lxc.hdr));
+	req->notif = msg.notif;
+	memcpy(req->lxc.hdr, &hdr, sizeof(req->lxc.hdr));
 	for (int i = 0; i < n_fds; i++)
 		req->lxc.fds[i] = fds[i];
 	return IC_RECV_OK;

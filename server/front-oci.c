@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -34,6 +35,9 @@
 #define OCI_PEER_MAX	    96
 #define OCI_ACCEPT_PAUSE_NS (1000ULL * 1000000ULL)
 #define OCI_STOP_GRACE_NS   (1000ULL * 1000000ULL)
+/* Fds held on /dev/null and let go when we run out, to take one connection with its listener
+ * and refuse it visibly, instead of leaving it in the backlog while its container hangs. */
+#define OCI_RESERVE_FDS 4
 
 struct oci_conn {
 	int fd;
@@ -43,6 +47,7 @@ struct oci_conn {
 	int fds[IC_OCI_FDS_MAX];
 	int n_fds;
 	bool got_data;
+	bool fds_lost; /* control data truncated: the kernel dropped what did not fit */
 	uint64_t deadline_ns;
 	struct oci_conn *next;
 };
@@ -57,7 +62,33 @@ static struct {
 	struct oci_conn *conns;
 	unsigned n_conns;
 	uint64_t accept_paused_until; /* out of fds: accept again from then on */
+	int reserve[OCI_RESERVE_FDS];
+	struct oci_conn *short_of_fds; /* taken with the reserve: to be refused */
 } oci = {.sock = -1, .lxc_sock = -1, .epfd = -1, .evfd = -1};
+
+static void accepting(bool on);
+
+/* Hold as much of the reserve as we can. */
+static void reserve_take(void)
+{
+	for (int i = 0; i < OCI_RESERVE_FDS; i++)
+		if (oci.reserve[i] < 0)
+			oci.reserve[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* False when there was nothing to let go. */
+static bool reserve_release(void)
+{
+	bool had = false;
+
+	for (int i = 0; i < OCI_RESERVE_FDS; i++)
+		if (oci.reserve[i] >= 0) {
+			close(oci.reserve[i]);
+			oci.reserve[i] = -1;
+			had = true;
+		}
+	return had;
+}
 
 static void conn_close(struct oci_conn *c)
 {
@@ -75,6 +106,13 @@ static void conn_close(struct oci_conn *c)
 		if (c->fds[i] >= 0)
 			close(c->fds[i]);
 	free(c->buf);
+	if (c == oci.short_of_fds) {
+		/* Refused: the next one waiting gets the same, at once. */
+		oci.short_of_fds = NULL;
+		reserve_take();
+		oci.accept_paused_until = 0;
+		accepting(true);
+	}
 	free(c);
 }
 
@@ -222,12 +260,16 @@ static int adopt_listener(const struct ic_oci_state *st, int fd, uint64_t key, c
 	r = ic_notif_set_sync_wakeup(fd);
 	if (r < 0 && r != -EINVAL && r != -ENOTTY)
 		log_debug_errno(r, "oci: SYNC_WAKE_UP: %m");
-	l = ic_listener_new(fd, ct);
-	if (!l) {
+	r = ic_listener_new(fd, ct, &l);
+	if (r < 0) {
 		ic_container_put(ct);
 		close(fd);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
+		if (r == -EEXIST)
+			snprintf(err, errlen,
+				 "container %s: this seccomp listener is already served", st->id);
+		else
+			snprintf(err, errlen, "out of memory");
+		return r;
 	}
 	l->key = key ? key : ic_journal_new_key();
 	/* While the fd is still ours alone: once adopted, its container may hang up at once. */
@@ -257,6 +299,13 @@ static void oci_register(struct oci_conn *c, const struct ic_oci_state *st)
 	char err[IC_CONF_ERR_MAX];
 	int fd, r;
 
+	if (c->fds_lost || c == oci.short_of_fds) {
+		log_error("container %s: refused: the daemon is out of file descriptors; its "
+			  "seccomp listener %s",
+			  st->id, c->fds_lost ? "did not arrive" : "is closed");
+		reply(c, "refused: out of file descriptors\n");
+		return conn_close(c);
+	}
 	if (st->n_fds != c->n_fds)
 		return refuse(c, st->n_fds > c->n_fds ? "fewer fds than named in \"fds\""
 						      : "more fds than named in \"fds\"");
@@ -343,8 +392,9 @@ static void conn_read(struct oci_conn *c)
 		return refuse(c, "fds after the first message");
 	if (got > room)
 		return refuse(c, "too many fds");
+	/* With room for them, only running out of fds truncates: say which container. */
 	if (mflags & MSG_CTRUNC)
-		return refuse(c, "too many fds (control data truncated)");
+		c->fds_lost = true;
 	if (n > 0)
 		c->got_data = true;
 	c->len += (size_t)n;
@@ -354,20 +404,25 @@ static void conn_read(struct oci_conn *c)
 		return;
 }
 
+static void accepting(bool on)
+{
+	struct epoll_event ev = {.events = on ? EPOLLIN : 0};
+
+	ev.data.ptr = &oci.sock;
+	epoll_ctl(oci.epfd, EPOLL_CTL_MOD, oci.sock, &ev);
+	if (oci.lxc_sock >= 0) {
+		ev.data.ptr = &oci.lxc_sock;
+		epoll_ctl(oci.epfd, EPOLL_CTL_MOD, oci.lxc_sock, &ev);
+	}
+}
+
 /* Out of fds or memory: the sockets stay readable, so stop watching them for a while rather
  * than spin. */
 static void pause_accepting(int err)
 {
-	struct epoll_event off = {.events = 0};
-
 	log_error_errno(err, "front end: accept: %s; pausing new connections for 1 s",
 			strerror(err));
-	off.data.ptr = &oci.sock;
-	epoll_ctl(oci.epfd, EPOLL_CTL_MOD, oci.sock, &off);
-	if (oci.lxc_sock >= 0) {
-		off.data.ptr = &oci.lxc_sock;
-		epoll_ctl(oci.epfd, EPOLL_CTL_MOD, oci.lxc_sock, &off);
-	}
+	accepting(false);
 	oci.accept_paused_until = ic_now_ns() + OCI_ACCEPT_PAUSE_NS;
 }
 
@@ -378,6 +433,19 @@ static void conn_accept(void)
 		struct epoll_event ev = {.events = EPOLLIN};
 		struct oci_conn *c;
 
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE) && !oci.short_of_fds &&
+		    reserve_release()) {
+			/* One connection, with room for its listener, to refuse; no other until
+			 * it is done (conn_close). */
+			fd = accept4(oci.sock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+			if (fd >= 0) {
+				log_error("front end: accept: out of file descriptors; pausing new "
+					  "connections but one at a time, to refuse it");
+				accepting(false);
+			} else {
+				reserve_take();
+			}
+		}
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM) {
@@ -416,6 +484,10 @@ static void conn_accept(void)
 		c->next = oci.conns;
 		oci.conns = c;
 		oci.n_conns++;
+		if (oci.reserve[0] < 0 && !oci.short_of_fds) {
+			oci.short_of_fds = c;
+			return;
+		}
 	}
 }
 
@@ -437,14 +509,10 @@ static void expire(void)
 	struct oci_conn *c = oci.conns, *next;
 
 	if (oci.accept_paused_until && oci.accept_paused_until <= now) {
-		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &oci.sock};
-
 		oci.accept_paused_until = 0;
-		epoll_ctl(oci.epfd, EPOLL_CTL_MOD, oci.sock, &ev);
-		if (oci.lxc_sock >= 0) {
-			ev.data.ptr = &oci.lxc_sock;
-			epoll_ctl(oci.epfd, EPOLL_CTL_MOD, oci.lxc_sock, &ev);
-		}
+		reserve_take();
+		if (!oci.short_of_fds)
+			accepting(true);
 	}
 
 	for (; c; c = next) {
@@ -522,6 +590,9 @@ int ic_front_oci_start(int sock, int lxc_sock)
 
 	oci.sock = sock;
 	oci.lxc_sock = lxc_sock;
+	for (int i = 0; i < OCI_RESERVE_FDS; i++)
+		oci.reserve[i] = -1;
+	reserve_take();
 	oci.epfd = epoll_create1(EPOLL_CLOEXEC);
 	oci.evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (oci.epfd < 0 || oci.evfd < 0)
@@ -562,5 +633,6 @@ void ic_front_oci_stop(void)
 		close(oci.epfd);
 	if (oci.evfd >= 0)
 		close(oci.evfd);
+	reserve_release();
 	oci.sock = oci.lxc_sock = oci.epfd = oci.evfd = -1;
 }

@@ -6,8 +6,9 @@ struct ic_container;
 struct ic_source;
 
 /* A seccomp listener fd as a source (the OCI front end's): we RECV and SEND on it ourselves.
- * Takes fd and the caller's reference to ct; NULL when out of memory (the caller still owns
- * both). Any thread. */
-struct ic_source *ic_listener_new(int fd, struct ic_container *ct);
+ * Takes fd and the caller's reference to ct into *ret; on error the caller still owns both:
+ * -EEXIST when fd is the very file of a listener already served (the same filter's listener,
+ * sent again or dup'd), -ENOMEM. Any thread; serialised with the last put of any listener. */
+int ic_listener_new(int fd, struct ic_container *ct, struct ic_source **ret);
 
 #endif

@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <json-c/json.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <urcu.h>
 
@@ -65,6 +67,64 @@ static void raise_fd_limit(void)
 	rl.rlim_cur = rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 		log_warn_errno(errno, "cannot raise the open file limit: %m");
+}
+
+/* What the handlers and the daemon itself use; README "Security model" says why each. */
+static const uint64_t kept_caps =
+    1ULL << CAP_SYS_ADMIN |	  /* mount, open_tree, setns, setxattr trusted.*, bpf, cgroups */
+    1ULL << CAP_MKNOD |		  /* mknod */
+    1ULL << CAP_DAC_OVERRIDE |	  /* acting as a caller that holds it; files of any owner */
+    1ULL << CAP_DAC_READ_SEARCH | /* /proc/<pid> of every container, its root and cwd */
+    1ULL << CAP_FOWNER |	  /* attributes and modes of nodes the container owns */
+    1ULL << CAP_CHOWN |		  /* the null node a container owns for 5:1 */
+    1ULL << CAP_FSETID |	  /* mknod with the caller's setgid directories */
+    1ULL << CAP_SETUID |	  /* setfsuid, the FUSE helper as the caller */
+    1ULL << CAP_SETGID |	  /* setfsgid, setgroups */
+    1ULL << CAP_SYS_CHROOT |	  /* chroot into the caller's root */
+    1ULL << CAP_SYS_PTRACE |	  /* process_vm_readv/writev, /proc/<pid>/root, ns, mem */
+    1ULL << CAP_SYS_NICE |	  /* sched_setscheduler for a container */
+    1ULL << CAP_SYS_RESOURCE |	  /* the open file limit, bpf's limits */
+    1ULL << CAP_KILL |		  /* the FUSE helper, a container's tasks */
+    1ULL << CAP_BPF |		  /* bpf device programs */
+    1ULL << CAP_PERFMON;	  /* bpf, with CAP_BPF */
+
+/* Before the keeper forks and before any thread: every process and thread inherits the result.
+ * The bounding set loses the rest, so no exec (an upgrade, the FUSE helper) gets it back. */
+static void restrict_capabilities(void)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct data[2];
+	int dropped = 0;
+
+	for (int cap = 0; cap < 64; cap++) {
+		int r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+
+		if (r < 0)
+			break; /* past the kernel's last capability */
+		if (r == 0 || (kept_caps & (1ULL << cap)))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+			log_warn_errno(errno, "cannot drop capability %d from the bounding set: %m",
+				       cap);
+			continue;
+		}
+		dropped++;
+	}
+	if (syscall(SYS_capget, &h, data) < 0) {
+		log_warn_errno(errno, "capget: %m");
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		uint32_t keep = (uint32_t)(kept_caps >> (32 * i));
+
+		data[i].effective &= keep;
+		data[i].permitted &= keep;
+		data[i].inheritable = 0;
+	}
+	if (syscall(SYS_capset, &h, data) < 0)
+		log_warn_errno(errno, "cannot drop capabilities: %m");
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	log_debug("dropped %d capabilities from the bounding set", dropped);
 }
 
 /* A server that follows a crash reads the configuration again: a reload since the keeper
@@ -342,6 +402,7 @@ int main(int argc, char **argv)
 	if (geteuid() != 0)
 		log_warn("not running as root: only containers of this user can be served");
 	raise_fd_limit();
+	restrict_capabilities();
 	r = ic_notif_check_sizes();
 	if (r < 0) {
 		log_error_errno(r,

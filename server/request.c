@@ -312,6 +312,20 @@ static void serving_set(struct ic_serving *serving, struct ic_request *req)
 	pthread_mutex_unlock(&serving->lock);
 }
 
+/* With no listener there is no NOTIF_ID_VALID: the pid of the notification may belong to
+ * anyone by now, or have been in no notification at all, so nothing may be read from or done to
+ * it (doc/design.md §4.5). The kernel decides; the first such request of a source is logged. */
+static enum ic_verdict unvalidated(struct ic_request *req, struct ic_stats *st)
+{
+	IC_COUNTER_ADD(st->unvalidated, 1);
+	if (!__atomic_exchange_n(&req->src->warned_unvalidated, true, __ATOMIC_RELAXED))
+		log_warn(
+		    "container %s: %s sent no seccomp listener, so no request can be validated: "
+		    "the kernel decides every call (LXC 4.0.5 or later sends one)",
+		    req->ct->info.id, ic_source_name(req->src));
+	return IC_VERDICT_CONTINUE;
+}
+
 void ic_request_serve(struct ic_request *req, const struct ic_conf *conf, struct ic_stats *st,
 		      struct ic_serving *serving)
 {
@@ -346,7 +360,12 @@ void ic_request_serve(struct ic_request *req, const struct ic_conf *conf, struct
 	else if (hreq.policy && __atomic_load_n(&ct->no_policy_logged, __ATOMIC_RELAXED))
 		__atomic_store_n(&ct->no_policy_logged, false, __ATOMIC_RELAXED);
 	req->timed_out = ic_now_ns() > req->deadline_ns;
-	v = req->timed_out ? IC_VERDICT_FAILED : ic_handle(&hreq, &resp);
+	if (req->timed_out)
+		v = IC_VERDICT_FAILED;
+	else if (req->sys && req->src->ops->listener_fd(req) < 0)
+		v = unvalidated(req, st);
+	else
+		v = ic_handle(&hreq, &resp);
 	if (req->timed_out)
 		IC_COUNTER_ADD(st->deadline_missed, 1);
 

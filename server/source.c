@@ -16,6 +16,7 @@ void ic_source_init(struct ic_source *src, const struct ic_source_ops *ops, int 
 	src->ct = NULL;
 	src->owner = NULL;
 	src->paused = false;
+	src->warned_unvalidated = false;
 	CDS_INIT_LIST_HEAD(&src->link);
 	CDS_INIT_LIST_HEAD(&src->pause_link);
 }
@@ -35,6 +36,8 @@ void ic_source_put(struct ic_source *src)
 {
 	if (!src || !ic_ref_dec(&src->refs))
 		return;
+	if (src->ops->forget)
+		src->ops->forget(src);
 	close(src->fd);
 	if (src->ct) {
 		__atomic_sub_fetch(&src->ct->n_listeners, 1, __ATOMIC_RELAXED);

@@ -37,6 +37,8 @@ struct ic_source_ops {
 	int (*listener_fd)(const struct ic_request *req);
 	/* Any thread: let go of what recv attached to req. NULL: nothing. */
 	void (*release)(struct ic_request *req);
+	/* The last reference is going, before the fd closes. NULL: nothing. */
+	void (*forget)(struct ic_source *src);
 	/* The last reference went: free the embedding struct (the fd and the container are
 	 * already let go). */
 	void (*free)(struct ic_source *src);
@@ -61,6 +63,7 @@ struct ic_source {
 	struct cds_list_head link;	 /* in the owner's sources */
 	struct cds_list_head pause_link; /* in the owner's paused sources, when paused */
 	bool paused;
+	bool warned_unvalidated;   /* atomic: its unvalidated requests were logged */
 	struct cds_lfs_node inbox; /* hand-over to an acceptor */
 };
 

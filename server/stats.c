@@ -27,4 +27,5 @@ void ic_stats_merge(struct ic_stats *dst, const struct ic_stats *src)
 	dst->queue_full += IC_COUNTER_READ(src->queue_full);
 	dst->received += IC_COUNTER_READ(src->received);
 	dst->recv_gone += IC_COUNTER_READ(src->recv_gone);
+	dst->unvalidated += IC_COUNTER_READ(src->unvalidated);
 }

@@ -27,7 +27,8 @@ struct ic_stats {
 	uint64_t deadline_missed;
 	uint64_t queue_full;
 	uint64_t received;
-	uint64_t recv_gone; /* RECV said ENOENT: the target was interrupted */
+	uint64_t recv_gone;   /* RECV said ENOENT: the target was interrupted */
+	uint64_t unvalidated; /* no listener to validate against: answered CONTINUE, not served */
 	struct ic_hist latency[IC_STATS_SYS];
 };
 

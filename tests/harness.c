@@ -410,7 +410,8 @@ void ic_test_target_spawn_procs(struct ic_test_target *t, int calls, int procs)
 	if (t->pid == 0) {
 		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 		struct sysinfo si;
-		int fd, first_errno = 0;
+		int fd, first_errno = 0, code;
+		bool leader = true;
 		pid_t others[64];
 		char c;
 
@@ -432,6 +433,7 @@ void ic_test_target_spawn_procs(struct ic_test_target *t, int calls, int procs)
 				_exit(13);
 			if (others[i] == 0) {
 				procs = 1;
+				leader = false;
 				break;
 			}
 		}
@@ -446,7 +448,16 @@ void ic_test_target_spawn_procs(struct ic_test_target *t, int calls, int procs)
 			if (!first_errno && WEXITSTATUS(status))
 				_exit(WEXITSTATUS(status));
 		}
-		_exit(first_errno ? 100 + first_errno : 0);
+		code = first_errno ? 100 + first_errno : 0;
+		if (leader && c == 'h') {
+			/* Report, then stay under the filter until the test lets go. */
+			buf[0] = (char)code;
+			if (write(sp[1], buf, 1) != 1)
+				_exit(15);
+			while (read(sp[1], buf, 1) > 0)
+				;
+		}
+		_exit(code);
 	}
 	close(sp[1]);
 	t->ctl = sp[0];
@@ -479,12 +490,24 @@ void ic_test_target_go(struct ic_test_target *t)
 	cr_assert_eq(write(t->ctl, "g", 1), 1);
 }
 
+int ic_test_target_go_and_hold(struct ic_test_target *t, int timeout_ms)
+{
+	struct pollfd p = {.fd = t->ctl, .events = POLLIN};
+	unsigned char code;
+
+	cr_assert_eq(write(t->ctl, "h", 1), 1);
+	if (poll(&p, 1, timeout_ms) != 1 || read(t->ctl, &code, 1) != 1)
+		return -1;
+	return code;
+}
+
 int ic_test_target_wait(struct ic_test_target *t)
 {
 	int status;
 
-	cr_assert_eq(waitpid(t->pid, &status, 0), t->pid);
+	/* First: a held target waits for this. */
 	close(t->ctl);
+	cr_assert_eq(waitpid(t->pid, &status, 0), t->pid);
 	if (t->listener >= 0)
 		close(t->listener);
 	t->listener = -1;

@@ -61,6 +61,10 @@ void ic_test_target_spawn_procs(struct ic_test_target *t, int calls, int procs);
  * copy. */
 void ic_test_target_register(struct ic_test_daemon *d, struct ic_test_target *t, const char *id);
 void ic_test_target_go(struct ic_test_target *t);
+/* The same, but t stays alive under its filter once its calls are done, until ic_test_target_wait
+ * lets go. Returns the exit code it will have (as ic_test_target_wait), or -1 when its calls are
+ * not done within timeout_ms. */
+int ic_test_target_go_and_hold(struct ic_test_target *t, int timeout_ms);
 /* Wait for it; returns its exit code. Closes ctl and listener (when still open). */
 int ic_test_target_wait(struct ic_test_target *t);
 

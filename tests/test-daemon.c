@@ -5,6 +5,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <linux/capability.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/oci.h"
@@ -125,6 +128,154 @@ Test(daemon, running_out_of_fds_pauses_accepting_and_recovers)
 	/* Within the pause and the silent-peer timeout, it serves again. */
 	usleep(1500000);
 	ic_test_expect_served(&d);
+}
+
+/* Its exit code, or -1 when it is still running after timeout_ms (then it is killed). */
+static int target_wait_bounded(struct ic_test_target *t, int timeout_ms)
+{
+	for (int waited = 0; waited < timeout_ms; waited += 20) {
+		siginfo_t si = {0};
+
+		if (waitid(P_PID, (id_t)t->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		    si.si_pid == t->pid)
+			return ic_test_target_wait(t);
+		usleep(20000);
+	}
+	kill(t->pid, SIGKILL);
+	ic_test_target_wait(t);
+	return -1;
+}
+
+Test(daemon, listener_sent_again_as_a_dup_is_refused_and_blocks_no_acceptor)
+{
+	struct ic_test_target twice, others[2];
+	int copy;
+
+	start("acceptors = 2\n");
+	ic_test_target_spawn(&twice, 1);
+	copy = dup(twice.listener);
+	cr_assert_geq(copy, 0);
+	ic_test_target_register(&d, &twice, "twice");
+	cr_assert(ic_test_log_wait(&d, "container twice: new listener", 5000));
+	/* The same filter's listener again: one acceptor each, were both served. */
+	twice.listener = copy;
+	ic_test_target_register(&d, &twice, "twice");
+	cr_assert(ic_test_log_wait(&d, "container twice: another listener", 2000) ||
+		  ic_test_log_has(&d, "container twice: this seccomp listener is already served"));
+	/* One source more on each acceptor. */
+	for (int i = 0; i < 2; i++) {
+		char id[16], line[64];
+
+		snprintf(id, sizeof(id), "other%d", i);
+		snprintf(line, sizeof(line), "container %s: new listener", id);
+		ic_test_target_spawn(&others[i], 1);
+		ic_test_target_register(&d, &others[i], id);
+		cr_assert(ic_test_log_wait(&d, line, 5000));
+	}
+
+	/* Answered by one acceptor; twice lives on, so a RECV on the other file would block. */
+	cr_expect_eq(ic_test_target_go_and_hold(&twice, 5000), 0);
+	for (int i = 0; i < 2; i++)
+		ic_test_target_go(&others[i]);
+	for (int i = 0; i < 2; i++)
+		cr_expect_eq(target_wait_bounded(&others[i], 5000), 0,
+			     "other%d is not served: its acceptor blocks in NOTIF_RECV", i);
+	cr_expect_eq(ic_test_target_wait(&twice), 0);
+	cr_expect(ic_test_log_has(&d, "container twice: this seccomp listener is already served"));
+}
+
+/* Every capability set of one task's status file must be within kept. */
+static void expect_caps_within(const char *status_path, uint64_t kept)
+{
+	static const char *const sets[] = {"CapEff:", "CapPrm:", "CapBnd:", "CapInh:", "CapAmb:"};
+	char status[4096];
+
+	ic_test_read_file(status_path, status, sizeof(status));
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+		const char *line = strstr(status, sets[i]);
+		unsigned long long v;
+
+		cr_assert(line && sscanf(line + strlen(sets[i]), "%llx", &v) == 1, "%s: no %s",
+			  status_path, sets[i]);
+		cr_expect_eq(v & ~kept, 0, "%s: %s %016llx has %016llx beyond what handlers need",
+			     status_path, sets[i], v, v & ~kept);
+	}
+}
+
+Test(daemon, every_thread_keeps_only_the_capabilities_handlers_need)
+{
+	const uint64_t kept = 1ULL << CAP_SYS_ADMIN | 1ULL << CAP_MKNOD | 1ULL << CAP_DAC_OVERRIDE |
+			      1ULL << CAP_DAC_READ_SEARCH | 1ULL << CAP_FOWNER | 1ULL << CAP_CHOWN |
+			      1ULL << CAP_FSETID | 1ULL << CAP_SETUID | 1ULL << CAP_SETGID |
+			      1ULL << CAP_SYS_CHROOT | 1ULL << CAP_SYS_PTRACE |
+			      1ULL << CAP_SYS_NICE | 1ULL << CAP_SYS_RESOURCE | 1ULL << CAP_KILL |
+			      1ULL << CAP_BPF | 1ULL << CAP_PERFMON;
+	char path[320];
+	struct dirent *e;
+	pid_t server;
+	int threads = 0;
+	DIR *dir;
+
+	start(NULL);
+	ic_test_expect_served(&d); /* every kind of thread has run */
+	server = ic_test_server_pid(&d);
+	cr_assert_gt(server, 0);
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)server);
+	dir = opendir(path);
+	cr_assert(dir, "%s: %s", path, strerror(errno));
+	while ((e = readdir(dir))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/status", (int)server, e->d_name);
+		expect_caps_within(path, kept);
+		threads++;
+	}
+	closedir(dir);
+	cr_expect_gt(threads, 3, "acceptors, workers, front ends and control: %d threads", threads);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)d.pid);
+	expect_caps_within(path, kept); /* the keeper */
+}
+
+Test(daemon, out_of_fds_every_listener_is_served_or_refused_and_no_container_hangs)
+{
+	static struct ic_test_target t[100];
+	int served = 0, refused = 0, r;
+	uint64_t until;
+
+	start(NULL);
+	r = ic_test_sh(out, sizeof(out), 10, "prlimit --pid %d --nofile=64:64",
+		       (int)ic_test_server_pid(&d));
+	cr_assert_eq(r, 0, "prlimit: %s", out);
+	for (int i = 0; i < 100; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "fd%d", i);
+		ic_test_target_spawn(&t[i], 1);
+		ic_test_target_register(&d, &t[i], id);
+	}
+	/* Each stays alive once answered, holding its listener: no fd comes back by itself. */
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(write(t[i].ctl, "h", 1), 1);
+	until = (uint64_t)time(NULL) + 30;
+	for (int i = 0; i < 100; i++) {
+		int left = (int)((int64_t)until - (int64_t)time(NULL));
+		struct pollfd p = {.fd = t[i].ctl, .events = POLLIN};
+		unsigned char code = 255;
+
+		if (poll(&p, 1, left > 0 ? left * 1000 : 0) == 1 && read(t[i].ctl, &code, 1) != 1)
+			code = 255;
+		served += code == 0;
+		/* Its listener closed unserved: the kernel fails the call. */
+		refused += code == 100 + ENOSYS;
+	}
+	for (int i = 0; i < 100; i++) {
+		kill(t[i].pid, SIGKILL);
+		ic_test_target_wait(&t[i]);
+	}
+	cr_expect_eq(served + refused, 100, "%d served, %d refused, %d hang or fail", served,
+		     refused, 100 - served - refused);
+	cr_expect_gt(served, 0);
+	cr_expect(ic_test_log_has(&d, "out of file descriptors"), "no container refused visibly");
 }
 
 Test(daemon, message_without_fd_is_refused)

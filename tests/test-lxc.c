@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <seccomp.h>
@@ -17,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -385,17 +387,38 @@ static void send_bad(int sock, const void *msg, size_t len, const int *fds, int 
 	cr_expect_eq(reply(sock, NULL, 2000), 0, "no immediate empty reply");
 }
 
-Test(lxc, bad_datagrams_get_an_empty_reply_and_the_connection_stays_usable)
+/* A header as this process, the monitor, would send it. */
+static struct hdr our_hdr(uint64_t cookie_len)
 {
-	unsigned char msg[136 + 16] = {0};
-	struct hdr h = {.monitor_pid = getpid(),
-			.init_pid = getpid(),
-			.notif_size = 80,
-			.resp_size = 24,
-			.data_size = 64};
+	return (struct hdr){.monitor_pid = getpid(),
+			    .init_pid = getpid(),
+			    .notif_size = 80,
+			    .resp_size = 24,
+			    .data_size = 64,
+			    .cookie_len = cookie_len};
+}
+
+/* The connection serves a real call: after refusals, the daemon is still there. */
+static void serves_a_real_call(int sock)
+{
 	struct seccomp_notif req;
 	struct seccomp_notif_resp resp;
 	struct ic_test_target t;
+	struct hdr h;
+
+	ic_test_target_spawn(&t, 1);
+	ic_test_target_go(&t);
+	forward(sock, &t, &req, "default", &h);
+	cr_assert_eq(reply(sock, &resp, 5000), 136, "no answer to a real call");
+	cr_expect_eq(resp.id, req.id);
+	apply(&t, &resp);
+	cr_expect_eq(ic_test_target_wait(&t), 0);
+}
+
+Test(lxc, bad_datagrams_get_an_empty_reply_and_the_connection_stays_usable)
+{
+	unsigned char msg[136 + 16] = {0};
+	struct hdr h = our_hdr(0);
 	int sock, fds[3], p[2];
 
 	ic_test_daemon_start(&d, NULL, NULL);
@@ -434,15 +457,86 @@ Test(lxc, bad_datagrams_get_an_empty_reply_and_the_connection_stays_usable)
 	close(p[1]);
 	cr_expect(ic_test_log_has(&d, "monitor_pid 1 is not the peer's pid"));
 	cr_expect(ic_test_log_has(&d, "names no policy"));
+	serves_a_real_call(sock);
+	close(sock);
+}
 
-	/* The same connection still serves a real call. */
-	ic_test_target_spawn(&t, 1);
-	ic_test_target_go(&t);
-	forward(sock, &t, &req, "default", &h);
+Test(lxc, cookie_one_byte_over_the_limit_is_refused_and_the_daemon_serves_on)
+{
+	static unsigned char msg[136 + 1025];
+	struct hdr h = our_hdr(1025);
+	int sock, fds[2];
+
+	ic_test_daemon_start(&d, NULL, NULL);
+	sock = lxc_connect();
+	fds[0] = open("/proc/self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fds[1] = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	memset(msg, 'x', sizeof(msg));
+	memset(msg + 32, 0, 104);
+	memcpy(msg, &h, 32);
+	/* The largest datagram the daemon takes whole: one byte over the longest cookie. */
+	send_bad(sock, msg, sizeof(msg), fds, 2);
+	close(fds[0]);
+	close(fds[1]);
+	cr_expect(ic_test_log_has(&d, "cookie of 1025 bytes, at most 1024 allowed"));
+	serves_a_real_call(sock);
+	close(sock);
+}
+
+/* What a bystander holds where a sysinfo answer would go. */
+static unsigned char bystander_mem[sizeof(struct sysinfo)];
+
+Test(lxc, without_a_listener_nothing_is_written_into_a_process_in_no_notification)
+{
+	unsigned char msg[136 + 7], seen[sizeof(bystander_mem)];
+	struct hdr h = our_hdr(7);
+	struct seccomp_notif n = {.id = 1};
+	struct seccomp_notif_resp resp;
+	struct iovec local = {seen, sizeof(seen)}, remote = {bystander_mem, sizeof(seen)};
+	char path[64];
+	pid_t bystander;
+	int sock, fds[2];
+
+	ic_test_daemon_start(&d, NULL, NULL);
+	memset(bystander_mem, 0xaa, sizeof(bystander_mem));
+	bystander = fork();
+	cr_assert_geq(bystander, 0);
+	if (bystander == 0) {
+		alarm(30);
+		for (;;)
+			pause();
+	}
+	/* A sysinfo "notification" of a process that made no call: only the listener, which LXC
+	 * did not send, could tell. */
+	n.pid = (uint32_t)bystander;
+	n.data.nr = SYS_sysinfo;
+	n.data.arch = AUDIT_ARCH_X86_64;
+	n.data.args[0] = (uintptr_t)bystander_mem;
+	h.init_pid = bystander;
+	memcpy(msg, &h, 32);
+	memcpy(msg + 32, &n, 80);
+	memset(msg + 112, 0, 24);
+	memcpy(msg + 136, "default", 7);
+	snprintf(path, sizeof(path), "/proc/%d", (int)bystander);
+	fds[0] = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)bystander);
+	fds[1] = open(path, O_RDWR | O_CLOEXEC);
+	cr_assert(fds[0] >= 0 && fds[1] >= 0);
+	sock = lxc_connect();
+	cr_assert_eq(ic_sock_send_fds(sock, msg, sizeof(msg), fds, 2), 0);
+	close(fds[0]);
+	close(fds[1]);
+
 	cr_assert_eq(reply(sock, &resp, 5000), 136);
-	cr_expect_eq(resp.id, req.id);
-	apply(&t, &resp);
-	cr_expect_eq(ic_test_target_wait(&t), 0);
+	cr_expect_eq(resp.id, 1);
+	cr_expect_eq(resp.flags, SECCOMP_USER_NOTIF_FLAG_CONTINUE, "not left to the kernel");
+	cr_assert_eq(process_vm_readv(bystander, &local, 1, &remote, 1, 0), (ssize_t)sizeof(seen));
+	kill(bystander, SIGKILL);
+	waitpid(bystander, NULL, 0);
+	cr_expect_eq(memcmp(seen, bystander_mem, sizeof(seen)), 0,
+		     "the sysinfo answer was written into a process in no notification");
+	cr_expect(ic_test_stat_reaches(&d, "unvalidated", 1, 2000));
+	cr_expect(ic_test_log_has(&d, "sent no seccomp listener"));
 	close(sock);
 }
 

@@ -137,8 +137,7 @@ Test(registry, listener_holds_container_until_last_put)
 
 	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
 	/* The listener takes over the reference ic_registry_get returned. */
-	l = ic_listener_new(p[0], ct);
-	cr_assert_not_null(l);
+	cr_assert_eq(ic_listener_new(p[0], ct, &l), 0);
 	cr_assert_eq(l->ct, ct);
 	cr_assert_eq(ct->n_listeners, 1);
 	cr_assert_eq(refs_of(ct), 1);
