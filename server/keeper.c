@@ -594,6 +594,11 @@ static int keeper_setup(struct keeper *k)
 		return 0;
 	}
 
+	/* The lock lies beside the control socket, in a directory that may not exist yet. */
+	r = make_parent(sc->control_socket);
+	if (r < 0)
+		return log_error_errno(r, "cannot create the directory of %s: %m",
+				       sc->control_socket);
 	k->lock = take_lock(sc->control_socket);
 	if (k->lock < 0)
 		return k->lock;

@@ -470,3 +470,35 @@ Test(keeper, a_hand_over_to_a_binary_that_cannot_run_keeps_the_running_one)
 	cr_expect(fds_close_on_exec(ic_test_server_pid(&d)),
 		  "an fd of the server lost its close-on-exec");
 }
+
+Test(keeper, starts_where_the_socket_directory_does_not_exist_yet)
+{
+	char conf[256], ctl[256];
+	pid_t pid;
+	int r;
+
+	ic_test_daemon_start(&d, NULL, sysinfo_policy);
+	/* A second daemon, all of whose sockets are in a directory nobody made (a fresh /run). */
+	snprintf(conf, sizeof(conf), "%s/fresh.conf", d.dir);
+	snprintf(ctl, sizeof(ctl), "%s/run/interceptd/control.sock", d.dir);
+	r = ic_test_sh(out, sizeof(out), 10,
+		       "printf '[server]\\noci.socket = %s/run/interceptd/oci.sock\\n"
+		       "lxc.socket = %s/run/interceptd/lxc.sock\\ncontrol.socket = %s\\n' > %s",
+		       d.dir, d.dir, ctl, conf);
+	cr_assert_eq(r, 0, "%s", out);
+	snprintf(out, sizeof(out), "%s -c %s 2>%s/fresh.log", ic_test_bin("interceptd"), conf,
+		 d.dir);
+	pid = ic_test_sh_start(out);
+	r = ic_test_sh(out, sizeof(out), 20,
+		       "for i in $(seq 100); do %s -s %s status >/dev/null 2>&1 && exit 0; "
+		       "sleep 0.1; done; cat %s/fresh.log; exit 1",
+		       ic_test_bin("interceptctl"), ctl, d.dir);
+	cr_expect_eq(r, 0, "%s", out);
+	kill(pid, SIGTERM);
+	/* The shell's interceptd, and the shell. */
+	r = ic_test_sh(NULL, 0, 10, "pkill -TERM -f 'interceptd -c %s'; true", conf);
+	cr_assert_eq(waitpid(pid, NULL, 0), pid);
+	for (int i = 0; i < 100 && ic_test_sh(NULL, 0, 5, "pgrep -f 'interceptd -c %s'", conf) == 0;
+	     i++)
+		usleep(50000);
+}
