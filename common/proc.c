@@ -91,14 +91,19 @@ void ic_proc_peer_name(int sock, char *buf, size_t len)
 	snprintf(buf, len, "pid %d uid %u (%s)", (int)cred.pid, cred.uid, comm);
 }
 
-void ic_thread_pin(pthread_t t, int cpu)
+int ic_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, int cpu, const char *name)
 {
 	cpu_set_t set;
+	int r = pthread_create(t, NULL, fn, arg);
 
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	/* Best effort: a cpuset may forbid it, and the thread then runs where it may. */
-	(void)pthread_setaffinity_np(t, sizeof(set), &set);
+	if (r)
+		return -r;
+	if (cpu >= 0) {
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		/* Best effort: a cpuset may forbid it, and the thread then runs where it may. */
+		(void)pthread_setaffinity_np(*t, sizeof(set), &set);
+	}
+	(void)pthread_setname_np(*t, name);
+	return 0;
 }

@@ -14,7 +14,8 @@ int ic_pidfd_open(pid_t pid, unsigned flags);
 /* Readable name of the peer of a unix socket: "pid 123 (comm)". */
 void ic_proc_peer_name(int sock, char *buf, size_t len);
 uint64_t ic_now_ns(void);
-/* Pin thread t to cpu (-1: leave it); best effort. */
-void ic_thread_pin(pthread_t t, int cpu);
+/* Start fn(arg) as thread *t, pinned to cpu (-1: anywhere; best effort) and named name (at
+ * most 15 characters). 0, or -errno when it could not start. */
+int ic_thread_start(pthread_t *t, void *(*fn)(void *), void *arg, int cpu, const char *name);
 
 #endif

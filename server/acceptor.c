@@ -265,12 +265,10 @@ int ic_acceptor_start(struct ic_acceptor *a, int cpu)
 
 	a->cpu = cpu;
 	__atomic_store_n(&a->stop, 0, __ATOMIC_RELEASE);
-	r = pthread_create(&a->thread, NULL, acceptor_main, a);
-	if (r)
-		return log_error_errno(r, "acceptor %u: cannot start: %s", a->idx, strerror(r));
-	ic_thread_pin(a->thread, cpu);
 	snprintf(name, sizeof(name), "ic-acceptor-%u", a->idx);
-	pthread_setname_np(a->thread, name);
+	r = ic_thread_start(&a->thread, acceptor_main, a, cpu, name);
+	if (r < 0)
+		return log_error_errno(r, "acceptor %u: cannot start: %m", a->idx);
 	a->started = true;
 	return 0;
 }

@@ -124,12 +124,10 @@ int ic_worker_start(struct ic_worker *w, unsigned home, int cpu)
 	w->home = home;
 	w->cpu = cpu;
 	__atomic_store_n(&w->stop, IC_WORKER_RUN, __ATOMIC_RELEASE);
-	r = pthread_create(&w->thread, NULL, worker_main, w);
-	if (r)
-		return log_error_errno(r, "worker %u: cannot start: %s", w->idx, strerror(r));
-	ic_thread_pin(w->thread, cpu);
 	snprintf(name, sizeof(name), "ic-worker-%u", w->idx);
-	pthread_setname_np(w->thread, name);
+	r = ic_thread_start(&w->thread, worker_main, w, cpu, name);
+	if (r < 0)
+		return log_error_errno(r, "worker %u: cannot start: %m", w->idx);
 	w->started = true;
 	return 0;
 }
