@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "common/macros.h"
 #include "server/journal.h"
 
 #define MAGIC 0x69636a726e6c0002ULL /* "icjrnl", version 2 */
@@ -89,27 +90,36 @@ struct ic_journal_slot *ic_journal_slot(unsigned idx)
 	return slots && idx < N_SLOTS ? &slots[idx] : NULL;
 }
 
-/* The next slot at or after i on a page that was ever written: reading the holes of the memfd
- * would allocate them. */
-static size_t next_written(size_t i)
+/* The slots [*from, *to) on the next pages, at or after slot i, that were ever written: reading
+ * the holes of the memfd would allocate them. False past the last. */
+static bool next_written(size_t i, size_t *from, size_t *to)
 {
-	off_t at = (off_t)(sizeof(struct header) + i * sizeof(struct ic_journal_slot));
-	off_t data = lseek(journal_fd, at, SEEK_DATA);
+	off_t base = (off_t)sizeof(struct header), size = (off_t)sizeof(struct ic_journal_slot);
+	off_t data = lseek(journal_fd, base + (off_t)i * size, SEEK_DATA), hole;
 
 	if (data < 0)
-		return N_SLOTS;
-	if (data <= at)
-		return i;
-	return (size_t)(data - (off_t)sizeof(struct header)) / sizeof(struct ic_journal_slot);
+		return false;
+	hole = lseek(journal_fd, data, SEEK_HOLE);
+	if (hole < 0)
+		hole = (off_t)SIZE;
+	*from = IC_MAX(i, (size_t)((data - base) / size));
+	/* A slot that ends on the written page counts. */
+	*to = IC_MAX(*from + 1, IC_MIN(N_SLOTS, (size_t)((hole - base + size - 1) / size)));
+	return *from < N_SLOTS;
 }
 
 int ic_journal_take_orphans(struct ic_journal_orphan **ret)
 {
 	struct ic_journal_orphan *o = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0, cap = 0, from = 0, to = 0;
 
 	*ret = NULL;
-	for (size_t i = slots ? next_written(0) : N_SLOTS; i < N_SLOTS; i = next_written(i + 1)) {
+	for (size_t i = 0; slots && i < N_SLOTS; i++) {
+		if (i >= to) {
+			if (!next_written(i, &from, &to))
+				break;
+			i = from;
+		}
 		uint32_t st = __atomic_load_n(&slots[i].state, __ATOMIC_ACQUIRE);
 
 		if (st == IC_JOURNAL_FREE || (st == IC_JOURNAL_RECEIVING && !slots[i].notif.id))
