@@ -648,9 +648,14 @@ static int run(const struct opts *o, const struct ic_policy *policy)
 			return EXIT_SETUP;
 	}
 	q = ic_cgroup_create(o->id, o->memory, o->pids, pid, &r.cg, cgerr, sizeof(cgerr));
-	if (q < 0)
+	/* Where cgroups are read-only (inside another container) and no limit was asked for,
+	 * the container stays in ours. */
+	if (q == -EROFS && !o->memory && !o->pids)
+		fprintf(stderr, PROG ": %s; the container stays in this cgroup\n", cgerr);
+	else if (q < 0)
 		return die(0, "%s", cgerr);
-	r.cgroup_made = true;
+	else
+		r.cgroup_made = true;
 	q = send_sync(r.sync, SYNC_CGROUP);
 	if (q < 0)
 		return reap_setup_failure(&r, -ECHILD);
