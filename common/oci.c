@@ -175,31 +175,45 @@ void ic_oci_state_done(struct ic_oci_state *st)
 	st->metadata = st->policy_annotation = NULL;
 }
 
-char *ic_oci_format(const char *id, pid_t pid, pid_t init_pid, const char *status,
-		    const char *metadata)
+char *ic_oci_format_state(const struct ic_oci_state *st)
 {
 	_cleanup_(put_object) struct json_object *root = json_object_new_object();
 	struct json_object *state = json_object_new_object();
 	struct json_object *fds = json_object_new_array();
-	char *ret;
+	struct json_object *notes = st->policy_annotation ? json_object_new_object() : NULL;
 
-	if (!root || !state || !fds) {
+	if (!root || !state || !fds || (st->policy_annotation && !notes)) {
 		json_object_put(state);
 		json_object_put(fds);
+		json_object_put(notes);
 		return NULL;
 	}
 	json_object_object_add(root, "ociVersion", json_object_new_string("1.0.2"));
 	json_object_array_add(fds, json_object_new_string("seccompFd"));
 	json_object_object_add(root, "fds", fds);
-	json_object_object_add(root, "pid", json_object_new_int(pid));
-	if (metadata)
-		json_object_object_add(root, "metadata", json_object_new_string(metadata));
+	json_object_object_add(root, "pid", json_object_new_int(st->pid));
+	if (st->metadata)
+		json_object_object_add(root, "metadata", json_object_new_string(st->metadata));
 	json_object_object_add(state, "ociVersion", json_object_new_string("1.0.2"));
-	json_object_object_add(state, "id", json_object_new_string(id));
-	json_object_object_add(state, "status", json_object_new_string(status));
-	json_object_object_add(state, "pid", json_object_new_int(init_pid));
+	json_object_object_add(state, "id", json_object_new_string(st->id));
+	json_object_object_add(state, "status", json_object_new_string(st->status));
+	json_object_object_add(state, "pid", json_object_new_int(st->init_pid));
 	json_object_object_add(state, "bundle", json_object_new_string(""));
+	if (notes) {
+		json_object_object_add(notes, OCI_POLICY_ANNOTATION,
+				       json_object_new_string(st->policy_annotation));
+		json_object_object_add(state, "annotations", notes);
+	}
 	json_object_object_add(root, "state", state);
-	ret = strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
-	return ret;
+	return strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+}
+
+char *ic_oci_format(const char *id, pid_t pid, pid_t init_pid, const char *status,
+		    const char *metadata)
+{
+	struct ic_oci_state st = {.pid = pid, .init_pid = init_pid, .metadata = (char *)metadata};
+
+	snprintf(st.id, sizeof(st.id), "%s", id);
+	snprintf(st.status, sizeof(st.status), "%s", status);
+	return ic_oci_format_state(&st);
 }

@@ -29,5 +29,8 @@ void ic_oci_state_done(struct ic_oci_state *st);
 /* The message intercept-run sends; malloc'd NUL-terminated JSON, NULL on ENOMEM. */
 char *ic_oci_format(const char *id, pid_t pid, pid_t init_pid, const char *status,
 		    const char *metadata);
+/* The same for a parsed message: all that registering it again needs, and nothing more (the
+ * keeper keeps this instead of what the runtime sent). */
+char *ic_oci_format_state(const struct ic_oci_state *st);
 
 #endif

@@ -3,9 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -21,6 +23,7 @@
 #include "common/sock.h"
 #include "server/front-lxc.h"
 #include "server/front-oci.h"
+#include "server/holdings.h"
 #include "server/journal.h"
 #include "server/keeper.h"
 #include "server/listener.h"
@@ -204,6 +207,15 @@ static int choose_policy(const struct ic_conf *conf, const struct ic_oci_state *
 	return 0;
 }
 
+/* The keeper holds a copy of the listener, with what registering it again takes: the few
+ * fields of st we use, not the runtime's whole message. */
+static int keep(const struct ic_oci_state *st, uint64_t key, int fd)
+{
+	_cleanup_free_ char *msg = ic_oci_format_state(st);
+
+	return msg ? ic_keeper_hold(key, msg, strlen(msg), fd) : -ENOMEM;
+}
+
 static void policy_freep(struct ic_policy **p)
 {
 	if (*p) {
@@ -218,9 +230,8 @@ static void policy_freep(struct ic_policy **p)
  * reloaded) does not refuse it: that would make every filtered call fail with ENOSYS. It is
  * served with the kernel's own answers until a reload brings the policy (doc/design.md §3):
  * then 1. *ret (when ret) gets a reference. */
-static int adopt_listener(const struct ic_oci_state *st, int fd, uint64_t key, const char *msg,
-			  size_t len, const char *peer, char *err, size_t errlen,
-			  struct ic_source **ret)
+static int adopt_listener(const struct ic_oci_state *st, int fd, uint64_t key, const char *peer,
+			  char *err, size_t errlen, struct ic_source **ret)
 {
 	_cleanup_(policy_freep) struct ic_policy *own = NULL;
 	char policy[IC_POLICY_NAME_MAX];
@@ -273,7 +284,7 @@ static int adopt_listener(const struct ic_oci_state *st, int fd, uint64_t key, c
 	}
 	l->key = key ? key : ic_journal_new_key();
 	/* While the fd is still ours alone: once adopted, its container may hang up at once. */
-	if (!key && ic_keeper_hold(l->key, msg, len, fd) < 0)
+	if (!key && keep(st, l->key, fd) < 0)
 		log_error("container %s: the keeper holds no copy of its listener: a crash of the "
 			  "server would lose it",
 			  st->id);
@@ -313,7 +324,7 @@ static void oci_register(struct oci_conn *c, const struct ic_oci_state *st)
 	if (ic_notif_check_fd(fd) < 0)
 		return refuse(c, "\"seccompFd\" is not a seccomp listener");
 	c->fds[st->seccomp_fd_index] = -1;
-	r = adopt_listener(st, fd, 0, c->buf, c->len, c->peer, err, sizeof(err), NULL);
+	r = adopt_listener(st, fd, 0, c->peer, err, sizeof(err), NULL);
 	if (r < 0)
 		return refuse(c, err);
 	if (r == 1)
@@ -324,26 +335,48 @@ static void oci_register(struct oci_conn *c, const struct ic_oci_state *st)
 	conn_close(c);
 }
 
-void ic_front_oci_readopt(struct ic_keeper_held *const *held, size_t n, struct ic_source **srcs)
+/* A kept listener whose message is lost is still served, with the kernel's own answers (a
+ * policy no configuration has), under a name made of its key: dropping it would leave its
+ * calls waiting for nobody, as the keeper still holds it. */
+static void readopt_lost(const struct ic_keeper_held *h, struct ic_source **ret)
 {
+	struct ic_oci_state st = {.policy_annotation = (char *)"(lost)"};
+	char err[IC_CONF_ERR_MAX];
+
+	snprintf(st.id, sizeof(st.id), "kept-%016" PRIx64, h->key);
+	snprintf(st.status, sizeof(st.status), "unknown");
+	if (adopt_listener(&st, h->fd, h->key, "the keeper", err, sizeof(err), ret) < 0)
+		log_error("container %s: its kept listener cannot be served again: %s", st.id, err);
+}
+
+void ic_front_oci_readopt(int holdings, struct ic_keeper_held *const *held, size_t n,
+			  struct ic_source **srcs)
+{
+	_cleanup_free_ char *msg = malloc(IC_OCI_MSG_MAX + 64);
+
 	for (size_t i = 0; i < n; i++) {
+		const struct ic_keeper_held *h = held[i];
 		char err[IC_CONF_ERR_MAX];
 		struct ic_oci_state st;
-		int r;
+		int r = msg ? ic_holdings_msg(holdings, h->off, msg, h->len) : -ENOMEM;
 
 		srcs[i] = NULL;
-		if (held[i]->len == 1 && held[i]->msg[0] == IC_LXC_HELD_MSG[0]) {
-			(void)ic_lxc_readopt(held[i]->fd, held[i]->key, &srcs[i]);
-			continue;
-		}
-		r = ic_oci_parse(held[i]->msg, held[i]->len, &st, err, sizeof(err));
 		if (r < 0) {
-			log_error("keeper: a listener kept with a bad message (%s): let go", err);
-			close(held[i]->fd);
+			log_error_errno(r, "keeper: a kept listener's message cannot be read: %m");
+			readopt_lost(h, &srcs[i]);
 			continue;
 		}
-		r = adopt_listener(&st, held[i]->fd, held[i]->key, NULL, 0, "the keeper", err,
-				   sizeof(err), &srcs[i]);
+		if (h->len == 1 && msg[0] == IC_LXC_HELD_MSG[0]) {
+			(void)ic_lxc_readopt(h->fd, h->key, &srcs[i]);
+			continue;
+		}
+		r = ic_oci_parse(msg, h->len, &st, err, sizeof(err));
+		if (r < 0) {
+			log_error("keeper: a listener kept with a bad message: %s", err);
+			readopt_lost(h, &srcs[i]);
+			continue;
+		}
+		r = adopt_listener(&st, h->fd, h->key, "the keeper", err, sizeof(err), &srcs[i]);
 		if (r < 0)
 			log_error("container %s: its kept listener cannot be served again: %s",
 				  st.id, err);

@@ -14,8 +14,10 @@ struct ic_source;
 int ic_front_oci_start(int sock, int lxc_sock);
 void ic_front_oci_stop(void);
 /* Main thread, at a server's start, before the front end runs: serve again the n listeners the
- * keeper held for the previous server. srcs[i] gets held[i]'s source with a reference, or NULL
- * when it could not be served (its fd is then closed). */
-void ic_front_oci_readopt(struct ic_keeper_held *const *held, size_t n, struct ic_source **srcs);
+ * keeper held for the previous server, their messages read from the holdings file. srcs[i] gets
+ * held[i]'s source with a reference, or NULL when it could not be served (its fd is then closed).
+ */
+void ic_front_oci_readopt(int holdings, struct ic_keeper_held *const *held, size_t n,
+			  struct ic_source **srcs);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -28,6 +30,7 @@
 #include "common/parse.h"
 #include "common/proc.h"
 #include "common/sock.h"
+#include "server/holdings.h"
 #include "server/journal.h"
 #include "server/keeper.h"
 
@@ -40,6 +43,9 @@
 #define LINK_MSG_MAX   (IC_OCI_MSG_MAX + 9)
 #define HOLD_TAG       'H'
 #define READY_TAG      'R'
+/* The holdings file is written anew without its dead records once they take this much and
+ * more than the live ones. */
+#define HOLDINGS_SLACK (64 * 1024)
 
 /* Tell the service manager (systemd's Type=notify; a no-op without NOTIFY_SOCKET). */
 static void notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -64,9 +70,12 @@ static int link_fd = -1;
 struct keeper {
 	const struct ic_conf *conf;
 	int lock, oci, lxc, ctl, journal;
+	int holdings; /* server/holdings.h */
+	uint64_t holdings_seq, holdings_end, holdings_dead;
+	bool fdstore; /* systemd keeps a copy of what we hold (FDSTORE=1) */
 	int epfd, sfd;
 	int link; /* the keeper's end, to the current server */
-	pid_t server;
+	pid_t server, self;
 	bool ready, stopping, upgrading;
 	bool upgrade_asked; /* SIGUSR2 came while no server was ready to drain */
 	char *const *argv;  /* to execute again on an upgrade */
@@ -77,6 +86,55 @@ struct keeper {
 	struct ic_keeper_held **held;
 	size_t n_held, cap_held;
 };
+
+/* systemd's file descriptor store (doc/design.md §13): a copy of fd under name, kept across
+ * a restart and a crash of the whole service. Without systemd, or when it takes none
+ * (FileDescriptorStoreMax=0), the keeper alone holds it. */
+static void fdstore_put(const struct keeper *k, int fd, const char *name)
+{
+#if HAVE_LIBSYSTEMD
+	char state[64];
+	int r;
+
+	if (!k->fdstore)
+		return;
+	snprintf(state, sizeof(state), "FDSTORE=1\nFDNAME=%s", name);
+	r = sd_pid_notify_with_fds(0, 0, state, &fd, 1);
+	if (r < 0)
+		log_warn_errno(r, "keeper: systemd's fd store did not take %s: %m", name);
+#else
+	(void)k, (void)fd, (void)name;
+#endif
+}
+
+static void fdstore_remove(const struct keeper *k, const char *name)
+{
+	if (k->fdstore)
+		notify("FDSTOREREMOVE=1\nFDNAME=%s", name);
+}
+
+/* A held listener's name in the fd store. */
+#define LISTENER_FDNAME_FMT "l%016" PRIx64
+#define HOLDINGS_FDNAME_FMT "holdings-%" PRIu64
+
+static const char *listener_fdname(uint64_t key, char buf[static 24])
+{
+	snprintf(buf, 24, LISTENER_FDNAME_FMT, key);
+	return buf;
+}
+
+/* The number (in base) that follows prefix in a name, and nothing after it. */
+static bool fdname_number(const char *name, const char *prefix, int base, uint64_t *v)
+{
+	size_t n = strlen(prefix);
+	char *end;
+
+	if (strncmp(name, prefix, n) != 0 || !name[n] || name[n] == '-' || name[n] == '+')
+		return false;
+	errno = 0;
+	*v = strtoull(name + n, &end, base);
+	return !*end && !errno;
+}
 
 /* Parent directories of the sockets. */
 static int make_parent(const char *path)
@@ -147,21 +205,13 @@ static int listen_on(const char *path, int type, const char *what)
 	return r;
 }
 
-static void held_free(struct ic_keeper_held *h)
-{
-	close(h->fd);
-	free(h->msg);
-	free(h);
-}
-
-static void held_add(struct keeper *k, uint64_t key, int fd, const char *msg, size_t len)
+/* Watch a listener the holdings file has a record of (at off). */
+static int held_track(struct keeper *k, uint64_t key, int fd, uint64_t off, uint32_t len)
 {
 	struct ic_keeper_held *h = calloc(1, sizeof(*h));
-	struct epoll_event ev = {.events = 0, .data.ptr = NULL};
+	struct epoll_event ev = {.events = 0, .data.ptr = h};
 
-	if (h)
-		h->msg = malloc(len ? len : 1);
-	if (h && h->msg && k->n_held == k->cap_held) {
+	if (h && k->n_held == k->cap_held) {
 		size_t cap = k->cap_held ? 2 * k->cap_held : 64;
 		struct ic_keeper_held **bigger = realloc(k->held, cap * sizeof(*bigger));
 
@@ -170,37 +220,104 @@ static void held_add(struct keeper *k, uint64_t key, int fd, const char *msg, si
 			k->cap_held = cap;
 		}
 	}
-	if (!h || !h->msg || k->n_held == k->cap_held) {
-		log_error("keeper: out of memory: a listener is not kept");
-		if (h)
-			free(h->msg);
+	if (!h || k->n_held == k->cap_held) {
 		free(h);
+		return -ENOMEM;
+	}
+	*h = (struct ic_keeper_held){.key = key, .off = off, .len = len, .fd = fd};
+	/* No EPOLLIN: only the hang-up of its last task, which is always reported. */
+	if (epoll_ctl(k->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		int r = -errno;
+
+		free(h);
+		return r;
+	}
+	k->held[k->n_held++] = h;
+	return 0;
+}
+
+static void held_add(struct keeper *k, uint64_t key, int fd, const char *msg, size_t len)
+{
+	char name[24];
+	uint64_t off;
+	int r = ic_holdings_add(k->holdings, &k->holdings_end, key, fd, msg, (uint32_t)len, &off);
+
+	if (r == 0) {
+		r = held_track(k, key, fd, off, (uint32_t)len);
+		if (r < 0) {
+			(void)ic_holdings_set(k->holdings, off, false, -1);
+			k->holdings_dead += ic_holdings_size((uint32_t)len);
+		}
+	}
+	if (r < 0) {
+		log_error_errno(r, "keeper: a listener is not kept: %m");
 		close(fd);
 		return;
 	}
-	h->key = key;
-	h->fd = fd;
-	h->len = len;
-	memcpy(h->msg, msg, len);
-	/* No EPOLLIN: only the hang-up of its last task, which is always reported. */
-	ev.data.ptr = h;
-	if (epoll_ctl(k->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		log_error_errno(errno, "keeper: cannot watch a listener: %m");
-		held_free(h);
+	/* After its record: a listener in the store always has one. */
+	fdstore_put(k, fd, listener_fdname(key, name));
+}
+
+/* Write the holdings file anew with only the live records. */
+static void holdings_compact(struct keeper *k)
+{
+	uint64_t seq = k->holdings_seq + 1, end, *offs = NULL;
+	_cleanup_free_ char *buf = malloc(LINK_MSG_MAX);
+	char name[32];
+	int fd = ic_holdings_create(seq), r = fd < 0 ? fd : 0;
+
+	if (r == 0 && (!buf || !(offs = calloc(k->n_held + 1, sizeof(*offs)))))
+		r = -ENOMEM;
+	if (r == 0)
+		r = ic_holdings_open(fd, &seq, &end);
+	for (size_t i = 0; r == 0 && i < k->n_held; i++) {
+		const struct ic_keeper_held *h = k->held[i];
+
+		r = ic_holdings_msg(k->holdings, h->off, buf, h->len);
+		if (r == 0)
+			r = ic_holdings_add(fd, &end, h->key, h->fd, buf, h->len, &offs[i]);
+	}
+	if (r < 0) {
+		log_warn_errno(r, "keeper: cannot compact the holdings: %m");
+		if (fd >= 0)
+			close(fd);
+		free(offs);
 		return;
 	}
-	k->held[k->n_held++] = h;
+	for (size_t i = 0; i < k->n_held; i++)
+		k->held[i]->off = offs[i];
+	free(offs);
+	/* Stored before the old one goes: a crash in between leaves two, and the newer wins. */
+	snprintf(name, sizeof(name), HOLDINGS_FDNAME_FMT, seq % 2);
+	fdstore_put(k, fd, name);
+	snprintf(name, sizeof(name), HOLDINGS_FDNAME_FMT, (seq - 1) % 2);
+	fdstore_remove(k, name);
+	close(k->holdings);
+	k->holdings = fd;
+	k->holdings_seq = seq;
+	k->holdings_end = end;
+	k->holdings_dead = 0;
+	log_info("keeper: holdings written anew: %zu listeners, %" PRIu64 " bytes", k->n_held, end);
 }
 
 static void held_drop(struct keeper *k, struct ic_keeper_held *h)
 {
+	char name[24];
+
 	for (size_t i = 0; i < k->n_held; i++)
 		if (k->held[i] == h) {
 			k->held[i] = k->held[--k->n_held];
 			break;
 		}
 	epoll_ctl(k->epfd, EPOLL_CTL_DEL, h->fd, NULL);
-	held_free(h);
+	fdstore_remove(k, listener_fdname(h->key, name));
+	(void)ic_holdings_set(k->holdings, h->off, false, -1);
+	k->holdings_dead += ic_holdings_size(h->len);
+	close(h->fd);
+	free(h);
+	if (k->holdings_dead > HOLDINGS_SLACK &&
+	    k->holdings_dead > k->holdings_end - k->holdings_dead)
+		holdings_compact(k);
 }
 
 static void link_close(struct keeper *k)
@@ -242,6 +359,10 @@ static int spawn(struct keeper *k, struct ic_serve_ctx *ctx)
 		if (k->link >= 0)
 			close(k->link);
 		link_fd = sv[1];
+		/* Under systemd, a server whose keeper died drains and exits: systemd then starts
+		 * the service again with all its fd store kept. */
+		if (k->fdstore && prctl(PR_SET_PDEATHSIG, SIGTERM) == 0 && getppid() != k->self)
+			raise(SIGTERM);
 		sigemptyset(&chld);
 		sigaddset(&chld, SIGCHLD);
 		pthread_sigmask(SIG_UNBLOCK, &chld, NULL);
@@ -250,6 +371,7 @@ static int spawn(struct keeper *k, struct ic_serve_ctx *ctx)
 		    .lxc_sock = k->lxc,
 		    .ctl_sock = k->ctl,
 		    .journal_fd = k->journal,
+		    .holdings_fd = k->holdings,
 		    .generation = k->generation,
 		    .keeper = getppid(),
 		    .held = k->held,
@@ -274,19 +396,15 @@ static int spawn(struct keeper *k, struct ic_serve_ctx *ctx)
  * (its pid stays, for systemd and for the runtimes' logs): the keeper executes it with every
  * fd it holds left open and their list in a memfd named by HANDOVER_ENV. */
 #define HANDOVER_ENV   "INTERCEPTD_HANDOVER_FD"
-#define HANDOVER_MAGIC 0x69636b7031ULL /* "ickp1" */
+#define HANDOVER_MAGIC 0x69636b7032ULL /* "ickp2" */
 
+/* The listeners themselves are in the holdings file, each record with its fd number. */
 struct handover_head {
 	uint64_t magic;
-	int32_t lock, oci, lxc, ctl, journal;
+	int32_t lock, oci, lxc, ctl, journal, holdings;
 	uint32_t generation;
-	uint64_t n_held;
-};
-
-struct handover_held {
-	uint64_t key;
-	int32_t fd;
-	uint32_t len;
+	uint8_t fdstore;
+	uint8_t pad[7];
 };
 
 static int set_cloexec(int fd, bool on)
@@ -298,7 +416,7 @@ static int set_cloexec(int fd, bool on)
  * close-on-exec again (on true): a FUSE helper the server runs must never get any of it. */
 static int pass_on(struct keeper *k, bool on)
 {
-	const int mine[] = {k->lock, k->oci, k->lxc, k->ctl, k->journal};
+	const int mine[] = {k->lock, k->oci, k->lxc, k->ctl, k->journal, k->holdings};
 	int r = 0;
 
 	for (size_t i = 0; i < ARRAY_SIZE(mine); i++)
@@ -353,20 +471,13 @@ static void exec_next(struct keeper *k)
 				  .lxc = k->lxc,
 				  .ctl = k->ctl,
 				  .journal = k->journal,
+				  .holdings = k->holdings,
 				  .generation = k->generation,
-				  .n_held = k->n_held};
+				  .fdstore = k->fdstore};
 	_cleanup_close_ int fd = memfd_create("interceptd-handover", 0);
 	char env[32];
 	int r = fd < 0 ? -errno : write_all(fd, &h, sizeof(h));
 
-	for (size_t i = 0; r == 0 && i < k->n_held; i++) {
-		struct handover_held e = {
-		    .key = k->held[i]->key, .fd = k->held[i]->fd, .len = (uint32_t)k->held[i]->len};
-
-		r = write_all(fd, &e, sizeof(e));
-		if (r == 0)
-			r = write_all(fd, k->held[i]->msg, k->held[i]->len);
-	}
 	if (r == 0 && lseek(fd, 0, SEEK_SET) < 0)
 		r = -errno;
 	if (r == 0)
@@ -385,6 +496,37 @@ static void exec_next(struct keeper *k)
 	log_error_errno(errno, "keeper: cannot execute %s: %m; the running binary goes on", k->exe);
 	unsetenv(HANDOVER_ENV);
 	(void)pass_on(k, false);
+}
+
+/* Of the holdings file, what no listener held now takes. */
+static void holdings_recount(struct keeper *k)
+{
+	k->holdings_dead = k->holdings_end - IC_HOLDINGS_START;
+	for (size_t i = 0; i < k->n_held; i++)
+		k->holdings_dead -= ic_holdings_size(k->held[i]->len);
+}
+
+static int track_record(uint64_t off, const struct ic_holding *h, void *data)
+{
+	struct keeper *k = data;
+	int r = held_track(k, h->key, h->fd, off, h->len);
+
+	if (r < 0)
+		log_error_errno(r, "keeper: listener %d is not kept: %m", h->fd);
+	return 0;
+}
+
+/* The holdings file (fd) as it is: the listeners its records name are ours already. */
+static int take_holdings(struct keeper *k, int fd)
+{
+	int r = ic_holdings_open(fd, &k->holdings_seq, &k->holdings_end);
+
+	if (r < 0)
+		return r;
+	k->holdings = fd;
+	r = ic_holdings_walk(fd, k->holdings_end, track_record, k);
+	holdings_recount(k);
+	return r;
 }
 
 /* What the previous binary handed over, instead of making it all anew. */
@@ -408,15 +550,10 @@ static int take_handover(struct keeper *k, const char *env)
 	k->ctl = h.ctl;
 	k->journal = h.journal;
 	k->generation = h.generation;
-	for (uint64_t i = 0; i < h.n_held; i++) {
-		struct handover_held e;
-		_cleanup_free_ char *msg = NULL;
-
-		if (read(fd, &e, sizeof(e)) != sizeof(e) || e.len > LINK_MSG_MAX ||
-		    !(msg = malloc(e.len ? e.len : 1)) || read(fd, msg, e.len) != (ssize_t)e.len)
-			return log_error_errno(EPROTO, "keeper: the hand-over is cut short");
-		held_add(k, e.key, e.fd, msg, e.len);
-	}
+	k->fdstore = h.fdstore;
+	r = take_holdings(k, h.holdings);
+	if (r < 0)
+		return log_error_errno(r, "keeper: the hand-over's holdings are unreadable: %m");
 	(void)pass_on(k, false);
 	log_info("keeper: took over %zu listeners, the sockets and the journal (generation %u)",
 		 k->n_held, k->generation);
@@ -561,6 +698,194 @@ static int on_signal(struct keeper *k, int *exit_code)
 	}
 }
 
+struct stored_listener {
+	uint64_t key;
+	int fd;
+};
+
+static int by_key(const void *a, const void *b)
+{
+	const struct stored_listener *x = a, *y = b;
+
+	return x->key < y->key ? -1 : x->key > y->key;
+}
+
+struct passed_listeners {
+	struct keeper *k;
+	struct stored_listener *v;
+	size_t n;
+};
+
+/* A record of the holdings systemd kept: its listener, kept under the record's key, is ours
+ * again under another number. */
+static int take_stored(uint64_t off, const struct ic_holding *h, void *data)
+{
+	struct passed_listeners *p = data;
+	struct stored_listener want = {.key = h->key}, *l;
+	int r = -ENOENT;
+
+	l = p->n ? bsearch(&want, p->v, p->n, sizeof(*l), by_key) : NULL;
+	if (l && l->fd >= 0) {
+		r = held_track(p->k, h->key, l->fd, off, h->len);
+		if (r == 0 && ic_holdings_set(p->k->holdings, off, true, l->fd) == 0)
+			l->fd = -1;
+	}
+	if (r < 0)
+		(void)ic_holdings_set(p->k->holdings, off, false, -1);
+	return 0;
+}
+
+static int passed_socket(const struct keeper *k, int fd, int type, const char *path,
+			 const char *name)
+{
+#if HAVE_LIBSYSTEMD
+	if (path && *path && sd_is_socket_unix(fd, type, 1, path, 0) > 0) {
+		/* The front end accepts from epoll: systemd's sockets block. */
+		int fl = fcntl(fd, F_GETFL);
+
+		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+			log_warn_errno(errno, "%s: cannot make %s non-blocking: %m", name, path);
+		log_info("%s: listening on %s (from systemd)", name, path);
+		return fd;
+	}
+	log_warn("keeper: systemd passed a socket '%s' that is not %s: closed", name,
+		 path && *path ? path : "configured");
+	fdstore_remove(k, name);
+#else
+	(void)k, (void)type, (void)path, (void)name;
+#endif
+	close(fd);
+	return -1;
+}
+
+/* What systemd passes at our start (doc/design.md §13): the sockets of interceptd.socket or
+ * of the fd store ("oci", "lxc", "control"), and what the fd store kept of an earlier run of
+ * the service: "journal", "holdings-N" and one "l<key>" per listener. */
+static int take_passed(struct keeper *k)
+{
+#if HAVE_LIBSYSTEMD
+	const struct ic_server_conf *sc = &k->conf->server;
+	struct passed_listeners p = {.k = k};
+	char **names = NULL;
+	int n = sd_listen_fds_with_names(1, &names), holdings[2] = {-1, -1};
+	uint64_t seq[2] = {0, 0};
+
+	if (n <= 0)
+		return n;
+	p.v = calloc((size_t)n, sizeof(*p.v));
+	if (!p.v)
+		return log_error_errno(ENOMEM, "keeper: the fds systemd passed: %m");
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		const char *name = names[i];
+		uint64_t key, end;
+
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+		if (strcmp(name, "oci") == 0 && k->oci < 0)
+			k->oci = passed_socket(k, fd, SOCK_STREAM, sc->oci_socket, name);
+		else if (strcmp(name, "lxc") == 0 && k->lxc < 0)
+			k->lxc = passed_socket(k, fd, SOCK_SEQPACKET, sc->lxc_socket, name);
+		else if (strcmp(name, "control") == 0 && k->ctl < 0)
+			k->ctl = passed_socket(k, fd, SOCK_STREAM, sc->control_socket, name);
+		else if (strcmp(name, "journal") == 0 && k->journal < 0)
+			k->journal = fd;
+		else if (fdname_number(name, "l", 16, &key) && key)
+			p.v[p.n++] = (struct stored_listener){.key = key, .fd = fd};
+		else if (fdname_number(name, "holdings-", 10, &key) && key < 2 &&
+			 holdings[key] < 0 && ic_holdings_open(fd, &seq[key], &end) == 0)
+			holdings[key] = fd;
+		else {
+			log_warn("keeper: systemd passed an fd named '%s' that is not ours: closed",
+				 name);
+			fdstore_remove(k, name);
+			close(fd);
+		}
+	}
+	/* Of two holdings files (a crash while writing one anew), the newer is whole. */
+	if (holdings[0] >= 0 && holdings[1] >= 0) {
+		int old = seq[0] > seq[1];
+		char name[32];
+
+		snprintf(name, sizeof(name), HOLDINGS_FDNAME_FMT, (uint64_t)old);
+		fdstore_remove(k, name);
+		close(holdings[old]);
+		holdings[old] = -1;
+	}
+	qsort(p.v, p.n, sizeof(*p.v), by_key);
+	for (int i = 0; i < 2; i++)
+		if (holdings[i] >= 0) {
+			k->holdings = holdings[i];
+			(void)ic_holdings_open(k->holdings, &k->holdings_seq, &k->holdings_end);
+			if (ic_holdings_walk(k->holdings, k->holdings_end, take_stored, &p) < 0)
+				log_error("keeper: the holdings systemd kept are cut short");
+			holdings_recount(k);
+		}
+	for (size_t i = 0; i < p.n; i++)
+		if (p.v[i].fd >= 0) {
+			char name[24];
+
+			log_error("keeper: systemd kept listener %s without its message: let go",
+				  listener_fdname(p.v[i].key, name));
+			fdstore_remove(k, name);
+			close(p.v[i].fd);
+		}
+	if (k->n_held || k->journal >= 0)
+		log_info("keeper: systemd kept %zu listeners%s", k->n_held,
+			 k->journal >= 0 ? " and the journal" : "");
+	free(p.v);
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return 0;
+#else
+	(void)k;
+	return 0;
+#endif
+}
+
+/* The sockets, the journal and the holdings systemd did not pass: made anew, and a copy given
+ * to its fd store. */
+static int make_missing(struct keeper *k)
+{
+	const struct ic_server_conf *sc = &k->conf->server;
+	char name[32];
+
+	if (k->ctl < 0) {
+		k->ctl = listen_on(sc->control_socket, SOCK_STREAM, "control");
+		if (k->ctl < 0)
+			return k->ctl;
+		fdstore_put(k, k->ctl, "control");
+	}
+	if (k->oci < 0) {
+		k->oci = listen_on(sc->oci_socket, SOCK_STREAM, "oci");
+		if (k->oci < 0)
+			return k->oci;
+		fdstore_put(k, k->oci, "oci");
+	}
+	if (k->lxc < 0 && sc->lxc_socket && *sc->lxc_socket) {
+		k->lxc = listen_on(sc->lxc_socket, SOCK_SEQPACKET, "lxc");
+		if (k->lxc < 0)
+			return k->lxc;
+		fdstore_put(k, k->lxc, "lxc");
+	}
+	if (k->journal < 0) {
+		k->journal = ic_journal_create();
+		if (k->journal < 0)
+			return log_error_errno(k->journal, "keeper: cannot make the journal: %m");
+		fdstore_put(k, k->journal, "journal");
+	}
+	if (k->holdings < 0) {
+		k->holdings = ic_holdings_create(0);
+		if (k->holdings < 0 ||
+		    ic_holdings_open(k->holdings, &k->holdings_seq, &k->holdings_end) < 0)
+			return log_error_errno(k->holdings < 0 ? k->holdings : EIO,
+					       "keeper: cannot make the holdings: %m");
+		snprintf(name, sizeof(name), HOLDINGS_FDNAME_FMT, k->holdings_seq % 2);
+		fdstore_put(k, k->holdings, name);
+	}
+	return 0;
+}
+
 static int keeper_setup(struct keeper *k)
 {
 	const struct ic_server_conf *sc = &k->conf->server;
@@ -587,12 +912,9 @@ static int keeper_setup(struct keeper *k)
 	k->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (k->sfd < 0 || k->epfd < 0 || epoll_ctl(k->epfd, EPOLL_CTL_ADD, k->sfd, &ev) < 0)
 		return log_error_errno(errno, "keeper: %m");
-	if (handover) {
-		r = take_handover(k, handover);
-		if (r < 0)
-			return r;
-		return 0;
-	}
+	k->self = getpid();
+	if (handover)
+		return take_handover(k, handover);
 
 	/* The lock lies beside the control socket, in a directory that may not exist yet. */
 	r = make_parent(sc->control_socket);
@@ -602,23 +924,12 @@ static int keeper_setup(struct keeper *k)
 	k->lock = take_lock(sc->control_socket);
 	if (k->lock < 0)
 		return k->lock;
-	k->ctl = listen_on(sc->control_socket, SOCK_STREAM, "control");
-	if (k->ctl < 0)
-		return k->ctl;
-	k->oci = listen_on(sc->oci_socket, SOCK_STREAM, "oci");
-	if (k->oci < 0)
-		return k->oci;
-	if (sc->lxc_socket && *sc->lxc_socket) {
-		k->lxc = listen_on(sc->lxc_socket, SOCK_SEQPACKET, "lxc");
-		if (k->lxc < 0)
-			return k->lxc;
-	}
-	k->journal = ic_journal_create();
-	if (k->journal < 0)
-		return log_error_errno(k->journal, "keeper: cannot make the journal: %m");
-	return 0;
+	k->fdstore = HAVE_LIBSYSTEMD && getenv("NOTIFY_SOCKET");
+	r = take_passed(k);
+	if (r < 0)
+		return r;
+	return make_missing(k);
 }
-
 int ic_keeper_run(const struct ic_conf *conf, char *const *argv, struct ic_serve_ctx *ctx,
 		  int *exit_code)
 {
@@ -632,6 +943,7 @@ int ic_keeper_run(const struct ic_conf *conf, char *const *argv, struct ic_serve
 			    .lxc = -1,
 			    .ctl = -1,
 			    .journal = -1,
+			    .holdings = -1,
 			    .epfd = -1,
 			    .sfd = -1,
 			    .link = -1};

@@ -13,18 +13,20 @@ struct ic_conf;
  * server as its child; when the server dies, it starts another, which takes every listener
  * again, so that no container's listener ever closes with the server. */
 
-/* A listener the keeper holds, with the OCI message it came with. */
+/* A listener the keeper holds; the message to register it with is in the holdings file, len
+ * bytes at off (server/holdings.h). */
 struct ic_keeper_held {
 	uint64_t key;
+	uint64_t off;
+	uint32_t len;
 	int fd;
-	size_t len;
-	char *msg;
 };
 
 /* What a server process gets from its keeper. */
 struct ic_serve_ctx {
 	int oci_sock, lxc_sock, ctl_sock; /* listening */
 	int journal_fd;
+	int holdings_fd; /* the messages of held[] */
 	unsigned generation; /* 0 for the first server, n after n restarts */
 	pid_t keeper;
 	struct ic_keeper_held **held; /* to take again; the server's copy of the keeper's list */

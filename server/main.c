@@ -160,7 +160,7 @@ static void take_over(const struct ic_serve_ctx *ctx, struct ic_journal_orphan *
 			  ctx->n_held);
 		return;
 	}
-	ic_front_oci_readopt(ctx->held, ctx->n_held, srcs);
+	ic_front_oci_readopt(ctx->holdings_fd, ctx->held, ctx->n_held, srcs);
 	if (n_orphans > 0)
 		ic_server_recover(orphans, (size_t)n_orphans, srcs, ctx->n_held);
 	for (size_t i = 0; i < ctx->n_held; i++)

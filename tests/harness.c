@@ -505,9 +505,19 @@ int ic_test_target_wait(struct ic_test_target *t)
 {
 	int status;
 
+	pid_t r = 0;
+
 	/* First: a held target waits for this. */
 	close(t->ctl);
-	cr_assert_eq(waitpid(t->pid, &status, 0), t->pid);
+	/* Bounded: a call nobody answers must fail the test, not hang it. */
+	for (int i = 0; i < 3000 && (r = waitpid(t->pid, &status, WNOHANG)) == 0; i++)
+		usleep(10000);
+	if (r == 0) {
+		kill(t->pid, SIGKILL);
+		r = waitpid(t->pid, &status, 0);
+		cr_log_error("target %d still blocked after 30 s: killed", (int)t->pid);
+	}
+	cr_assert_eq(r, t->pid);
 	if (t->listener >= 0)
 		close(t->listener);
 	t->listener = -1;
