@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/oci.h"
+#include "common/proc.h"
 #include "common/sock.h"
 #include "tests/harness.h"
 
@@ -336,6 +337,45 @@ void ic_test_expect_served(struct ic_test_daemon *d)
 
 	cr_assert_eq(r, 0, "%s", out);
 	cr_expect_eq(ic_test_kv(out, "totalram"), 64LL << 20, "%s", out);
+}
+
+pid_t ic_test_upgrades(struct ic_test_daemon *d, int n, unsigned pause_us)
+{
+	static char out[4096];
+	pid_t server = ic_test_server_pid(d);
+
+	for (int k = 0; k < n; k++) {
+		usleep(pause_us);
+		if (k % 2)
+			cr_assert_eq(ic_test_ctl(d, out, sizeof(out), "upgrade"), 0, "%s", out);
+		else
+			cr_assert_eq(kill(d->pid, SIGUSR2), 0);
+		server = ic_test_server_replaced(d, server, 5000);
+		cr_assert_gt(server, 0, "no server after upgrade %d", k);
+	}
+	return server;
+}
+
+pid_t ic_test_kill_servers(struct ic_test_daemon *d, int n, unsigned min_us, unsigned spread_us)
+{
+	pid_t server = ic_test_server_pid(d);
+
+	srand((unsigned)getpid());
+	for (int k = 0; k < n; k++) {
+		uint64_t t0;
+		pid_t next;
+
+		usleep(min_us + (unsigned)rand() % (spread_us + 1));
+		cr_assert_eq(kill(server, SIGKILL), 0);
+		t0 = ic_now_ns();
+		next = ic_test_server_replaced(d, server, 5000);
+		cr_assert_gt(next, 0, "no server after kill %d", k);
+		/* Served again within a second of the kill. */
+		cr_expect_lt(ic_now_ns() - t0, 1000000000ULL, "kill %d: served again after %llu ms",
+			     k, (unsigned long long)((ic_now_ns() - t0) / 1000000));
+		server = next;
+	}
+	return server;
 }
 
 void ic_test_kill_then_upgrade(struct ic_test_daemon *d)

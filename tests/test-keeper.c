@@ -156,48 +156,24 @@ static void load_check(const pid_t *loops, const char *event)
 
 Test(keeper, a_killed_server_is_replaced_and_keeps_every_container)
 {
-	pid_t loops[CONTAINERS], server;
+	pid_t loops[CONTAINERS];
 
 	ic_test_daemon_start(&d, NULL, sysinfo_policy);
-	server = ic_test_server_pid(&d);
 	load_start(loops, 6);
-	srand((unsigned)getpid());
-	for (int k = 0; k < EVENTS; k++) {
-		uint64_t t0;
-		pid_t next;
-
-		/* At random moments, each one a fifth of a second or more after the restart. */
-		usleep(250000 + (unsigned)(rand() % 400000));
-		cr_assert_eq(kill(server, SIGKILL), 0);
-		t0 = ic_now_ns();
-		next = ic_test_server_replaced(&d, server, 3000);
-		cr_assert_gt(next, 0, "no server after kill %d", k);
-		/* Served again within a second of the kill. */
-		cr_expect_lt(ic_now_ns() - t0, 1000000000ULL, "kill %d: %llu ms", k,
-			     (unsigned long long)((ic_now_ns() - t0) / 1000000));
-		server = next;
-	}
+	/* At random moments, each one a fifth of a second or more after the restart. */
+	ic_test_kill_servers(&d, EVENTS, 250000, 400000);
 	load_check(loops, "kills");
 	cr_expect(ic_test_log_has(&d, "starting another"));
 }
 
 Test(keeper, upgrades_in_a_row_hand_every_container_over)
 {
-	pid_t loops[CONTAINERS], server;
+	pid_t loops[CONTAINERS];
 	long long before, after;
 
 	ic_test_daemon_start(&d, NULL, sysinfo_policy);
-	server = ic_test_server_pid(&d);
 	load_start(loops, 5);
-	for (int k = 0; k < EVENTS; k++) {
-		/* Alternately through the control socket and the signal systemd's reload sends. */
-		if (k % 2)
-			cr_assert_eq(ic_test_ctl(&d, out, sizeof(out), "upgrade"), 0, "%s", out);
-		else
-			cr_assert_eq(kill(d.pid, SIGUSR2), 0);
-		server = ic_test_server_replaced(&d, server, 5000);
-		cr_assert_gt(server, 0, "no server after upgrade %d", k);
-	}
+	ic_test_upgrades(&d, EVENTS, 0);
 	load_check(loops, "upgrades");
 	/* One keeper all along, and the counters went on. */
 	cr_expect_eq(waitpid(d.pid, NULL, WNOHANG), 0);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/sock.h"
+#include "tests/containers.h"
 #include "tests/harness.h"
 
 /* Integration: the LXC proxy front end, with real LXC containers (lxc-create -t busybox) and with
@@ -57,70 +58,21 @@ TestSuite(lxc, .fini = teardown, .timeout = 300);
 
 static void lxc_setup(void)
 {
-	int r;
-
-	cr_assert_eq(ic_test_sh(NULL, 0, 10, "command -v lxc-start"), 0, "lxc is not installed");
 	ic_test_daemon_start(&d, NULL,
 			     "[policy default]\nsecurity.syscalls.intercept.sysinfo = true\n"
 			     "security.syscalls.intercept.mknod = true\n");
-	snprintf(lxcpath, sizeof(lxcpath), "/tmp/ic-lxc.XXXXXX");
-	cr_assert(mkdtemp(lxcpath));
-	/* The unprivileged containers' ids must be able to traverse it. */
-	chmod(lxcpath, 0755);
-	/* The profile exactly as intercept-run --print lxc gives it to operators. */
-	r = ic_test_sh(out, sizeof(out), 30,
-		       "%s --print lxc -c %s -s %s/lxc.sock | sed -n '/^#   2$/,/^#   EOF/p' | "
-		       "sed -e 's/^#   //' -e '/^EOF$/d' > %s/profile.seccomp && "
-		       "%s --print lxc -c %s -s %s/lxc.sock | grep '^lxc\\.' > %s/proxy.conf",
-		       ic_test_bin("intercept-run"), d.conf, d.dir, lxcpath,
-		       ic_test_bin("intercept-run"), d.conf, d.dir, lxcpath);
-	cr_assert_eq(r, 0, "--print lxc: %s", out);
+	ic_test_lxc_setup(&d, lxcpath);
 }
 
-/* A busybox container whose init runs the probe once, then, once /go exists, loops on sysinfo
- * for 2 s expecting 64 MiB, then waits; attach runs the probe again. */
+/* Its init loops on sysinfo for 2 s expecting 64 MiB, once /go exists. */
 static void lxc_create(const char *name, bool unprivileged)
 {
-	int r = ic_test_sh(
-	    out, sizeof(out), 120,
-	    "set -e; P=%s; N=%s; "
-	    "printf 'lxc.net.0.type = empty\\nlxc.apparmor.profile = unconfined\\n' > $P/$N.conf; "
-	    "%s"
-	    "lxc-create -P $P -n $N -f $P/$N.conf -t busybox >/dev/null; "
-	    "cp %s $P/$N/rootfs/bin/probe; cp %s $P/$N/rootfs/bin/loop; "
-	    "printf '#!/bin/sh\\nprobe > /tmp/init.out 2>&1\\n"
-	    "while [ ! -e /go ]; do sleep 0.05; done\\n"
-	    "loop 0 2 67108864 > /tmp/loop.tmp 2>&1; mv /tmp/loop.tmp /tmp/loop.out\\n"
-	    "exec sleep 1000\\n' > $P/$N/rootfs/init.sh; "
-	    "chmod 755 $P/$N/rootfs/init.sh; "
-	    "cat $P/proxy.conf >> $P/$N/config; "
-	    "printf 'lxc.seccomp.profile = %%s/profile.seccomp\\nlxc.init.cmd = /init.sh\\n' $P >> "
-	    "$P/$N/config; "
-	    "if [ -d /sys/fs/cgroup/memory ]; then echo 'lxc.cgroup.memory.limit_in_bytes = "
-	    "67108864'; "
-	    "else echo 'lxc.cgroup2.memory.max = 67108864'; fi >> $P/$N/config",
-	    lxcpath, name,
-	    unprivileged
-		? "printf 'lxc.idmap = u 0 100000 65536\\nlxc.idmap = g 0 100000 65536\\n' >> "
-		  "$P/$N.conf; "
-		: "",
-	    ic_test_bin("tests/sysinfo-probe"), ic_test_bin("tests/sysinfo-loop"));
-	cr_assert_eq(r, 0, "lxc-create %s: %s", name, out);
+	ic_test_lxc_create(lxcpath, name, unprivileged, "0 2 67108864");
 }
 
 static void lxc_start(const char *name)
 {
-	int r = ic_test_sh(out, sizeof(out), 60, "lxc-start -P %s -n %s -d -o %s/%s.log", lxcpath,
-			   name, lxcpath, name);
-
-	cr_assert_eq(r, 0, "lxc-start %s: %s", name, out);
-	/* The init's probe has run once its output is there. */
-	r = ic_test_sh(
-	    out, sizeof(out), 30,
-	    "for i in $(seq 100); do grep -q mem_unit %s/%s/rootfs/tmp/init.out 2>/dev/null && "
-	    "exit 0; sleep 0.1; done; exit 1",
-	    lxcpath, name);
-	cr_assert_eq(r, 0, "the init of %s never ran the probe", name);
+	ic_test_lxc_start(lxcpath, name);
 }
 
 /* lxc-attach NAME -- /bin/probe. LXC 5.0.2 now and then loses an attached process's listener

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/containers.h"
 #include "tests/harness.h"
 
 /* Integration: real runtimes (Debian's runc and crun) hand their listeners to the daemon. */
@@ -49,105 +50,13 @@ static void teardown(void)
 
 TestSuite(runtimes, .init = setup, .fini = teardown, .timeout = 180);
 
-/* crun 1.8 refuses hybrid cgroup hosts whose cgroup2 still owns a controller; it then runs in a
- * mount namespace without the cgroup2 mount (the host is left as it is). */
-static const char *runtime_cmd(const char *rt)
-{
-	static char cmd[256];
-	char ctrl[256] = "";
-	FILE *f;
-
-	if (strcmp(rt, "crun") != 0)
-		return rt;
-	f = fopen("/sys/fs/cgroup/unified/cgroup.controllers", "re");
-	if (f) {
-		if (!fgets(ctrl, sizeof(ctrl), f))
-			ctrl[0] = 0;
-		fclose(f);
-	}
-	if (!ctrl[0] || ctrl[0] == '\n')
-		return "crun";
-	snprintf(cmd, sizeof(cmd),
-		 "unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified && exec "
-		 "crun \"$@\"' crun");
-	return cmd;
-}
-
 #define LIMIT_64M "\"resources\": { \"memory\": { \"limit\": 67108864 } }"
 
-/* userns: a user namespace mapping 0-65535 to 100000-165535, CAP_MKNOD (namespaced) and a
- * tmpfs /dev, as unprivileged runtimes make it. cgroup: the linux section's cgroupsPath and
- * resources. */
 static void make_bundle_ex(const char *rt, const char *args, bool userns, const char *cgroup)
 {
-	static char seccomp[8192];
-	char path[512];
-	FILE *f;
-	int r;
-
 	snprintf(id, sizeof(id), "ic-%s-%d", rt, (int)getpid());
 	snprintf(bundle, sizeof(bundle), "%s/bundle", d.dir);
-	r = ic_test_sh(out, sizeof(out), 30,
-		       "set -e; mkdir -p %s/rootfs/bin %s/rootfs/proc %s/rootfs/dev %s/rootfs/tmp; "
-		       "cp /bin/busybox %s/rootfs/bin/busybox; "
-		       "for a in sh free sleep cat; do ln -sf busybox %s/rootfs/bin/$a; done; "
-		       "for a in mknod echo; do ln -sf busybox %s/rootfs/bin/$a; done; "
-		       "cp %s %s/rootfs/bin/probe; cp %s %s/rootfs/bin/loop",
-		       bundle, bundle, bundle, bundle, bundle, bundle, bundle,
-		       ic_test_bin("tests/sysinfo-probe"), bundle,
-		       ic_test_bin("tests/sysinfo-loop"), bundle);
-	cr_assert_eq(r, 0, "bundle: %s", out);
-	/* The seccomp section is what operators get from intercept-run --print oci. */
-	r = ic_test_sh(seccomp, sizeof(seccomp), 30, "%s --print oci -c %s -s %s -p %s",
-		       ic_test_bin("intercept-run"), d.conf, d.oci,
-		       bundle_policy ? bundle_policy : "default");
-	cr_assert_eq(r, 0, "--print oci: %s", seccomp);
-	snprintf(path, sizeof(path), "%s/config.json", bundle);
-	f = fopen(path, "we");
-	cr_assert(f);
-	fprintf(f,
-		"{\n"
-		"  \"ociVersion\": \"1.0.2-dev\",\n"
-		"  \"process\": { \"terminal\": false, \"user\": { \"uid\": 0, \"gid\": 0 },\n"
-		"    \"args\": [ %s ], \"env\": [ \"PATH=/bin\" ], \"cwd\": \"/\", "
-		"\"noNewPrivileges\": true%s },\n"
-		"  \"root\": { \"path\": \"rootfs\", \"readonly\": false },\n"
-		"  \"hostname\": \"%s\",\n"
-		"  \"mounts\": [ { \"destination\": \"/proc\", \"type\": \"proc\", \"source\": "
-		"\"proc\" }%s ],\n"
-		"  \"linux\": {\n"
-		"    \"namespaces\": [ { \"type\": \"pid\" }, { \"type\": \"ipc\" }, { \"type\": "
-		"\"uts\" },\n"
-		"                    { \"type\": \"mount\" }%s ],%s\n"
-		"    %s,\n"
-		"    \"seccomp\": %s\n"
-		"  }\n"
-		"}\n",
-		args,
-		userns ? ", \"capabilities\": { \"bounding\": [\"CAP_MKNOD\", \"CAP_SYS_ADMIN\"], "
-			 "\"effective\": [\"CAP_MKNOD\", \"CAP_SYS_ADMIN\"], "
-			 "\"permitted\": [\"CAP_MKNOD\", \"CAP_SYS_ADMIN\"] }"
-		       : "",
-		rt,
-		userns
-		    ? ", { \"destination\": \"/dev\", \"type\": \"tmpfs\", \"source\": \"tmpfs\", "
-		      "\"options\": [\"nosuid\", \"mode=755\"] }"
-		    : "",
-		userns ? ", { \"type\": \"user\" }" : "",
-		userns ? "\n    \"uidMappings\": [ { \"containerID\": 0, \"hostID\": 100000, "
-			 "\"size\": 65536 } ],"
-			 "\n    \"gidMappings\": [ { \"containerID\": 0, \"hostID\": 100000, "
-			 "\"size\": 65536 } ],"
-		       : "",
-		cgroup, seccomp);
-	fclose(f);
-	if (userns) {
-		/* The namespace's root must reach its rootfs. */
-		cr_assert_eq(ic_test_sh(out, sizeof(out), 30,
-					"chmod 755 %s %s && chown -R 100000:100000 %s/rootfs",
-					d.dir, bundle, bundle),
-			     0, "%s", out);
-	}
+	ic_test_bundle(&d, bundle, rt, args, userns, cgroup, bundle_policy);
 }
 
 static void make_bundle(const char *rt, const char *args)
@@ -162,7 +71,7 @@ static void runtime_sees_its_memory_limit(const char *rt)
 	cr_assert_eq(ic_test_sh(NULL, 0, 10, "command -v %s", rt), 0, "%s is not installed", rt);
 	make_bundle(rt, "\"/bin/sh\", \"-c\", \"free; probe\"");
 	r = ic_test_sh(out, sizeof(out), 60, "cd %s && %s run %s </dev/null", bundle,
-		       runtime_cmd(rt), id);
+		       ic_test_runtime_cmd(rt), id);
 	cr_assert_eq(r, 0, "%s run failed: %s", rt, out);
 	cr_expect_eq(ic_test_kv(out, "totalram"), 64LL << 20, "%s", out);
 	/* busybox free prints KiB: total 65536. */
@@ -184,7 +93,7 @@ static void container_outlives_a_server_kill_and_an_upgrade(const char *rt)
 	make_bundle(rt, "\"/bin/loop\", \"0\", \"5\", \"67108864\"");
 	snprintf(path, sizeof(path), "%s/run.out", d.dir);
 	snprintf(cmd, sizeof(cmd), "cd %s && %s run %s </dev/null >%s 2>&1", bundle,
-		 runtime_cmd(rt), id, path);
+		 ic_test_runtime_cmd(rt), id, path);
 	run = ic_test_sh_start(cmd);
 	cr_assert(ic_test_stat_reaches(&d, "received", 1000, 20000), "the container does not run");
 	ic_test_kill_then_upgrade(&d);
@@ -226,7 +135,7 @@ static void unprivileged_mknod_works(const char *rt)
 		       "echo wrote-ok\"",
 		       true, LIMIT_64M);
 	r = ic_test_sh(out, sizeof(out), 60, "cd %s && %s run %s </dev/null", bundle,
-		       runtime_cmd(rt), id);
+		       ic_test_runtime_cmd(rt), id);
 	cr_expect_eq(r, 0, "%s run failed: %s", rt, out);
 	cr_expect(strstr(out, "wrote-ok"), "%s: %s", rt, out);
 	cr_expect(ic_test_log_has(&d, "mknod /dev/mynull c 1:3"),
