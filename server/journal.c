@@ -75,8 +75,8 @@ bool ic_journal_take_stats(void *p, size_t len)
 {
 	if (!hdr || __atomic_load_n(&hdr->stats_len, __ATOMIC_ACQUIRE) != len)
 		return false;
+	/* Left there: a server that dies before it saves its own leaves them to the next. */
 	memcpy(p, hdr->stats, len);
-	__atomic_store_n(&hdr->stats_len, 0, __ATOMIC_RELEASE);
 	return true;
 }
 

@@ -52,8 +52,9 @@ int ic_journal_create(void);
 /* Server, once, before its threads: map the keeper's journal. Without one (a server run
  * without keeper), nothing is journaled. */
 int ic_journal_map(int fd);
-/* Main thread of a server on its way out: its counters (len bytes, at most 128 KiB) for the
- * next server, which takes them (once) at its start; false when none of that size were left. */
+/* Main thread of a server, every second and on its way out: its counters (len bytes, at most
+ * 128 KiB) for the next server, which takes them at its start (after a crash, as of the last
+ * save); false when none of that size were left. */
 void ic_journal_save_stats(const void *p, size_t len);
 bool ic_journal_take_stats(void *p, size_t len);
 /* Any thread: a key no source of any server generation had. 0 without a journal. */

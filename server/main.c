@@ -38,6 +38,7 @@
 
 /* How often queued requests are checked against their deadline. */
 #define SWEEP_INTERVAL_MS 100
+#define STATS_SAVE_SWEEPS 10
 
 static void usage(FILE *f)
 {
@@ -176,6 +177,7 @@ static int serve(struct ic_conf *conf, const char *conf_path, bool conf_must_exi
 	_cleanup_free_ struct ic_journal_orphan *orphans = NULL;
 	_cleanup_free_ struct ic_stats *stats = NULL;
 	int sfd, r, n_orphans = 0;
+	unsigned sweeps = 0;
 	sigset_t mask;
 
 	sigemptyset(&mask);
@@ -228,6 +230,11 @@ static int serve(struct ic_conf *conf, const char *conf_path, bool conf_must_exi
 		if (n <= 0) {
 			ic_server_sweep();
 			ic_registry_flush_logs();
+			/* The counters as of a second ago, for a server that follows a crash. */
+			if (stats && ++sweeps % STATS_SAVE_SWEEPS == 0) {
+				ic_server_stats(stats);
+				ic_journal_save_stats(stats, sizeof(*stats));
+			}
 			continue;
 		}
 		if (read(sfd, &si, sizeof(si)) != sizeof(si)) {

@@ -158,12 +158,20 @@ Test(keeper, a_killed_server_is_replaced_and_keeps_every_container)
 {
 	pid_t loops[CONTAINERS];
 
+	long long before, after;
+
 	ic_test_daemon_start(&d, NULL, sysinfo_policy);
 	load_start(loops, 6);
+	/* The server saves its counters every second: a crash loses at most the last one's. */
+	before = ic_test_stat(&d, "received");
+	usleep(1200000);
 	/* At random moments, each one a fifth of a second or more after the restart. */
 	ic_test_kill_servers(&d, EVENTS, 250000, 400000);
+	after = ic_test_stat(&d, "received");
 	load_check(loops, "kills");
 	cr_expect(ic_test_log_has(&d, "starting another"));
+	cr_expect_geq(after, before, "the counters started again after a crash: %lld, then %lld",
+		      before, after);
 }
 
 Test(keeper, upgrades_in_a_row_hand_every_container_over)
