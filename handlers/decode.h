@@ -10,11 +10,10 @@
 #include <sys/types.h>
 
 /* What the handlers read of their callers' arguments, decoded and checked: target memory is
- * read through ic_mem_read and ic_read_string only, and nothing else is touched, so that the fuzz
- * targets (fuzz/bpf.c, mount.c, sched.c) reach every decoder over a fake target memory. Any thread.
- * Errors are -errno: -EFAULT, -EINVAL, -ENAMETOOLONG, -E2BIG, -EPERM are the caller's to be told;
- * others
- * (-ESRCH) mean the target went away. */
+ * read through ic_mem_read and ic_read_string only, and nothing else is touched, so that the
+ * fuzz targets (fuzz/bpf.c, mount.c, sched.c) reach every decoder over a fake target memory.
+ * Any thread. Errors are -errno: -EFAULT, -EINVAL, -ENAMETOOLONG, -E2BIG, -EPERM are the
+ * caller's to be told; others (-ESRCH) mean the target went away. */
 
 union bpf_attr;
 struct bpf_insn;
