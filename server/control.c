@@ -323,6 +323,7 @@ static int ctl_execute(const struct ic_ctl_req *req, FILE *f)
 	}
 	return 2;
 }
+
 static void ctl_serve(int fd)
 {
 	char line[IC_CTL_LINE_MAX], err[IC_CTL_LINE_MAX + 128];

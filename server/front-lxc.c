@@ -122,8 +122,7 @@ static int adopt(int fd, uint64_t key, struct ic_source **ret)
 		log_error("lxc: the keeper holds no copy of the connection from %s", c->peer);
 	if (ret)
 		ic_source_ref(&c->src);
-	/* Before the hand-off: from there on the acceptor may see the monitor hang up and free c.
-	 */
+	/* Now: once handed off, c may be freed by the acceptor when the monitor hangs up. */
 	log_debug("lxc: connection from %s", c->peer);
 	if (ic_server_adopt(&c->src) < 0) {
 		log_error("lxc: refused %s: no acceptor thread is running", c->peer);

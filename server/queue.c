@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "common/tsan.h"
 #include "config.h"
 
 #include <errno.h>
@@ -8,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/tsan.h"
 #include "server/queue.h"
 
 void ic_queue_init(struct ic_queue *q)
