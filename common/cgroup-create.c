@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -195,6 +197,63 @@ static int create_dirs(const char *name, uint64_t memory_max, uint64_t pids_max,
 	return 0;
 }
 
+/* The pid of a "run-PID" name, or 0 when name is anything else (an --id someone chose). */
+static pid_t run_name_pid(const char *name)
+{
+	uint64_t v;
+
+	if (strncmp(name, IC_CGROUP_RUN_PREFIX, strlen(IC_CGROUP_RUN_PREFIX)) != 0 ||
+	    ic_parse_u64(name + strlen(IC_CGROUP_RUN_PREFIX), 1, INT32_MAX, &v) < 0)
+		return 0;
+	return (pid_t)v;
+}
+
+static int sweep_dir(const char *parent)
+{
+	DIR *d = opendir(parent);
+	char path[IC_CGROUP_PATH_MAX];
+	struct dirent *e;
+	int removed = 0;
+
+	if (!d)
+		return 0;
+	for (int seen = 0; seen < IC_CGROUP_SWEEP_MAX && (e = readdir(d)); seen++) {
+		pid_t pid = run_name_pid(e->d_name);
+		int n;
+
+		/* EPERM: somebody's live process all the same. */
+		if (pid <= 0 || e->d_type != DT_DIR || kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		n = snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
+		/* The kernel refuses (EBUSY) a cgroup with tasks or children in it. */
+		if (n > 0 && (size_t)n < sizeof(path) && rmdir(path) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
+}
+
+int ic_cgroup_sweep_stale(void)
+{
+	const char *first = NULL;
+	char parent[IC_CGROUP_PATH_MAX];
+	int removed = 0;
+
+	for (int c = 0; c < _IC_CGROUP_CTL_MAX; c++) {
+		bool v2;
+		const char *mnt = ic_cgroup_mount(c, &v2);
+
+		/* Co-mounted controllers (and cgroup2) share one directory: sweep it once. */
+		if (!mnt || same_dir(mnt, first))
+			continue;
+		if (!first)
+			first = mnt;
+		snprintf(parent, sizeof(parent), "%s/%s", mnt, CG_PARENT);
+		removed += sweep_dir(parent);
+	}
+	return removed;
+}
+
 /* Single-threaded callers (intercept-run). On failure nothing is left behind: pid is put back
  * where it was and the directories made here are removed. */
 int ic_cgroup_create(const char *name, uint64_t memory_max, uint64_t pids_max, pid_t pid,
@@ -218,6 +277,7 @@ int ic_cgroup_create(const char *name, uint64_t memory_max, uint64_t pids_max, p
 			return ic_errbuf(err, errlen, r, "cannot discover cgroup mounts: %s",
 					 strerror(-r));
 	}
+	(void)ic_cgroup_sweep_stale();
 	r = ic_cgroup_of_pid(pid, &orig);
 	if (r < 0)
 		return ic_errbuf(err, errlen, r, "cannot read the cgroups of pid %d: %s", (int)pid,

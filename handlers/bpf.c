@@ -18,16 +18,12 @@
 #include "common/macros.h"
 #include "common/mem.h"
 #include "common/proc.h"
+#include "handlers/decode.h"
 #include "handlers/handlers.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
-
-/* Bounds on what a container may make us copy: the kernel's own for unprivileged programs. */
-#define BPF_INSNS_MAX	4096
-#define BPF_LOG_MAX	(1U << 20)
-#define BPF_LICENSE_MAX 128
 
 /* Whether fd (ours) is a cgroup2 directory at or below dir. */
 static bool cgroup_inside(int fd, const char *dir)
@@ -52,73 +48,20 @@ static long sys_bpf(int cmd, union bpf_attr *attr)
 	return syscall(SYS_bpf, cmd, attr, sizeof(*attr));
 }
 
-/* Read the caller's attribute: at most what we know of it, the rest must be zero (the kernel's
- * rule for a bigger attr; fields newer than ours are refused this way). */
-static int read_attr(pid_t tid, uint64_t addr, uint64_t size, union bpf_attr *attr)
-{
-	unsigned char tail[256];
-	uint64_t off;
-	int r;
-
-	memset(attr, 0, sizeof(*attr));
-	if (size > 65536)
-		return -E2BIG;
-	r = ic_mem_read(tid, addr, attr, IC_MIN(size, sizeof(*attr)));
-	if (r < 0)
-		return r;
-	for (off = sizeof(*attr); off < size; off += sizeof(tail)) {
-		size_t chunk = IC_MIN(sizeof(tail), size - off);
-
-		r = ic_mem_read(tid, addr + off, tail, chunk);
-		if (r < 0)
-			return r;
-		for (size_t i = 0; i < chunk; i++)
-			if (tail[i])
-				return -E2BIG;
-	}
-	return 0;
-}
-
 static enum ic_verdict prog_load(struct ic_req *req, struct ic_resp *resp, union bpf_attr *attr)
 {
 	pid_t tid = (pid_t)req->notif->pid;
-	uint64_t user_log = attr->log_buf;
-	uint32_t log_size = attr->log_size;
-	_cleanup_free_ struct bpf_insn *insns = NULL;
-	_cleanup_free_ char *log = NULL;
+	_cleanup_(ic_bpf_prog_done) struct ic_bpf_prog p = {0};
 	_cleanup_close_ int prog = -EBADF;
-	char license[BPF_LICENSE_MAX];
 	int r, remote;
 
-	/* Fields that carry fds or kernel object ids are not translated: refused. */
-	if (attr->prog_btf_fd || attr->attach_prog_fd || attr->attach_btf_id || attr->fd_array ||
-	    attr->func_info_cnt || attr->line_info_cnt || attr->core_relo_cnt ||
-	    attr->prog_ifindex) {
-		resp->error = EINVAL;
-		return IC_VERDICT_RESPOND;
-	}
-	if (attr->insn_cnt == 0 || attr->insn_cnt > BPF_INSNS_MAX) {
-		resp->error = attr->insn_cnt ? E2BIG : EINVAL;
-		return IC_VERDICT_RESPOND;
-	}
-	if (log_size > BPF_LOG_MAX || (attr->log_level && (!user_log || log_size < 128))) {
-		resp->error = EINVAL;
-		return IC_VERDICT_RESPOND;
-	}
-	insns = malloc((size_t)attr->insn_cnt * sizeof(*insns));
-	log = log_size ? calloc(1, log_size) : NULL;
-	if (!insns || (log_size && !log))
+	r = ic_bpf_prog_read(tid, attr, &p);
+	if (r == -ENOMEM)
 		return IC_VERDICT_FAILED;
-	r = ic_mem_read(tid, attr->insns, insns, (size_t)attr->insn_cnt * sizeof(*insns));
-	if (r == 0)
-		r = ic_read_string(tid, attr->license, license, sizeof(license));
 	if (r < 0) {
-		resp->error = r == -ENAMETOOLONG ? EINVAL : EFAULT;
+		resp->error = -r;
 		return IC_VERDICT_RESPOND;
 	}
-	attr->insns = (uintptr_t)insns;
-	attr->license = (uintptr_t)license;
-	attr->log_buf = (uintptr_t)log;
 
 	r = req->still_valid(req);
 	if (r < 0)
@@ -128,8 +71,9 @@ static enum ic_verdict prog_load(struct ic_req *req, struct ic_resp *resp, union
 		int err = errno;
 
 		/* The verifier's words go back to the caller, as the kernel would write them. */
-		if (log && log_size && user_log)
-			(void)ic_mem_write(tid, user_log, log, strnlen(log, log_size - 1) + 1);
+		if (p.log && p.log_size && p.user_log)
+			(void)ic_mem_write(tid, p.user_log, p.log,
+					   strnlen(p.log, p.log_size - 1) + 1);
 		resp->error = err;
 		return IC_VERDICT_RESPOND;
 	}
@@ -160,9 +104,7 @@ static enum ic_verdict prog_attach(struct ic_req *req, struct ic_resp *resp, int
 	uint32_t flags = attr->attach_flags;
 	int r;
 
-	if (cmd == BPF_PROG_ATTACH &&
-	    (!(flags & BPF_F_ALLOW_MULTI) || (flags & ~(BPF_F_ALLOW_MULTI | BPF_F_REPLACE)))) {
-		/* Without ALLOW_MULTI a program could override those above it. */
+	if (!ic_bpf_attach_flags_ok(cmd, flags)) {
 		resp->error = EPERM;
 		return IC_VERDICT_RESPOND;
 	}
@@ -215,7 +157,7 @@ IC_HANDLER(ic_handle_bpf)
 	if (!req->policy->bpf_devices ||
 	    (cmd != BPF_PROG_LOAD && cmd != BPF_PROG_ATTACH && cmd != BPF_PROG_DETACH))
 		return IC_VERDICT_CONTINUE;
-	r = read_attr((pid_t)req->notif->pid, a[1], a[2], &attr);
+	r = ic_bpf_attr_read((pid_t)req->notif->pid, a[1], a[2], &attr);
 	if (r == -ESRCH)
 		return IC_VERDICT_GONE;
 	if (r < 0) {

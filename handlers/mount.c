@@ -24,16 +24,14 @@
 #include "common/conf.h"
 #include "common/log.h"
 #include "common/macros.h"
-#include "common/mem.h"
 #include "common/proc.h"
+#include "handlers/decode.h"
 #include "handlers/handlers.h"
 
 #ifndef MOUNT_ATTR_IDMAP
 #define MOUNT_ATTR_IDMAP 0x00100000
 #endif
 
-#define FSTYPE_MAX 64
-#define DATA_MAX   4096 /* the kernel copies at most a page of options */
 #define LOOP_TRIES 8
 
 enum mount_mode {
@@ -48,24 +46,6 @@ static const char *const mode_names[_MOUNT_MAX] = {[MOUNT_NONE] = "none",
 						   [MOUNT_ALLOWED] = "allowed",
 						   [MOUNT_SHIFT] = "shift",
 						   [MOUNT_FUSE] = "fuse"};
-
-/* Whether name is an item of the comma list (items may be "name=helper"). */
-static bool in_list(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = list; p && *p;) {
-		const char *end = strchrnul(p, ','), *eq;
-		const char *a = p + strspn(p, " ");
-
-		eq = memchr(a, '=', (size_t)(end - a));
-		if ((size_t)((eq ? eq : end) - a) >= n && strncmp(a, name, n) == 0 &&
-		    (a[n] == ',' || a[n] == '=' || a[n] == ' ' || a[n] == 0))
-			return true;
-		p = *end ? end + 1 : end;
-	}
-	return false;
-}
 
 /* A loop device over the image file (opened by the caller's rights), cleared by the kernel once
  * its last user (the mount) is gone. Returns its fd and name. */
@@ -117,51 +97,16 @@ static bool caller_may(const struct ic_caller *c, const struct stat *st, unsigne
 /* Pass "a,b=c" to the filesystem context as fsconfig keys. */
 static int apply_options(int fsfd, char *data)
 {
-	char *save = NULL;
+	char *cursor = data, *key, *value;
 
-	for (char *o = strtok_r(data, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(o, '=');
-		int r;
+	while ((key = ic_mount_option_next(&cursor, &value))) {
+		int r = value ? (int)syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, key, value, 0)
+			      : (int)syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_FLAG, key, NULL, 0);
 
-		if (eq) {
-			*eq = 0;
-			r = (int)syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, o, eq + 1, 0);
-		} else {
-			r = (int)syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_FLAG, o, NULL, 0);
-		}
 		if (r < 0)
 			return -errno;
 	}
 	return 0;
-}
-
-/* The flags of mount(2) this handler carries over: as mount attributes for a kernel mount, as
- * option words for a FUSE helper (0 or NULL where that side has no equivalent). */
-/* clang-format off */
-static const struct {
-	unsigned long flag;
-	uint64_t attr;
-	const char *word;
-} ms_flags[] = {
-	{MS_RDONLY,	 MOUNT_ATTR_RDONLY,	 "ro"},
-	{MS_NOSUID,	 MOUNT_ATTR_NOSUID,	 "nosuid"},
-	{MS_NODEV,	 MOUNT_ATTR_NODEV,	 "nodev"},
-	{MS_NOEXEC,	 MOUNT_ATTR_NOEXEC,	 "noexec"},
-	{MS_NOATIME,	 MOUNT_ATTR_NOATIME,	 "noatime"},
-	{MS_NODIRATIME,	 MOUNT_ATTR_NODIRATIME,	 NULL},
-	{MS_STRICTATIME, MOUNT_ATTR_STRICTATIME, NULL},
-	{MS_SYNCHRONOUS, 0,			 "sync"},
-};
-/* clang-format on */
-
-static uint64_t mount_attrs(unsigned long flags, bool allow_dev_suid)
-{
-	uint64_t a = allow_dev_suid ? 0 : MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID;
-
-	for (size_t i = 0; i < ARRAY_SIZE(ms_flags); i++)
-		if (flags & ms_flags[i].flag)
-			a |= ms_flags[i].attr;
-	return a;
 }
 
 /* A filesystem context for fstype with its source and options set, not yet created: the
@@ -195,7 +140,7 @@ static int make_mount(int fsfd, unsigned long flags, bool allow_dev_suid, int us
 	int mfd;
 
 	mfd = (int)syscall(SYS_fsmount, fsfd, FSMOUNT_CLOEXEC,
-			   (unsigned)mount_attrs(flags, allow_dev_suid));
+			   (unsigned)ic_mount_attrs(flags, allow_dev_suid));
 	if (mfd < 0)
 		return -errno;
 	if (userns_fd >= 0) {
@@ -247,30 +192,6 @@ static bool already_there(int mfd, int tgt)
 
 #define FUSE_ARGV_MAX	   8
 #define FUSE_EXIT_NOHELPER 127
-
-/* The FUSE helper for fstype: "ext4=fuse2fs" in the list gives "fuse2fs". */
-static bool fuse_helper(const char *list, const char *fstype, char *helper, size_t len)
-{
-	size_t n = strlen(fstype);
-
-	for (const char *p = list; p && *p;) {
-		const char *end = strchrnul(p, ','), *a = p + strspn(p, " ");
-
-		if (strncmp(a, fstype, n) == 0 && a[n] == '=') {
-			size_t hl = (size_t)(end - (a + n + 1));
-
-			while (hl && a[n + hl] == ' ')
-				hl--;
-			if (hl == 0 || hl >= len)
-				return false;
-			memcpy(helper, a + n + 1, hl);
-			helper[hl] = 0;
-			return true;
-		}
-		p = *end ? end + 1 : end;
-	}
-	return false;
-}
 
 /* Join every cgroup of the caller: the FUSE daemon is the container's, counted and killed with
  * it. Paths are the host's; called in the forked child before it leaves our namespaces. */
@@ -385,20 +306,6 @@ static int fuse_mount(struct ic_req *req, const struct ic_caller *caller, const 
 	return WEXITSTATUS(status) == 0 ? 0 : -EINVAL;
 }
 
-/* The flag words of mount(2) a FUSE helper understands, then the caller's own options. */
-static void fuse_options(unsigned long flags, const char *data, char *out, size_t len)
-{
-	size_t n = 0;
-
-	out[0] = 0;
-	for (size_t i = 0; i < ARRAY_SIZE(ms_flags); i++)
-		if ((flags & ms_flags[i].flag) && ms_flags[i].word)
-			n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%s%s", n ? "," : "",
-					      ms_flags[i].word);
-	if (data[0] && n < len)
-		snprintf(out + n, len - n, "%s%s", n ? "," : "", data);
-}
-
 /* mount(source, target, fstype, flags, data) for fstypes the policy lists in mount.allowed:
  * made with host privilege in the worker, idmapped with mount.shift, then attached at the target
  * in the caller's mount namespace. Paths are the caller's: resolved in its root and cwd, as it. */
@@ -407,11 +314,13 @@ IC_HANDLER(ic_handle_mount)
 	const __u64 *a = req->notif->data.args;
 	const struct ic_policy *p = req->policy;
 	pid_t tid = (pid_t)req->notif->pid;
-	unsigned long flags = (unsigned long)a[3];
 	_cleanup_close_ int root = -EBADF, cwd = -EBADF, src = -EBADF, tgt = -EBADF, loop = -EBADF;
 	_cleanup_close_ int userns = -EBADF, mfd = -EBADF, image = -EBADF, fsfd = -EBADF;
 	_cleanup_fsctx_ struct ic_fsctx_scope as_caller = {0};
-	char fstype[FSTYPE_MAX], source[PATH_MAX], target[PATH_MAX], data[DATA_MAX], dev[64];
+	struct ic_mount_args m;
+	const char *fstype = m.fstype, *source = m.source, *target = m.target;
+	char *data = m.data, dev[64];
+	unsigned long flags;
 	enum mount_mode mode = MOUNT_NONE;
 	bool swapped = false;
 	struct ic_caller caller;
@@ -420,12 +329,12 @@ IC_HANDLER(ic_handle_mount)
 	int r;
 
 	/* The filter keeps these away; a caller racing it still gets the kernel. */
-	if ((flags & IC_MOUNT_SKIP_FLAGS) || !a[2] ||
-	    ic_read_string(tid, a[2], fstype, sizeof(fstype)) < 0)
+	if (((unsigned long)a[3] & IC_MOUNT_SKIP_FLAGS) || ic_mount_read_fstype(tid, a, &m) < 0)
 		return IC_VERDICT_CONTINUE;
-	if (in_list(p->mount_allowed, fstype))
+	flags = m.flags;
+	if (ic_mount_list_has(p->mount_allowed, fstype))
 		mode = p->mount_shift ? MOUNT_SHIFT : MOUNT_ALLOWED;
-	else if (in_list(p->mount_fuse, fstype))
+	else if (ic_mount_list_has(p->mount_fuse, fstype))
 		mode = MOUNT_FUSE;
 	if (mode == MOUNT_NONE)
 		return IC_VERDICT_CONTINUE;
@@ -433,29 +342,23 @@ IC_HANDLER(ic_handle_mount)
 	if (v != IC_VERDICT_RESPOND)
 		return v;
 
-	r = a[0] ? ic_read_string(tid, a[0], source, sizeof(source)) : -EFAULT;
-	if (r == 0)
-		r = ic_read_string(tid, a[1], target, sizeof(target));
-	data[0] = 0;
-	if (r == 0 && a[4])
-		r = ic_read_string(tid, a[4], data, sizeof(data)) == -EFAULT ? -EFAULT : 0;
+	r = ic_mount_read_rest(tid, a, &m);
 	if (r == -EFAULT || r == -ENAMETOOLONG) {
 		resp->error = -r;
 		return IC_VERDICT_RESPOND;
 	}
 	if (r < 0)
 		return IC_VERDICT_GONE;
-	data[sizeof(data) - 1] = 0;
 
 	v = ic_caller_open_dirs(req, &root, &cwd);
 	if (v != IC_VERDICT_RESPOND)
 		return v;
 	if (mode == MOUNT_FUSE) {
-		char helper[256], options[DATA_MAX + 64];
+		char helper[256], options[IC_MOUNT_DATA_MAX + 64];
 
-		if (!fuse_helper(p->mount_fuse, fstype, helper, sizeof(helper)))
+		if (!ic_mount_fuse_helper(p->mount_fuse, fstype, helper, sizeof(helper)))
 			return IC_VERDICT_CONTINUE;
-		fuse_options(flags, data, options, sizeof(options));
+		ic_mount_fuse_options(flags, data, options, sizeof(options));
 		r = req->still_valid(req);
 		if (r < 0)
 			return ic_verdict_of(r);

@@ -16,7 +16,7 @@
 #include "common/caller.h"
 #include "common/conf.h"
 #include "common/log.h"
-#include "common/mem.h"
+#include "handlers/decode.h"
 #include "handlers/handlers.h"
 
 #ifndef SCHED_RESET_ON_FORK
@@ -116,24 +116,17 @@ IC_HANDLER(ic_handle_sched)
 		return v;
 	if (caller.euid != req->ct->userns.root_uid)
 		return IC_VERDICT_CONTINUE; /* not root in the container */
-	if (pid < 0 || (a[2] == 0)) {
+	if (pid < 0) {
 		resp->error = EINVAL;
 		return IC_VERDICT_RESPOND;
 	}
-	r = ic_mem_read(tid, a[2], &param, sizeof(param));
-	if (r < 0) {
-		resp->error = r == -EFAULT ? EFAULT : ESRCH;
-		return r == -EFAULT ? IC_VERDICT_RESPOND : IC_VERDICT_GONE;
-	}
-	if (param.sched_priority < sched_get_priority_min(base) ||
-	    param.sched_priority > sched_get_priority_max(base)) {
-		resp->error = EINVAL;
+	r = ic_sched_param_read(tid, a[2], base, req->policy->sched_max_rt_priority, &param);
+	if (r == -EFAULT || r == -EINVAL || r == -EPERM) {
+		resp->error = -r;
 		return IC_VERDICT_RESPOND;
 	}
-	if ((unsigned)param.sched_priority > req->policy->sched_max_rt_priority) {
-		resp->error = EPERM;
-		return IC_VERDICT_RESPOND;
-	}
+	if (r < 0)
+		return IC_VERDICT_GONE;
 	if (pid_info(tid, &me) < 0)
 		return IC_VERDICT_GONE;
 	target = pid == 0 ? tid : host_pid_of(&me, pid);

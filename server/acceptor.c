@@ -14,6 +14,7 @@
 #include "common/conf.h"
 #include "common/log.h"
 #include "common/proc.h"
+#include "common/tsan.h"
 #include "server/acceptor.h"
 #include "server/journal.h"
 #include "server/live.h"
@@ -53,6 +54,7 @@ void ic_acceptor_give(struct ic_acceptor *a, struct ic_source *src)
 
 	__atomic_add_fetch(&a->n_sources, 1, __ATOMIC_RELAXED);
 	cds_lfs_node_init(&src->inbox);
+	IC_HANDOFF_PUBLISH(&a->inbox);
 	cds_lfs_push(&a->inbox, &src->inbox);
 	if (write(a->evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_error_errno(errno, "acceptor %u: cannot signal: %m", a->idx);
@@ -63,6 +65,7 @@ static void adopt_inbox(struct ic_acceptor *a)
 	struct cds_lfs_head *head = __cds_lfs_pop_all(&a->inbox);
 	struct cds_lfs_node *node, *next;
 
+	IC_HANDOFF_TAKE(&a->inbox);
 	IC_LFS_FOR_EACH_SAFE(head, node, next)
 	{
 		struct ic_source *src = caa_container_of(node, struct ic_source, inbox);
@@ -204,8 +207,8 @@ static void *acceptor_main(void *arg)
 		}
 
 		rcu_read_lock();
-		struct ic_topology *topo = rcu_dereference(a->live->topo);
-		struct ic_conf *conf = rcu_dereference(a->live->conf);
+		struct ic_topology *topo = IC_LIVE_GET(a->live->topo);
+		struct ic_conf *conf = IC_LIVE_GET(a->live->conf);
 		uint64_t woke = 0; /* bitmap of queues to wake, first 64 */
 		bool inbox = false;
 

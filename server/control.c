@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <urcu.h>
 
+#include "common/control-proto.h"
 #include "common/log.h"
 #include "common/macros.h"
 #include "common/proc.h"
@@ -26,7 +27,6 @@
 /* The control socket: one request line per connection ("stats --json\n"), one reply, close.
  * Served by one thread, one client at a time, each bounded by a 2 s timeout. */
 
-#define CTL_LINE_MAX   256
 #define CTL_TIMEOUT_MS 2000
 /* Of every --json reply; raised when a field changes meaning or goes away (doc/control-json.md). */
 #define CTL_JSON_FORMAT_VERSION 1
@@ -250,18 +250,12 @@ static void put_json(FILE *f, struct json_object *o)
 }
 
 /* Returns the exit code interceptctl should give: 0 ok, 1 the command failed, 2 bad request. */
-static int ctl_execute(const char *line, FILE *f)
+static int ctl_execute(const struct ic_ctl_req *req, FILE *f)
 {
-	char cmd[32] = "", opt[32] = "";
-	bool json, openmetrics;
+	bool json = req->format == IC_CTL_JSON;
 
-	if (sscanf(line, "%31s %31s", cmd, opt) < 1)
-		return fprintf(f, "empty request\n"), 2;
-	json = strcmp(opt, "--json") == 0;
-	openmetrics = strcmp(opt, "--openmetrics") == 0 && strcmp(cmd, "metrics") == 0;
-	if (*opt && !json && !openmetrics)
-		return fprintf(f, "unknown option '%s'\n", opt), 2;
-	if (strcmp(cmd, "status") == 0) {
+	switch (req->cmd) {
+	case IC_CTL_STATUS: {
 		struct json_object *o = status_json();
 
 		if (json)
@@ -273,14 +267,13 @@ static int ctl_execute(const char *line, FILE *f)
 		}
 		return 0;
 	}
-	if (strcmp(cmd, "stats") == 0) {
+	case IC_CTL_STATS:
 		if (json)
 			put_json(f, stats_json());
 		else
 			stats_text(f);
 		return 0;
-	}
-	if (strcmp(cmd, "containers") == 0) {
+	case IC_CTL_CONTAINERS:
 		if (json) {
 			struct json_object *o = json_object_new_object();
 
@@ -289,15 +282,10 @@ static int ctl_execute(const char *line, FILE *f)
 		} else
 			containers_text(f);
 		return 0;
-	}
-	if (strcmp(cmd, "metrics") == 0) {
-		if (json)
-			return fprintf(f, "metrics has no --json; --openmetrics for OpenMetrics\n"),
-			       2;
-		ic_metrics_write(f, openmetrics);
+	case IC_CTL_METRICS:
+		ic_metrics_write(f, req->format == IC_CTL_OPENMETRICS);
 		return 0;
-	}
-	if (strcmp(cmd, "reload") == 0) {
+	case IC_CTL_RELOAD: {
 		char err[IC_CONF_ERR_MAX] = "";
 		int r = ic_server_reload(err, sizeof(err));
 
@@ -315,7 +303,7 @@ static int ctl_execute(const char *line, FILE *f)
 		}
 		return r < 0 ? 1 : 0;
 	}
-	if (strcmp(cmd, "upgrade") == 0) {
+	case IC_CTL_UPGRADE: {
 		struct ic_server_status ss;
 
 		ic_server_status(&ss);
@@ -330,14 +318,16 @@ static int ctl_execute(const char *line, FILE *f)
 			(int)ss.keeper);
 		return 0;
 	}
-	fprintf(f, "unknown command '%s' (status, stats, containers, reload, upgrade, metrics)\n",
-		cmd);
+	case _IC_CTL_CMD_MAX:
+		break;
+	}
 	return 2;
 }
 
 static void ctl_serve(int fd)
 {
-	char line[CTL_LINE_MAX];
+	char line[IC_CTL_LINE_MAX], err[IC_CTL_LINE_MAX + 128];
+	struct ic_ctl_req req;
 	size_t len = 0;
 	char *buf = NULL;
 	size_t buflen = 0;
@@ -346,26 +336,29 @@ static void ctl_serve(int fd)
 	int code;
 
 	/* Read one line, bounded in size and time. */
-	while (len < sizeof(line) - 1) {
+	while (len < sizeof(line)) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		uint64_t now = ic_now_ns();
 		ssize_t n;
 
 		if (now >= deadline || poll(&p, 1, (int)((deadline - now) / 1000000ULL) + 1) <= 0)
 			return;
-		n = read(fd, line + len, sizeof(line) - 1 - len);
+		n = read(fd, line + len, sizeof(line) - len);
 		if (n <= 0)
 			break;
 		len += (size_t)n;
 		if (memchr(line, '\n', len))
 			break;
 	}
-	line[len] = 0;
-	line[strcspn(line, "\n")] = 0;
 	f = open_memstream(&buf, &buflen);
 	if (!f)
 		return;
-	code = ctl_execute(line, f);
+	if (ic_ctl_decode(line, len, &req, err, sizeof(err)) < 0) {
+		fprintf(f, "%s\n", err);
+		code = 2;
+	} else {
+		code = ctl_execute(&req, f);
+	}
 	fclose(f);
 	/* First byte: the exit code for interceptctl, then the text. */
 	{

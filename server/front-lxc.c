@@ -122,6 +122,8 @@ static int adopt(int fd, uint64_t key, struct ic_source **ret)
 		log_error("lxc: the keeper holds no copy of the connection from %s", c->peer);
 	if (ret)
 		ic_source_ref(&c->src);
+	/* Now: once handed off, c may be freed by the acceptor when the monitor hangs up. */
+	log_debug("lxc: connection from %s", c->peer);
 	if (ic_server_adopt(&c->src) < 0) {
 		log_error("lxc: refused %s: no acceptor thread is running", c->peer);
 		if (ret)
@@ -129,7 +131,6 @@ static int adopt(int fd, uint64_t key, struct ic_source **ret)
 		ic_source_put(&c->src);
 		return -EAGAIN;
 	}
-	log_debug("lxc: connection from %s", c->peer);
 	if (ret)
 		*ret = &c->src;
 	return 0;

@@ -2,6 +2,8 @@
 #ifndef IC_SERVER_LIVE_H
 #define IC_SERVER_LIVE_H
 
+#include "common/tsan.h"
+
 struct ic_conf;
 struct ic_topology;
 
@@ -11,5 +13,22 @@ struct ic_live {
 	struct ic_conf *conf;
 	struct ic_topology *topo;
 };
+
+/* rcu_dereference and rcu_xchg_pointer of a field of struct ic_live (callers include urcu.h),
+ * saying the hand-off to TSan (common/tsan.h). */
+#define IC_LIVE_GET(field)                                                                         \
+	({                                                                                         \
+		__typeof__(field) live_ = rcu_dereference(field);                                  \
+		if (live_)                                                                         \
+			IC_HANDOFF_TAKE(live_);                                                    \
+		live_;                                                                             \
+	})
+#define IC_LIVE_SWAP(field, v)                                                                     \
+	({                                                                                         \
+		__typeof__(field) next_ = (v);                                                     \
+		if (next_)                                                                         \
+			IC_HANDOFF_PUBLISH(next_);                                                 \
+		rcu_xchg_pointer(&(field), next_);                                                 \
+	})
 
 #endif

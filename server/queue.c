@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/tsan.h"
 #include "server/queue.h"
 
 void ic_queue_init(struct ic_queue *q)
@@ -32,6 +33,7 @@ int ic_queue_push(struct ic_queue *q, struct cds_wfcq_node *node, uint64_t capac
 		return -ENOSPC;
 	}
 	cds_wfcq_node_init(node);
+	IC_HANDOFF_PUBLISH(node);
 	/* cds_wfcq_enqueue is a full barrier and returns false when the queue was empty. */
 	return cds_wfcq_enqueue(&q->head, &q->tail, node) ? 0 : 1;
 }
@@ -43,8 +45,10 @@ struct cds_wfcq_node *ic_queue_pop(struct ic_queue *q)
 	if (cds_wfcq_empty(&q->head, &q->tail))
 		return NULL;
 	node = cds_wfcq_dequeue_blocking(&q->head, &q->tail);
-	if (node)
+	if (node) {
+		IC_HANDOFF_TAKE(node);
 		__atomic_sub_fetch(&q->depth, 1, __ATOMIC_RELAXED);
+	}
 	return node;
 }
 

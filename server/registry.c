@@ -13,6 +13,7 @@
 #include "common/macros.h"
 #include "common/proc.h"
 #include "common/ref.h"
+#include "common/tsan.h"
 #include "server/registry.h"
 
 static struct cds_lfht *containers;
@@ -59,6 +60,7 @@ static void container_free(struct ic_container *ct)
 
 static void container_free_rcu(struct rcu_head *head)
 {
+	IC_RCU_CALLBACK_BEGIN(head);
 	container_free(caa_container_of(head, struct ic_container, rcu));
 }
 
@@ -116,6 +118,7 @@ int ic_registry_get(const char *id, pid_t init_pid, const char *policy_name,
 		if (node) {
 			struct ic_container *ct = caa_container_of(node, struct ic_container, node);
 
+			IC_HANDOFF_TAKE(node);
 			if (ic_ref_inc_unless_zero(&ct->refs)) {
 				rcu_read_unlock();
 				container_free(fresh);
@@ -134,6 +137,7 @@ int ic_registry_get(const char *id, pid_t init_pid, const char *policy_name,
 				return -ENOMEM;
 			continue;
 		}
+		IC_HANDOFF_PUBLISH(&fresh->node);
 		node = cds_lfht_add_unique(containers, hash, id_match, id, &fresh->node);
 		rcu_read_unlock();
 		if (node == &fresh->node) {
@@ -161,6 +165,7 @@ void ic_container_put(struct ic_container *ct)
 	/* No request of it is left to log: say now what its budget held back. */
 	ic_log_ratelimit_flush(&ct->info.log_rl, ct->info.id, true);
 	log_info("container %s: gone", ct->info.id);
+	IC_HANDOFF_PUBLISH(&ct->rcu);
 	call_rcu(&ct->rcu, container_free_rcu);
 }
 
@@ -175,8 +180,10 @@ void ic_registry_foreach(void (*fn)(struct ic_container *ct, void *data), void *
 	struct cds_lfht_iter iter;
 	struct ic_container *ct;
 
-	cds_lfht_for_each_entry (containers, &iter, ct, node)
+	cds_lfht_for_each_entry (containers, &iter, ct, node) {
+		IC_HANDOFF_TAKE(&ct->node);
 		fn(ct, data);
+	}
 }
 
 unsigned long ic_registry_count(void)

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/notify.h"
 #include "common/proc.h"
+#include "common/tsan.h"
 #include "handlers/handlers.h"
 #include "server/journal.h"
 #include "server/queue.h"
@@ -35,6 +36,7 @@ void ic_request_cache_fini(struct ic_request_cache *c)
 	struct cds_lfs_head *head = __cds_lfs_pop_all(&c->returned);
 	struct cds_lfs_node *node, *next;
 
+	IC_HANDOFF_TAKE(&c->returned);
 	IC_LFS_FOR_EACH_SAFE(head, node, next)
 	free(caa_container_of(node, struct ic_request, fnode));
 	while (c->free_list) {
@@ -54,6 +56,7 @@ struct ic_request *ic_request_get(struct ic_request_cache *c)
 		struct cds_lfs_head *head = __cds_lfs_pop_all(&c->returned);
 		struct cds_lfs_node *node, *next;
 
+		IC_HANDOFF_TAKE(&c->returned);
 		IC_LFS_FOR_EACH_SAFE(head, node, next)
 		{
 			struct ic_request *r = caa_container_of(node, struct ic_request, fnode);
@@ -109,6 +112,7 @@ void ic_request_release(struct ic_request *req)
 	ic_source_put(req->src);
 	req->src = NULL;
 	cds_lfs_node_init(&req->fnode);
+	IC_HANDOFF_PUBLISH(&req->origin->returned);
 	cds_lfs_push(&req->origin->returned, &req->fnode);
 }
 
@@ -391,6 +395,7 @@ void ic_request_sweep_queue(struct ic_queue *q, uint64_t now, const struct ic_co
 	{
 		struct ic_request *req = caa_container_of(node, struct ic_request, qnode);
 
+		IC_HANDOFF_TAKE(node);
 		/* FIFO per producer only, so look at all of them. */
 		if (now > req->deadline_ns && move(req, IC_REQ_QUEUED, IC_REQ_DONE)) {
 			IC_COUNTER_ADD(st->deadline_missed, 1);

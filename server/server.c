@@ -84,6 +84,7 @@ static void rcu_box_run(struct rcu_head *head)
 {
 	struct rcu_box *b = caa_container_of(head, struct rcu_box, rcu);
 
+	IC_RCU_CALLBACK_BEGIN(head);
 	b->release(b->p);
 	free(b);
 }
@@ -98,11 +99,13 @@ static void release_after_grace_period(void *p, void (*release)(void *p))
 	if (!b) {
 		/* Rare: wait for the readers instead of deferring. */
 		synchronize_rcu();
+		IC_RCU_GRACE_PASSED();
 		release(p);
 		return;
 	}
 	b->p = p;
 	b->release = release;
+	IC_HANDOFF_PUBLISH(&b->rcu);
 	call_rcu(&b->rcu, rcu_box_run);
 }
 
@@ -114,7 +117,7 @@ static void conf_unref_void(void *conf)
 /* Publish a topology; the old one goes once no reader can see it. */
 static void topology_publish(struct ic_topology *topo)
 {
-	release_after_grace_period(rcu_xchg_pointer(&srv.live.topo, topo), topology_free);
+	release_after_grace_period(IC_LIVE_SWAP(srv.live.topo, topo), topology_free);
 }
 
 /* Publish a configuration; workers still serving with the old one hold references to it, and
@@ -123,12 +126,12 @@ static void conf_publish(struct ic_conf *conf)
 {
 	if (conf)
 		conf->generation = ++srv.generation;
-	release_after_grace_period(rcu_xchg_pointer(&srv.live.conf, conf), conf_unref_void);
+	release_after_grace_period(IC_LIVE_SWAP(srv.live.conf, conf), conf_unref_void);
 }
 
 struct ic_conf *ic_server_conf(void)
 {
-	return rcu_dereference(srv.live.conf);
+	return IC_LIVE_GET(srv.live.conf);
 }
 
 void ic_server_sweep(void)
@@ -137,7 +140,7 @@ void ic_server_sweep(void)
 	struct ic_conf *conf;
 
 	rcu_read_lock();
-	conf = rcu_dereference(srv.live.conf);
+	conf = IC_LIVE_GET(srv.live.conf);
 	for (unsigned q = 0; q < srv.ncpu; q++)
 		ic_request_sweep_queue(&srv.queues[q], now, conf, &srv.sweeper);
 	for (unsigned i = 0; i < IC_WORKERS_MAX; i++) {
@@ -253,6 +256,7 @@ static int apply(const struct ic_conf *conf)
 		/* Acceptors must wake by the new mapping before the retiring workers go; what they
 		 * hold they finish, what is queued is stolen by those that stay. */
 		synchronize_rcu();
+		IC_RCU_GRACE_PASSED();
 		workers_stop(nw, srv.n_workers, IC_WORKER_EXIT);
 		wake_all_workers();
 	}
@@ -419,8 +423,8 @@ void ic_server_recover(const struct ic_journal_orphan *orphans, size_t n,
 			sorted[m++] = srcs[i];
 	qsort(sorted, m, sizeof(*sorted), by_key);
 	rcu_read_lock();
-	conf = rcu_dereference(srv.live.conf);
-	topo = rcu_dereference(srv.live.topo);
+	conf = IC_LIVE_GET(srv.live.conf);
+	topo = IC_LIVE_GET(srv.live.topo);
 	for (size_t i = 0; i < n; i++) {
 		struct ic_source key = {.key = orphans[i].key}, *kp = &key, **found;
 		struct ic_request *req;

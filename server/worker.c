@@ -54,7 +54,7 @@ static struct ic_request *take(struct ic_topology *topo, unsigned home)
 /* Under rcu_read_lock: follow a reload. Returns the snapshot to unref after the read section. */
 static struct ic_conf *follow_conf(struct ic_worker *w)
 {
-	struct ic_conf *cur = rcu_dereference(w->live->conf), *old = w->conf;
+	struct ic_conf *cur = IC_LIVE_GET(w->live->conf), *old = w->conf;
 
 	if (cur == old)
 		return NULL;
@@ -87,7 +87,7 @@ static void *worker_main(void *arg)
 			break;
 		rcu_read_lock();
 		old = follow_conf(w);
-		topo = rcu_dereference(w->live->topo);
+		topo = IC_LIVE_GET(w->live->topo);
 		req = take(topo, w->home);
 		hq = topo->queues[w->home % topo->n];
 		if (!req && stop != IC_WORKER_DRAIN) {

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cgroup.h"
 #include "common/oci.h"
 #include "common/sock.h"
 #include "tests/harness.h"
@@ -699,6 +700,101 @@ Test(daemon, intercept_run_names_the_cgroup_it_cannot_make)
 	cr_expect(strstr(out, "interceptd/twin-"), "the error must name the cgroup: %s", out);
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "first container: %d", status);
+}
+
+/* A pid nobody has any more: a child we reaped. */
+static pid_t dead_pid(void)
+{
+	pid_t pid = fork();
+	int status;
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(0);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	return pid;
+}
+
+#define RUN_CG_PATH 512
+
+/* interceptd/NAME in every hierarchy intercept-run uses (memory, pids), into dirs[]. */
+static int make_run_cgroups(pid_t pid, char dirs[][RUN_CG_PATH])
+{
+	int n = 0;
+
+	for (int c = 0; c < _IC_CGROUP_CTL_MAX; c++) {
+		bool v2;
+		const char *mnt = ic_cgroup_mount(c, &v2);
+
+		if (!mnt || (n && strncmp(dirs[0], mnt, strlen(mnt)) == 0))
+			continue;
+		snprintf(dirs[n], RUN_CG_PATH, "%s/interceptd", mnt);
+		(void)mkdir(dirs[n], 0755);
+		snprintf(dirs[n], RUN_CG_PATH, "%s/interceptd/run-%d", mnt, (int)pid);
+		cr_assert_eq(mkdir(dirs[n], 0755), 0, "%s: %s", dirs[n], strerror(errno));
+		n++;
+	}
+	return n;
+}
+
+static bool dir_exists(const char *dir)
+{
+	struct stat st;
+
+	return stat(dir, &st) == 0;
+}
+
+/* A killed intercept-run (a test timing out) leaves its empty run-PID cgroup behind; the next
+ * start removes it, and only what is stale: a live pid's cgroup and a busy one stay. */
+Test(daemon, intercept_run_removes_stale_run_cgroups)
+{
+	char stale[_IC_CGROUP_CTL_MAX][RUN_CG_PATH], busy[_IC_CGROUP_CTL_MAX][RUN_CG_PATH];
+	char live[_IC_CGROUP_CTL_MAX][RUN_CG_PATH], file[_IC_CGROUP_CTL_MAX * RUN_CG_PATH + 16],
+	    val[32];
+	int n, r, status;
+	pid_t sleeper;
+	FILE *f;
+
+	if (ic_cgroup_init() < 0 || (!ic_cgroup_mount(IC_CGROUP_MEMORY, &(bool){false}) &&
+				     !ic_cgroup_mount(IC_CGROUP_PIDS, &(bool){false})))
+		cr_skip_test("no memory or pids cgroup hierarchy here");
+	start(NULL);
+	n = make_run_cgroups(dead_pid(), stale);
+	cr_assert_gt(n, 0);
+	make_run_cgroups(getpid(), live);
+	make_run_cgroups(dead_pid(), busy);
+	sleeper = fork();
+	cr_assert_geq(sleeper, 0);
+	if (sleeper == 0) {
+		pause();
+		_exit(0);
+	}
+	snprintf(val, sizeof(val), "%d", (int)sleeper);
+	for (int i = 0; i < n; i++) {
+		snprintf(file, sizeof(file), "%s/cgroup.procs", busy[i]);
+		f = fopen(file, "w");
+		cr_assert(f, "%s: %s", file, strerror(errno));
+		cr_assert_gt(fputs(val, f), 0);
+		cr_assert_eq(fclose(f), 0, "%s: %s", file, strerror(errno));
+	}
+
+	r = ic_test_sh(out, sizeof(out), 30, "%s -c %s -s %s -- true", ic_test_bin("intercept-run"),
+		       d.conf, d.oci);
+	cr_expect_eq(r, 0, "%s", out);
+	for (int i = 0; i < n; i++) {
+		cr_expect_not(dir_exists(stale[i]), "%s is stale and empty: it must go", stale[i]);
+		cr_expect(dir_exists(live[i]), "%s belongs to a live pid", live[i]);
+		cr_expect(dir_exists(busy[i]), "%s holds a task", busy[i]);
+	}
+	kill(sleeper, SIGKILL);
+	cr_assert_eq(waitpid(sleeper, &status, 0), sleeper);
+	for (int i = 0; i < n; i++) {
+		(void)rmdir(stale[i]);
+		(void)rmdir(live[i]);
+		/* The killed task may keep its cgroup busy for a moment. */
+		for (int t = 0; t < 100 && rmdir(busy[i]) < 0 && errno == EBUSY; t++)
+			usleep(10000);
+	}
 }
 
 Test(daemon, bad_reload_keeps_the_running_configuration)

@@ -273,7 +273,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return -EINVAL;
 	}
 	if (!id_given)
-		snprintf(o->id, sizeof(o->id), "run-%d", (int)getpid());
+		snprintf(o->id, sizeof(o->id), IC_CGROUP_RUN_PREFIX "%d", (int)getpid());
 	return 0;
 }
 
