@@ -117,7 +117,7 @@ static void phase_file(int i, int phase, char *path, size_t len)
 	else if (i < RUNC + CRUN)
 		snprintf(path, len, "%s/b%d/rootfs/tmp/phase1", d.dir, i);
 	else if (i < RUNC + CRUN + LXC)
-		snprintf(path, len, "%s/%s/rootfs/tmp/phase1", lxcpath, ids[i]);
+		snprintf(path, len, "%s/%.47s/rootfs/tmp/phase1", lxcpath, ids[i]);
 	else
 		snprintf(path, len, "%s/phase1-%d", d.dir, i);
 }
