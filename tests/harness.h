@@ -78,7 +78,8 @@ void ic_test_expect_served(struct ic_test_daemon *d);
 /* SIGKILL d's server, wait for the next, then upgrade (interceptctl upgrade) and wait again. */
 void ic_test_kill_then_upgrade(struct ic_test_daemon *d);
 /* SIGKILL the server n times, each after a random pause of min_us to min_us + spread_us, and
- * expect the next to serve within a second of each kill. Returns the last server. */
+ * expect the next to serve within a second of each kill (IC_TEST_SERVE_AGAIN_MS, when set).
+ * Returns the last server. */
 /* n hand-overs to a new server in a row, alternately by SIGUSR2 (systemd's reload) and by
  * `interceptctl upgrade`, each after pause_us; each new server must serve within 5 s. Returns
  * the last server. */
