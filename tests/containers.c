@@ -5,16 +5,18 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "tests/containers.h"
 
 static char out[1 << 16];
 
 /* crun 1.8 refuses hybrid cgroup hosts whose cgroup2 still owns a controller; it then runs in a
- * mount namespace without the cgroup2 mount (the host is left as it is). */
+ * mount namespace without the cgroup2 mount (the host is left as it is). Its stdin is a pipe:
+ * crun chowns the container's stdio to its root, and the tests' </dev/null would make it chown
+ * the host's /dev/null (runc leaves /dev/null alone). */
 const char *ic_test_runtime_cmd(const char *rt)
 {
-	static char cmd[256];
 	char ctrl[256] = "";
 	FILE *f;
 
@@ -27,11 +29,9 @@ const char *ic_test_runtime_cmd(const char *rt)
 		fclose(f);
 	}
 	if (!ctrl[0] || ctrl[0] == '\n')
-		return "crun";
-	snprintf(cmd, sizeof(cmd),
-		 "unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified && exec "
-		 "crun \"$@\"' crun");
-	return cmd;
+		return "sh -c 'true | exec crun \"$@\"' crun";
+	return "unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified && true | "
+	       "exec crun \"$@\"' crun";
 }
 
 void ic_test_bundle(struct ic_test_daemon *d, const char *bundle, const char *host,
@@ -101,6 +101,31 @@ void ic_test_bundle(struct ic_test_daemon *d, const char *bundle, const char *ho
 					"chmod 755 %s %s && chown -R 100000:100000 %s/rootfs",
 					d->dir, bundle, bundle),
 			     0, "%s", out);
+	}
+}
+
+static const char *const host_devices[] = {"/dev/null",	  "/dev/zero",	  "/dev/full",
+					   "/dev/random", "/dev/urandom", "/dev/tty"};
+static struct stat host_device_owners[sizeof(host_devices) / sizeof(host_devices[0])];
+
+void ic_test_host_devices_save(void)
+{
+	for (size_t i = 0; i < sizeof(host_devices) / sizeof(host_devices[0]); i++)
+		cr_assert_eq(stat(host_devices[i], &host_device_owners[i]), 0, "%s",
+			     host_devices[i]);
+}
+
+void ic_test_host_devices_restore(void)
+{
+	for (size_t i = 0; i < sizeof(host_devices) / sizeof(host_devices[0]); i++) {
+		struct stat now;
+
+		if (!host_device_owners[i].st_ino || stat(host_devices[i], &now) < 0)
+			continue;
+		if (now.st_uid != host_device_owners[i].st_uid ||
+		    now.st_gid != host_device_owners[i].st_gid)
+			(void)chown(host_devices[i], host_device_owners[i].st_uid,
+				    host_device_owners[i].st_gid);
 	}
 }
 

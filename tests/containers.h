@@ -19,6 +19,12 @@ const char *ic_test_runtime_cmd(const char *rt);
 void ic_test_bundle(struct ic_test_daemon *d, const char *dir, const char *host, const char *args,
 		    bool userns, const char *cgroup, const char *policy);
 
+/* crun 1.8, in a user namespace with a tmpfs /dev, chowns the host's device nodes it binds into
+ * the container (null, zero, full, random, urandom, tty) to the container's root. A suite that
+ * runs such containers saves their owners at its start and puts them back at its end. */
+void ic_test_host_devices_save(void);
+void ic_test_host_devices_restore(void);
+
 /* A directory for LXC containers (lxcpath, at least 64 bytes) with the profile and the proxy
  * settings `intercept-run --print lxc` gives for d. */
 void ic_test_lxc_setup(struct ic_test_daemon *d, char *lxcpath);

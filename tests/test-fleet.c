@@ -47,6 +47,7 @@ static void teardown(void)
 			   "%s -n $c; done >/dev/null 2>&1; rm -rf %s",
 			   lxcpath, lxcpath, lxcpath, lxcpath);
 	ic_test_daemon_stop(&d);
+	ic_test_host_devices_restore();
 }
 
 TestSuite(fleet, .fini = teardown, .timeout = 300);
@@ -201,6 +202,7 @@ Test(fleet, fifty_containers_of_every_kind_across_ten_hand_overs_and_ten_crashes
 	long long before;
 	int listed = 0;
 
+	ic_test_host_devices_save();
 	for (const char *rt = "runc"; rt; rt = strcmp(rt, "runc") == 0 ? "crun" : NULL)
 		cr_assert_eq(ic_test_sh(NULL, 0, 10, "command -v %s", rt), 0, "no %s", rt);
 	ic_test_daemon_start(&d, NULL,

@@ -32,6 +32,7 @@ static const char *bundle_policy; /* the policy --print oci writes; NULL: defaul
 
 static void setup(void)
 {
+	ic_test_host_devices_save();
 	ic_test_daemon_start(&d, NULL, POLICIES);
 }
 
@@ -46,6 +47,7 @@ static void teardown(void)
 		    "\\; 2>/dev/null; true",
 		    parent, parent);
 	ic_test_daemon_stop(&d);
+	ic_test_host_devices_restore();
 }
 
 TestSuite(runtimes, .init = setup, .fini = teardown, .timeout = 180);
