@@ -4,9 +4,10 @@
  * max_us=..". A failing call is a failure, and so is a totalram other than TOTALRAM when given
  * (the kernel's own answer would show the host's); E of them failed with ENOSYS (a listener
  * lost). With NODE, every call is followed by mknod NODE c 1 3 and its unlink, counted and timed
- * the same way; with PAUSE_US, it sleeps that long between calls. Latencies are kept in log2
- * buckets of microseconds. */
+ * the same way; with PAUSE_US, it sleeps that long between calls. SIGTERM ends the loop early,
+ * results printed. Latencies are kept in log2 buckets of microseconds. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,14 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include <time.h>
+
+static volatile sig_atomic_t stop;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
 
 int main(int argc, char **argv)
 {
@@ -26,8 +35,9 @@ int main(int argc, char **argv)
 	struct timespec t0, t, a, b;
 	unsigned long long buckets[40] = {0}, max_ns = 0;
 
+	signal(SIGTERM, on_term);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
+	while (!stop) {
 		struct sysinfo si;
 
 		if (seconds > 0) {

@@ -58,7 +58,6 @@ Description=interceptd under real systemd: the check
 After=multi-user.target
 [Service]
 Type=oneshot
-Environment=IC_SECONDS=${IC_SECONDS:-12}
 ExecStart=/usr/local/libexec/ic-systemd-inside
 UNIT
 ln -s ../ic-check.service "$units/multi-user.target.wants/"
@@ -70,7 +69,7 @@ for h in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified; do
 	mkdir "$h/$cg"
 	echo $$ >"$h/$cg/cgroup.procs"
 done
-timeout 240 systemd-nspawn -q -D "$root" -b --register=no --keep-unit \
+timeout 300 systemd-nspawn -q -D "$root" -b --register=no --keep-unit \
 	--bind="$work/results:/results" </dev/null >"$work/console" 2>&1 &
 nspawn=$!
 wait "$nspawn" && rc=0 || rc=$?
