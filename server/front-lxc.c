@@ -97,11 +97,50 @@ static const struct ic_source_ops lxc_ops = {
     .recover_by_continue = true,
 };
 
+/* The keeper keeps the connection's container with it ("L", id, init pid, policy, one a line),
+ * so that the next server lists it from the start, not from its next call. */
+static void remember(struct lxc_conn *c, const char *id, pid_t init_pid, const char *policy)
+{
+	char msg[512];
+	int n =
+	    snprintf(msg, sizeof(msg), IC_LXC_HELD_MSG "\n%s\n%d\n%s", id, (int)init_pid, policy);
+
+	if (n > 0 && (size_t)n < sizeof(msg) && ic_keeper_note(c->src.key, msg, (size_t)n) < 0)
+		log_warn("lxc: the keeper does not know the container of %s", c->peer);
+}
+
+/* What remember() left, if anything: the container the connection served. */
+static void recall(struct ic_source *src, const char *msg, size_t len)
+{
+	char buf[512], *id, *pid, *policy, *end;
+	struct ic_container *ct;
+	bool created;
+	long v;
+
+	if (len < 2 || len >= sizeof(buf))
+		return;
+	memcpy(buf, msg, len);
+	buf[len] = 0;
+	id = strchr(buf, '\n');
+	pid = id ? strchr(id + 1, '\n') : NULL;
+	policy = pid ? strchr(pid + 1, '\n') : NULL;
+	if (!policy)
+		return;
+	*pid++ = *policy++ = 0;
+	id++;
+	errno = 0;
+	v = strtol(pid, &end, 10);
+	if (*end || errno || v <= 0 || v > INT32_MAX || !*id || !*policy)
+		return;
+	if (ic_registry_get(id, (pid_t)v, policy, NULL, &ct, &created) == 0)
+		ic_source_set_container(src, ct);
+}
+
 /* Serve connection fd (ours whatever the outcome). key: the keeper's name for it; 0 for a new
  * connection, which gets a key and whose copy goes to the keeper, so that the monitor's
  * connection outlives the server (LXC fails the call in flight when it closes). *ret (when
  * ret) gets a reference. */
-static int adopt(int fd, uint64_t key, struct ic_source **ret)
+static int adopt(int fd, uint64_t key, const char *msg, size_t len, struct ic_source **ret)
 {
 	struct lxc_conn *c = calloc(1, sizeof(*c));
 	struct ucred cred;
@@ -120,6 +159,8 @@ static int adopt(int fd, uint64_t key, struct ic_source **ret)
 	c->src.key = key ? key : ic_journal_new_key();
 	if (!key && ic_keeper_hold(c->src.key, IC_LXC_HELD_MSG, 1, fd) < 0)
 		log_error("lxc: the keeper holds no copy of the connection from %s", c->peer);
+	/* Before an acceptor can see it. */
+	recall(&c->src, msg, len);
 	if (ret)
 		ic_source_ref(&c->src);
 	/* Now: once handed off, c may be freed by the acceptor when the monitor hangs up. */
@@ -146,14 +187,14 @@ int ic_lxc_accept(int sock)
 				return 0;
 			return -errno;
 		}
-		(void)adopt(fd, 0, NULL);
+		(void)adopt(fd, 0, NULL, 0, NULL);
 	}
 }
 
-int ic_lxc_readopt(int fd, uint64_t key, struct ic_source **ret)
+int ic_lxc_readopt(int fd, uint64_t key, const char *msg, size_t len, struct ic_source **ret)
 {
 	*ret = NULL;
-	return adopt(fd, key, ret);
+	return adopt(fd, key, msg, len, ret);
 }
 
 /* A bad datagram gets an empty one back at once: LXC then answers ENOSYS to the caller instead
@@ -285,6 +326,7 @@ static enum ic_recv lxc_recv(struct ic_source *src, struct ic_request *req,
 		if (ic_registry_get(id, hdr.init_pid, policy->name, NULL, &ct, &created) < 0)
 			return refuse(c, fds, n_fds, "cannot register the container");
 		ic_source_set_container(src, ct);
+		remember(c, id, hdr.init_pid, policy->name);
 		log_info("container %s: %s connection from %s (init %d, policy %s)", id,
 			 created ? "new" : "another", c->peer, (int)hdr.init_pid, policy->name);
 	} else if (src->ct->info.init_pid != hdr.init_pid) {

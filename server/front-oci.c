@@ -366,8 +366,8 @@ void ic_front_oci_readopt(int holdings, struct ic_keeper_held *const *held, size
 			readopt_lost(h, &srcs[i]);
 			continue;
 		}
-		if (h->len == 1 && msg[0] == IC_LXC_HELD_MSG[0]) {
-			(void)ic_lxc_readopt(h->fd, h->key, &srcs[i]);
+		if (h->len >= 1 && msg[0] == IC_LXC_HELD_MSG[0]) {
+			(void)ic_lxc_readopt(h->fd, h->key, msg, h->len, &srcs[i]);
 			continue;
 		}
 		r = ic_oci_parse(msg, h->len, &st, err, sizeof(err));

@@ -42,6 +42,7 @@
 #define YOUNG_NS       (200ULL * 1000000ULL)
 #define LINK_MSG_MAX   (IC_OCI_MSG_MAX + 9)
 #define HOLD_TAG       'H'
+#define NOTE_TAG       'N'
 #define READY_TAG      'R'
 /* The holdings file is written anew without its dead records once they take this much and
  * more than the live ones. */
@@ -256,6 +257,29 @@ static void held_add(struct keeper *k, uint64_t key, int fd, const char *msg, si
 	}
 	/* After its record: a listener in the store always has one. */
 	fdstore_put(k, fd, listener_fdname(key, name));
+}
+
+/* A held listener's message is now msg: a new record, the old one dead. */
+static void held_note(struct keeper *k, uint64_t key, const char *msg, size_t len)
+{
+	struct ic_keeper_held *h = NULL;
+	uint64_t off;
+	int r;
+
+	for (size_t i = 0; i < k->n_held && !h; i++)
+		if (k->held[i]->key == key)
+			h = k->held[i];
+	if (!h)
+		return; /* gone meanwhile */
+	r = ic_holdings_add(k->holdings, &k->holdings_end, key, h->fd, msg, (uint32_t)len, &off);
+	if (r < 0) {
+		log_warn_errno(r, "keeper: a listener's message is not updated: %m");
+		return;
+	}
+	(void)ic_holdings_set(k->holdings, h->off, false, -1);
+	k->holdings_dead += ic_holdings_size(h->len);
+	h->off = off;
+	h->len = (uint32_t)len;
 }
 
 /* Write the holdings file anew with only the live records. */
@@ -604,6 +628,11 @@ static bool on_link(struct keeper *k)
 		memcpy(&key, buf + 1, sizeof(key));
 		held_add(k, key, fd, buf + 9, (size_t)n - 9);
 		fd = -1;
+	} else if (n >= 9 && buf[0] == NOTE_TAG && n_fds == 0 && !(mflags & MSG_TRUNC)) {
+		uint64_t key;
+
+		memcpy(&key, buf + 1, sizeof(key));
+		held_note(k, key, buf + 9, (size_t)n - 9);
 	} else {
 		log_warn("keeper: a malformed message from the server (%zd bytes, %d fds)", n,
 			 n_fds);
@@ -999,6 +1028,21 @@ int ic_keeper_hold(uint64_t key, const char *msg, size_t len, int fd)
 	memcpy(buf + 1, &key, sizeof(key));
 	memcpy(buf + 9, msg, len);
 	return ic_sock_send_fds(link_fd, buf, len + 9, &fd, 1);
+}
+
+int ic_keeper_note(uint64_t key, const char *msg, size_t len)
+{
+	_cleanup_free_ char *buf = NULL;
+
+	if (link_fd < 0)
+		return 0;
+	buf = malloc(len + 9);
+	if (!buf)
+		return -ENOMEM;
+	buf[0] = NOTE_TAG;
+	memcpy(buf + 1, &key, sizeof(key));
+	memcpy(buf + 9, msg, len);
+	return send(link_fd, buf, len + 9, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
 void ic_keeper_ready(void)

@@ -26,7 +26,7 @@ struct ic_keeper_held {
 struct ic_serve_ctx {
 	int oci_sock, lxc_sock, ctl_sock; /* listening */
 	int journal_fd;
-	int holdings_fd; /* the messages of held[] */
+	int holdings_fd;     /* the messages of held[] */
 	unsigned generation; /* 0 for the first server, n after n restarts */
 	pid_t keeper;
 	struct ic_keeper_held **held; /* to take again; the server's copy of the keeper's list */
@@ -45,6 +45,9 @@ int ic_keeper_run(const struct ic_conf *conf, char *const *argv, struct ic_serve
 /* Server, front-end thread: the keeper holds a copy of fd from now on, under key, and gives it
  * to the next server with msg. Best effort: without a keeper it does nothing. */
 int ic_keeper_hold(uint64_t key, const char *msg, size_t len, int fd);
+/* Server, any thread: the message the keeper gives the next server with the listener it holds
+ * under key is msg from now on (an LXC connection's container, known from its first call). */
+int ic_keeper_note(uint64_t key, const char *msg, size_t len);
 /* Server, main thread, once it serves: the keeper restarts it from now on when it dies. */
 void ic_keeper_ready(void);
 
