@@ -386,6 +386,11 @@ ssize_t ic_cgroup_read_file(const char *dir, const char *name, char *buf, size_t
 		if (r == 0)
 			break;
 		len += (size_t)r;
+		/* cgroup files are seq_files, which fill what is asked for while they have data:
+		 * a short read is the whole file, and asking again for the 0 costs a syscall per
+		 * file on sysinfo's path. */
+		if (len < size - 1)
+			break;
 	}
 	buf[len] = 0;
 	while (len > 0 && buf[len - 1] == '\n')
