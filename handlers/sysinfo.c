@@ -79,6 +79,7 @@ struct reading {
 	bool valid;
 	uint64_t stamp_ns;
 	struct sysinfo si;
+	struct ic_cgroup_files files; /* kept open from one reading to the next */
 };
 
 #define READING_BUCKETS 1024
@@ -138,6 +139,7 @@ static struct reading *reading_get(const struct ic_container_info *ct)
 	r = calloc(1, sizeof(*r));
 	if (r) {
 		pthread_mutex_init(&r->lock, NULL);
+		ic_cgroup_files_init(&r->files);
 		r->key = k;
 		r->refs = 1;
 		r->hashed = shared;
@@ -169,6 +171,7 @@ static void reading_put(struct reading *r)
 	}
 	readings.n--;
 	pthread_mutex_unlock(&readings.lock);
+	ic_cgroup_files_close(&r->files);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
@@ -215,7 +218,8 @@ const struct ic_sys_state ic_sysinfo_state = {
     .fini = sysinfo_state_fini,
 };
 
-static int compute(struct ic_container_info *ct, struct sysinfo *si)
+/* Under the reading's lock, whose files it reads through. */
+static int compute(struct ic_container_info *ct, struct ic_cgroup_files *files, struct sysinfo *si)
 {
 	struct ic_cgroup_mem m;
 	uint64_t pids;
@@ -228,12 +232,12 @@ static int compute(struct ic_container_info *ct, struct sysinfo *si)
 		return -EOVERFLOW; /* a 64-bit kernel always reports bytes */
 	/* No cgroup to read (-ENOENT) means the host's figures; any other failure (out of fds,
 	 * say) must not pass host figures off as the container's. */
-	r = ic_cgroup_read_mem(&ct->cgroup, &m);
+	r = ic_cgroup_read_mem(&ct->cgroup, files, &m);
 	if (r == 0)
 		apply_memory(si, &m);
 	else if (r != -ENOENT)
 		return r;
-	r = ic_cgroup_read_pids(&ct->cgroup, &pids);
+	r = ic_cgroup_read_pids(&ct->cgroup, files, &pids);
 	if (r == 0)
 		si->procs = pids > 65535 ? 65535 : (unsigned short)pids;
 	else if (r != -ENOENT)
@@ -318,7 +322,7 @@ IC_HANDLER(ic_handle_sysinfo)
 	if (cache->valid && now - cache->stamp_ns < ttl) {
 		si = cache->si;
 	} else {
-		r = compute(ct, &si);
+		r = compute(ct, &cache->files, &si);
 		if (r < 0) {
 			pthread_mutex_unlock(&cache->lock);
 			log_warn_errno(r, "sysinfo for container %s failed: %m", ct->id);

@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,6 +230,46 @@ Test(sysinfo, a_limit_change_shows_once_cache_ms_has_passed)
 			   "sleep 0.4;");
 }
 
+static int server_fds(void)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)ic_test_server_pid(&d));
+	dir = opendir(path);
+	cr_assert_not_null(dir, "%s", path);
+	while ((de = readdir(dir)))
+		n += de->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+/* The cgroup files a reading keeps open go with the container: containers that come, ask and
+ * go (their cgroups removed under the daemon's open files) leave no fd behind. */
+Test(sysinfo, containers_coming_and_going_leave_no_fd_behind)
+{
+	int before = -1, after = -1, r;
+
+	r = run_in_container("--memory 64M", ic_test_bin("tests/sysinfo-probe"));
+	cr_assert_eq(r, 0, "%s", out);
+	for (int i = 0; i < 50 && before != server_fds(); i++) {
+		before = server_fds();
+		usleep(100 * 1000);
+	}
+	for (int i = 0; i < 20; i++) {
+		r = run_in_container(i % 2 ? "--memory 64M" : "--memory 64M --pids 100",
+				     ic_test_bin("tests/sysinfo-probe"));
+		cr_assert_eq(r, 0, "round %d: %s", i, out);
+		cr_assert_eq(ic_test_kv(out, "totalram"), 64LL << 20, "%s", out);
+	}
+	/* A container is freed once its listener hangs up, after a grace period. */
+	for (int i = 0; i < 100 && (after = server_fds()) > before; i++)
+		usleep(50 * 1000);
+	cr_expect_leq(after, before, "%d fds before 20 containers, %d after", before, after);
+}
+
 /* Unit: the handler on fake v1 cgroup directories, answering this very process. The figures
  * belong to the cgroup: containers in one share a reading for sysinfo.cache_ms, a change shows
  * once that has passed (at once with 0), and a reading goes with its last container. */
@@ -420,6 +462,50 @@ Test(sysinfo_reading, a_cgroup_made_again_under_its_name_gets_a_reading_of_its_o
 	fake_ct_free(&fresh);
 }
 
+/* Our fds open on files under the fake cgroups. */
+static int fds_on_cgroups(void)
+{
+	char link[300], target[256];
+	struct dirent *de;
+	DIR *dir = opendir("/proc/self/fd");
+	int n = 0;
+
+	cr_assert_not_null(dir);
+	while ((de = readdir(dir))) {
+		ssize_t len;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", de->d_name);
+		len = readlink(link, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = 0;
+		n += strncmp(target, cg_top, strlen(cg_top)) == 0;
+	}
+	closedir(dir);
+	return n;
+}
+
+/* Each file is opened once and read again through its fd; the fds go with the reading. */
+Test(sysinfo_reading, a_reading_keeps_its_files_open_until_its_last_container_goes)
+{
+	struct fake_ct a, b;
+
+	fake_cgroup("kept", 64, 10, 3);
+	fake_ct_init(&a, "kept", 0);
+	fake_ct_init(&b, "kept", 0);
+	cr_expect_eq(ask(&a).totalram, MIB(64));
+	/* memory.usage_in_bytes, memory.stat, pids.current; no memsw without its limit. */
+	cr_expect_eq(fds_on_cgroups(), 3);
+	fake_cgroup("kept", 96, 10, 3); /* rewritten in place: the open files see it */
+	for (int i = 0; i < 10; i++)
+		cr_expect_eq(ask(i % 2 ? &a : &b).totalram, MIB(96));
+	cr_expect_eq(fds_on_cgroups(), 3);
+	fake_ct_free(&a);
+	cr_expect_eq(fds_on_cgroups(), 3);
+	fake_ct_free(&b);
+	cr_expect_eq(fds_on_cgroups(), 0);
+}
+
 /* The registry frees containers on start and exit all day: what they read must go with them. */
 Test(sysinfo_reading, readings_go_with_their_last_container)
 {
@@ -435,8 +521,34 @@ Test(sysinfo_reading, readings_go_with_their_last_container)
 			(void)ask(&c[i]);
 		}
 		cr_assert_eq(ic_sysinfo_readings(), before + 4);
+		cr_assert_eq(fds_on_cgroups(), 4 * 3);
 		for (int i = 0; i < 8; i++)
 			fake_ct_free(&c[i]);
 		cr_assert_eq(ic_sysinfo_readings(), before);
+		cr_assert_eq(fds_on_cgroups(), 0);
 	}
+}
+
+/* A kept file of a cgroup that is removed answers ENODEV: the reading looks at the path again and
+ * answers as for a container whose cgroup is gone (the host's figures), not with a failure. */
+Test(sysinfo_reading, a_removed_cgroup_is_read_again_by_its_path)
+{
+	struct fake_ct a;
+	struct sysinfo host;
+	char dir[128];
+
+	if (access("/sys/fs/cgroup/memory/memory.stat", R_OK) != 0)
+		cr_skip_test("needs the cgroup v1 memory hierarchy at /sys/fs/cgroup/memory");
+	snprintf(dir, sizeof(dir), "/sys/fs/cgroup/memory/ic-test-gone-%d", (int)getpid());
+	cr_assert_eq(mkdir(dir, 0755), 0, "%s: %s", dir, strerror(errno));
+	write_file(dir, "memory.limit_in_bytes", "67108864");
+	memset(&a, 0, sizeof(a));
+	a.info.cgroup.memory = strdup(dir);
+	a.state = calloc(1, ic_sysinfo_state.size);
+	cr_assert_not_null(a.state);
+	cr_expect_eq(ask(&a).totalram, MIB(64));
+	cr_assert_eq(rmdir(dir), 0, "%s: %s", dir, strerror(errno));
+	sysinfo(&host);
+	cr_expect_eq(ask(&a).totalram, host.totalram);
+	fake_ct_free(&a);
 }
