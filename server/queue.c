@@ -117,6 +117,17 @@ struct ic_queue_node *ic_queue_pop(struct ic_queue *q)
 	if (__atomic_load_n(&q->depth, __ATOMIC_RELAXED) == 0)
 		return NULL;
 	cds_wfcq_dequeue_lock(&q->head, &q->tail);
+	/* One request alone, as one container's usually is: nothing to take turns with. */
+	if (!q->rr.ring_head) {
+		w = __cds_wfcq_dequeue_blocking(&q->head, &q->tail);
+		if (w && cds_wfcq_empty(&q->head, &q->tail)) {
+			__atomic_sub_fetch(&q->depth, 1, __ATOMIC_RELAXED);
+			cds_wfcq_dequeue_unlock(&q->head, &q->tail);
+			return caa_container_of(w, struct ic_queue_node, wfcq);
+		}
+		if (w)
+			stage(q, caa_container_of(w, struct ic_queue_node, wfcq));
+	}
 	/* Bounded by the queue's capacity: producers cannot push past it. */
 	while ((w = __cds_wfcq_dequeue_blocking(&q->head, &q->tail)))
 		stage(q, caa_container_of(w, struct ic_queue_node, wfcq));
