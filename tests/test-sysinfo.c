@@ -290,7 +290,7 @@ static void fake_cgroups_rm(void)
 	ic_test_sh(NULL, 0, 10, "rm -rf %s", cg_top);
 }
 
-TestSuite(sysinfo_reading, .init = fake_cgroups, .fini = fake_cgroups_rm, .timeout = 30);
+TestSuite(sysinfo_reading, .init = fake_cgroups, .fini = fake_cgroups_rm, .timeout = 120);
 
 static void write_file(const char *dir, const char *name, const char *text)
 {
