@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/statfs.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -362,21 +363,45 @@ int ic_cgroup2_dir(pid_t pid, char *buf, size_t len)
 	return -ENOENT;
 }
 
-ssize_t ic_cgroup_read_file(const char *dir, const char *name, char *buf, size_t size)
+void ic_cgroup_files_init(struct ic_cgroup_files *f)
 {
-	char path[IC_CGROUP_PATH_MAX + 64];
-	_cleanup_close_ int fd = -EBADF;
-	size_t len = 0;
-	int n;
+	for (int i = 0; i < _IC_CGROUP_F_MAX; i++)
+		f->fd[i] = -1;
+}
 
-	n = snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+void ic_cgroup_files_close(struct ic_cgroup_files *f)
+{
+	for (int i = 0; i < _IC_CGROUP_F_MAX; i++)
+		if (f->fd[i] >= 0)
+			close(f->fd[i]);
+	ic_cgroup_files_init(f);
+}
+
+/* A cgroup file is kept open only when it got an fd in the bottom eighth of the table: every
+ * container costs a listener fd, and the listeners must find room however many cgroups we read
+ * (doc/design.md §12). fds are handed out lowest first, so this also bounds how many we keep. */
+static int keep_below(void)
+{
+	static int below; /* atomic: 0 until computed, after the daemon raised its limit */
+	int v = __atomic_load_n(&below, __ATOMIC_RELAXED);
+	struct rlimit rl;
+
+	if (v)
+		return v;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1;
+	v = (int)IC_MAX(IC_MIN(rl.rlim_cur / 8, (rlim_t)INT_MAX), (rlim_t)1);
+	__atomic_store_n(&below, v, __ATOMIC_RELAXED);
+	return v;
+}
+
+/* fd's whole content from offset 0, as ic_cgroup_read_file says. */
+static ssize_t read_whole(int fd, char *buf, size_t size)
+{
+	size_t len = 0;
+
 	while (len < size - 1) {
-		ssize_t r = read(fd, buf + len, size - 1 - len);
+		ssize_t r = pread(fd, buf + len, size - 1 - len, (off_t)len);
 
 		if (r < 0) {
 			if (errno == EINTR)
@@ -386,6 +411,11 @@ ssize_t ic_cgroup_read_file(const char *dir, const char *name, char *buf, size_t
 		if (r == 0)
 			break;
 		len += (size_t)r;
+		/* cgroup files are seq_files, which fill what is asked for while they have data:
+		 * a short read is the whole file, and asking again for the 0 costs a syscall per
+		 * file on sysinfo's path. */
+		if (len < size - 1)
+			break;
 	}
 	buf[len] = 0;
 	while (len > 0 && buf[len - 1] == '\n')
@@ -393,11 +423,48 @@ ssize_t ic_cgroup_read_file(const char *dir, const char *name, char *buf, size_t
 	return (ssize_t)len;
 }
 
+/* dir/name through f's file `which` when it is open, else opened (and kept in f when the table
+ * has room). */
+static ssize_t read_kept(const char *dir, const char *name, struct ic_cgroup_files *f,
+			 enum ic_cgroup_file which, char *buf, size_t size)
+{
+	char path[IC_CGROUP_PATH_MAX + 64];
+	_cleanup_close_ int fd = -EBADF;
+	ssize_t r;
+	int n;
+
+	if (f && f->fd[which] >= 0) {
+		r = read_whole(f->fd[which], buf, size);
+		if (r >= 0)
+			return r;
+		/* A cgroup removed answers ENODEV on its open files: look at the path again, which
+		 * says what it holds now. */
+		close(f->fd[which]);
+		f->fd[which] = -1;
+	}
+	n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = read_whole(fd, buf, size);
+	if (r >= 0 && f && fd < keep_below())
+		f->fd[which] = TAKE_FD(fd);
+	return r;
+}
+
+ssize_t ic_cgroup_read_file(const char *dir, const char *name, char *buf, size_t size)
+{
+	return read_kept(dir, name, NULL, 0, buf, size);
+}
+
 /* A single number, or "max" (v2) meaning no limit. */
-static int read_u64(const char *dir, const char *name, uint64_t *v)
+static int read_u64(const char *dir, const char *name, struct ic_cgroup_files *f,
+		    enum ic_cgroup_file which, uint64_t *v)
 {
 	char buf[64];
-	ssize_t r = ic_cgroup_read_file(dir, name, buf, sizeof(buf));
+	ssize_t r = read_kept(dir, name, f, which, buf, sizeof(buf));
 
 	if (r < 0)
 		return (int)r;
@@ -415,10 +482,11 @@ static uint64_t v1_limit(uint64_t v)
 
 /* Picks the "key value" lines of memory.stat we want; a key the kernel lacks stays 0. The keys
  * we read come early in the file, so a stat file longer than the buffer does not matter. */
-static int read_stat(const char *dir, const char *const *keys, uint64_t *vals, size_t n)
+static int read_stat(const char *dir, struct ic_cgroup_files *f, const char *const *keys,
+		     uint64_t *vals, size_t n)
 {
 	char buf[CG_STAT_BUF];
-	ssize_t r = ic_cgroup_read_file(dir, "memory.stat", buf, sizeof(buf));
+	ssize_t r = read_kept(dir, "memory.stat", f, IC_CGROUP_F_STAT, buf, sizeof(buf));
 	char *save = NULL;
 
 	if (r < 0)
@@ -442,22 +510,22 @@ static int read_stat(const char *dir, const char *const *keys, uint64_t *vals, s
 /* A v1 limit is enforced on the whole hierarchy above a cgroup, and memory.stat already gives
  * the smallest one on the way up: a container without a limit of its own inside a limited pod
  * or slice gets the limit the kernel will hold it to. The keys come before the total_* lines. */
-static int read_mem_v1(const char *dir, struct ic_cgroup_mem *m)
+static int read_mem_v1(const char *dir, struct ic_cgroup_files *f, struct ic_cgroup_mem *m)
 {
 	static const char *const keys[] = {"hierarchical_memory_limit", "hierarchical_memsw_limit",
 					   "total_shmem"};
 	uint64_t st[3], sw_usage;
 	int r;
 
-	r = read_u64(dir, "memory.usage_in_bytes", &m->usage);
+	r = read_u64(dir, "memory.usage_in_bytes", f, IC_CGROUP_F_USAGE, &m->usage);
 	if (r < 0)
 		return r;
-	r = read_stat(dir, keys, st, 3);
+	r = read_stat(dir, f, keys, st, 3);
 	if (r < 0)
 		return r;
 	/* A kernel without the hierarchical line: the cgroup's own limit. */
 	if (st[0] == 0) {
-		r = read_u64(dir, "memory.limit_in_bytes", &st[0]);
+		r = read_u64(dir, "memory.limit_in_bytes", f, IC_CGROUP_F_LIMIT, &st[0]);
 		if (r < 0)
 			return r;
 	}
@@ -466,7 +534,8 @@ static int read_mem_v1(const char *dir, struct ic_cgroup_mem *m)
 
 	/* memsw counts memory plus swap; without swap accounting there is no memsw at all. */
 	m->swap_limit = m->swap_usage = UINT64_MAX;
-	if (st[1] == 0 || read_u64(dir, "memory.memsw.usage_in_bytes", &sw_usage) < 0)
+	if (st[1] == 0 ||
+	    read_u64(dir, "memory.memsw.usage_in_bytes", f, IC_CGROUP_F_SWAP, &sw_usage) < 0)
 		return 0;
 	st[1] = v1_limit(st[1]);
 	/* memsw.limit >= limit is enforced by the kernel; clamp anyway rather than wrap. */
@@ -477,8 +546,10 @@ static int read_mem_v1(const char *dir, struct ic_cgroup_mem *m)
 }
 
 /* v2 keeps no hierarchical figure: the limit that binds is the smallest name on the way up to
- * the hierarchy's root (which has none). *v is UINT64_MAX when nothing limits. */
-static int v2_limit_up(const char *dir, const char *name, uint64_t *v)
+ * the hierarchy's root (which has none). *v is UINT64_MAX when nothing limits. The cgroup's own
+ * file goes through f's `which`; those above are opened each time. */
+static int v2_limit_up(const char *dir, const char *name, struct ic_cgroup_files *f,
+		       enum ic_cgroup_file which, uint64_t *v)
 {
 	const char *mnt = ic_cgroup_mount(IC_CGROUP_MEMORY, &(bool){false});
 	size_t ml = mnt ? strlen(mnt) : 0;
@@ -493,7 +564,8 @@ static int v2_limit_up(const char *dir, const char *name, uint64_t *v)
 		uint64_t here;
 		char *slash;
 
-		r = read_u64(cur, name, &here);
+		r = read_u64(cur, name, f, which, &here);
+		f = NULL;
 		if (r == -ENOENT)
 			return 0; /* the root: nothing above limits */
 		if (r < 0)
@@ -507,39 +579,40 @@ static int v2_limit_up(const char *dir, const char *name, uint64_t *v)
 	}
 }
 
-static int read_mem_v2(const char *dir, struct ic_cgroup_mem *m)
+static int read_mem_v2(const char *dir, struct ic_cgroup_files *f, struct ic_cgroup_mem *m)
 {
 	static const char *const keys[] = {"shmem"};
 	int r;
 
 	/* The root cgroup has neither file: the caller then uses the host's figures. */
-	r = read_u64(dir, "memory.current", &m->usage);
+	r = read_u64(dir, "memory.current", f, IC_CGROUP_F_USAGE, &m->usage);
 	if (r < 0)
 		return r;
-	r = v2_limit_up(dir, "memory.max", &m->limit);
+	r = v2_limit_up(dir, "memory.max", f, IC_CGROUP_F_LIMIT, &m->limit);
 	if (r < 0)
 		return r;
-	r = read_stat(dir, keys, &m->shmem, 1);
+	r = read_stat(dir, f, keys, &m->shmem, 1);
 	if (r < 0)
 		return r;
-	if (read_u64(dir, "memory.swap.current", &m->swap_usage) < 0 ||
-	    v2_limit_up(dir, "memory.swap.max", &m->swap_limit) < 0)
+	if (read_u64(dir, "memory.swap.current", f, IC_CGROUP_F_SWAP, &m->swap_usage) < 0 ||
+	    v2_limit_up(dir, "memory.swap.max", f, IC_CGROUP_F_SWAP_MAX, &m->swap_limit) < 0)
 		m->swap_limit = m->swap_usage = UINT64_MAX;
 	return 0;
 }
 
 /* Any thread. -ENOENT: no memory accounting there (unknown cgroup, v2 root). */
-int ic_cgroup_read_mem(const struct ic_cgroup *cg, struct ic_cgroup_mem *m)
+int ic_cgroup_read_mem(const struct ic_cgroup *cg, struct ic_cgroup_files *f,
+		       struct ic_cgroup_mem *m)
 {
 	if (!cg->memory)
 		return -ENOENT;
-	return cg->memory_v2 ? read_mem_v2(cg->memory, m) : read_mem_v1(cg->memory, m);
+	return cg->memory_v2 ? read_mem_v2(cg->memory, f, m) : read_mem_v1(cg->memory, f, m);
 }
 
 /* Any thread. */
-int ic_cgroup_read_pids(const struct ic_cgroup *cg, uint64_t *current)
+int ic_cgroup_read_pids(const struct ic_cgroup *cg, struct ic_cgroup_files *f, uint64_t *current)
 {
 	if (!cg->pids)
 		return -ENOENT;
-	return read_u64(cg->pids, "pids.current", current);
+	return read_u64(cg->pids, "pids.current", f, IC_CGROUP_F_PIDS, current);
 }

@@ -26,6 +26,27 @@ struct ic_cgroup_mem {
 	uint64_t swap_limit, swap_usage;
 };
 
+/* The files sysinfo reads of one cgroup, kept open between readings to be read again with
+ * pread: each one read then costs one syscall instead of open, read and close. Which are kept
+ * is bounded by the fd table (doc/design.md §12). The caller serialises the use of one set. */
+enum ic_cgroup_file {
+	IC_CGROUP_F_USAGE = 0,	  /* memory.usage_in_bytes (v1), memory.current (v2) */
+	IC_CGROUP_F_STAT = 1,	  /* memory.stat */
+	IC_CGROUP_F_LIMIT = 2,	  /* memory.limit_in_bytes (v1), memory.max (v2) */
+	IC_CGROUP_F_SWAP = 3,	  /* memory.memsw.usage_in_bytes (v1), memory.swap.current (v2) */
+	IC_CGROUP_F_SWAP_MAX = 4, /* memory.swap.max (v2) */
+	IC_CGROUP_F_PIDS = 5,	  /* pids.current */
+	_IC_CGROUP_F_MAX
+};
+
+struct ic_cgroup_files {
+	int fd[_IC_CGROUP_F_MAX]; /* -1: not open */
+};
+
+void ic_cgroup_files_init(struct ic_cgroup_files *f);
+/* Closes what f holds; f is then as after init. */
+void ic_cgroup_files_close(struct ic_cgroup_files *f);
+
 /* Once per process, before threads: libcgroup's view of the mounts. */
 int ic_cgroup_init(void);
 /* Any thread, from what ic_cgroup_init found: whether it has run; where ctl's hierarchy is
@@ -44,9 +65,11 @@ void ic_cgroup_done(struct ic_cgroup *cg);
  * -ENOENT when cgroup2 is not mounted or pid sits in the hierarchy's root (nobody's to narrow). */
 int ic_cgroup2_dir(pid_t pid, char *buf, size_t len);
 /* Any thread. -ENOENT when there is nothing to read (unknown cgroup, the v2 root cgroup): the
- * caller then uses the host's figures. */
-int ic_cgroup_read_mem(const struct ic_cgroup *cg, struct ic_cgroup_mem *m);
-int ic_cgroup_read_pids(const struct ic_cgroup *cg, uint64_t *current);
+ * caller then uses the host's figures. f: the files of cg kept open (read through, and filled
+ * while the fd table has room), NULL to open and close each one. */
+int ic_cgroup_read_mem(const struct ic_cgroup *cg, struct ic_cgroup_files *f,
+		       struct ic_cgroup_mem *m);
+int ic_cgroup_read_pids(const struct ic_cgroup *cg, struct ic_cgroup_files *f, uint64_t *current);
 /* Any thread: dir/name, a small cgroup file, read whole into buf (NUL-terminated, at most
  * size - 1 bytes). Its length without the trailing newline, or -errno. */
 ssize_t ic_cgroup_read_file(const char *dir, const char *name, char *buf, size_t size);

@@ -98,7 +98,7 @@ static const struct ic_conf_key policy_keys[] = {
      "one container's requests received and not yet answered at once (0: no cap): beyond it "
      "its listeners wait, so a flood cannot crowd others out"},
     {"sysinfo.cache_ms", IC_CT_UINT, "200", 0, 10000, POL(sysinfo_cache_ms), true,
-     "how long one container's sysinfo answer is reused"},
+     "how long a sysinfo reading of a cgroup is reused, by every container in it (0: none)"},
     {"failure.answer", IC_CT_FAILURE, "continue", 0, 0, POL(failure), true,
      "answer past the deadline or on a full queue: continue or an errno name (EPERM...)"},
 };

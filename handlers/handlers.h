@@ -80,5 +80,8 @@ enum ic_verdict ic_caller_open_dirs(struct ic_req *req, int *root, int *cwd);
 /* The container's view of sysinfo for a caller of the given ABI, as bytes to write: the size of
  * the layout written into buf (112 native, 64 i386), 0 when buflen is too small. */
 size_t ic_sysinfo_layout(const struct sysinfo *si, enum ic_abi abi, void *buf, size_t buflen);
+/* Any thread: how many cgroup readings sysinfo keeps (one per cgroup pair its containers are
+ * in), for tests and stats. */
+unsigned long ic_sysinfo_readings(void);
 
 #endif

@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
@@ -57,31 +59,167 @@ static void apply_memory(struct sysinfo *si, const struct ic_cgroup_mem *m)
 	}
 }
 
-/* Per container: the last answer computed, reused for the policy's sysinfo.cache_ms. */
-struct sysinfo_state {
-	pthread_mutex_t lock;
-	uint64_t stamp_ns;
-	bool valid;
-	struct sysinfo si;
+/* One reading of a memory and pids cgroup pair, shared by every container whose cgroups these
+ * are, and reused for each request's sysinfo.cache_ms (doc/design.md §12): the figures belong to
+ * the cgroup, not to who asks, and many busy containers in one cgroup would otherwise each read
+ * the same files. Keyed by the directories' inodes, not their paths, so that a cgroup removed
+ * and made again under the same name never gets the reading of the old one. */
+struct reading_key {
+	dev_t mdev, pdev;
+	ino_t mino, pino;
 };
 
-static void sysinfo_state_init(void *p)
+struct reading {
+	struct reading *hnext; /* in its bucket, under readings.lock */
+	struct reading_key key;
+	unsigned refs; /* under readings.lock: the containers that use it */
+	bool hashed;   /* false: private to one container (its cgroup could not be named) */
+	pthread_mutex_t lock;
+	/* Under lock. */
+	bool valid;
+	uint64_t stamp_ns;
+	struct sysinfo si;
+	struct ic_cgroup_files files; /* kept open from one reading to the next */
+};
+
+#define READING_BUCKETS 1024
+
+/* Taken when a container asks for the first time and when it is freed, never per request. */
+static struct {
+	pthread_mutex_t lock;
+	unsigned long n; /* readings alive, hashed or private */
+	struct reading *buckets[READING_BUCKETS];
+} readings = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Per container: which reading it uses, set at its first sysinfo. */
+struct sysinfo_state {
+	struct reading *r; /* atomic: NULL, then set once */
+};
+
+static unsigned reading_bucket(const struct reading_key *k)
 {
-	pthread_mutex_init(&((struct sysinfo_state *)p)->lock, NULL);
+	uint64_t h = (uint64_t)k->mino * 0x9e3779b97f4a7c15ULL ^ (uint64_t)k->pino * 31 ^
+		     (uint64_t)k->mdev ^ (uint64_t)k->pdev << 7;
+
+	return (unsigned)((h ^ h >> 29) % READING_BUCKETS);
 }
 
+/* The identity of a cgroup directory; false when it is named but cannot be looked at. */
+static bool dir_id(const char *dir, dev_t *dev, ino_t *ino)
+{
+	struct stat st;
+
+	*dev = 0;
+	*ino = 0;
+	if (!dir)
+		return true;
+	if (stat(dir, &st) < 0)
+		return false;
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return true;
+}
+
+/* Any thread: a reference to the reading of ct's cgroups, NULL when out of memory. */
+static struct reading *reading_get(const struct ic_container_info *ct)
+{
+	struct reading_key k;
+	struct reading *r;
+	bool shared = dir_id(ct->cgroup.memory, &k.mdev, &k.mino) &&
+		      dir_id(ct->cgroup.pids, &k.pdev, &k.pino);
+	unsigned b = reading_bucket(&k);
+
+	pthread_mutex_lock(&readings.lock);
+	for (r = shared ? readings.buckets[b] : NULL; r; r = r->hnext)
+		if (!memcmp(&r->key, &k, sizeof(k))) {
+			r->refs++;
+			pthread_mutex_unlock(&readings.lock);
+			return r;
+		}
+	r = calloc(1, sizeof(*r));
+	if (r) {
+		pthread_mutex_init(&r->lock, NULL);
+		ic_cgroup_files_init(&r->files);
+		r->key = k;
+		r->refs = 1;
+		r->hashed = shared;
+		if (shared) {
+			r->hnext = readings.buckets[b];
+			readings.buckets[b] = r;
+		}
+		readings.n++;
+	}
+	pthread_mutex_unlock(&readings.lock);
+	return r;
+}
+
+static void reading_put(struct reading *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&readings.lock);
+	if (--r->refs > 0) {
+		pthread_mutex_unlock(&readings.lock);
+		return;
+	}
+	if (r->hashed) {
+		struct reading **pp = &readings.buckets[reading_bucket(&r->key)];
+
+		while (*pp != r)
+			pp = &(*pp)->hnext;
+		*pp = r->hnext;
+	}
+	readings.n--;
+	pthread_mutex_unlock(&readings.lock);
+	ic_cgroup_files_close(&r->files);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+unsigned long ic_sysinfo_readings(void)
+{
+	unsigned long n;
+
+	pthread_mutex_lock(&readings.lock);
+	n = readings.n;
+	pthread_mutex_unlock(&readings.lock);
+	return n;
+}
+
+/* The container's reading, attached at its first call; NULL when out of memory. */
+static struct reading *state_reading(struct sysinfo_state *st, const struct ic_container_info *ct)
+{
+	struct reading *r = __atomic_load_n(&st->r, __ATOMIC_ACQUIRE), *mine;
+
+	if (r)
+		return r;
+	mine = reading_get(ct);
+	if (!mine)
+		return NULL;
+	/* Two first calls at once: one reading wins, the other reference goes back. */
+	if (__atomic_compare_exchange_n(&st->r, &r, mine, false, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE))
+		return mine;
+	reading_put(mine);
+	return r;
+}
+
+/* The registry's thread that frees the container: nothing of it runs any more. */
 static void sysinfo_state_fini(void *p)
 {
-	pthread_mutex_destroy(&((struct sysinfo_state *)p)->lock);
+	struct sysinfo_state *st = p;
+
+	reading_put(st->r);
+	st->r = NULL;
 }
 
 const struct ic_sys_state ic_sysinfo_state = {
     .size = sizeof(struct sysinfo_state),
-    .init = sysinfo_state_init,
     .fini = sysinfo_state_fini,
 };
 
-static int compute(struct ic_container_info *ct, struct sysinfo *si)
+/* Under the reading's lock, whose files it reads through. */
+static int compute(struct ic_container_info *ct, struct ic_cgroup_files *files, struct sysinfo *si)
 {
 	struct ic_cgroup_mem m;
 	uint64_t pids;
@@ -94,12 +232,12 @@ static int compute(struct ic_container_info *ct, struct sysinfo *si)
 		return -EOVERFLOW; /* a 64-bit kernel always reports bytes */
 	/* No cgroup to read (-ENOENT) means the host's figures; any other failure (out of fds,
 	 * say) must not pass host figures off as the container's. */
-	r = ic_cgroup_read_mem(&ct->cgroup, &m);
+	r = ic_cgroup_read_mem(&ct->cgroup, files, &m);
 	if (r == 0)
 		apply_memory(si, &m);
 	else if (r != -ENOENT)
 		return r;
-	r = ic_cgroup_read_pids(&ct->cgroup, &pids);
+	r = ic_cgroup_read_pids(&ct->cgroup, files, &pids);
 	if (r == 0)
 		si->procs = pids > 65535 ? 65535 : (unsigned short)pids;
 	else if (r != -ENOENT)
@@ -161,23 +299,30 @@ size_t ic_sysinfo_layout(const struct sysinfo *si, enum ic_abi abi, void *buf, s
 	return sizeof(s32);
 }
 
-/* Worker threads. The answer is cached per container for the policy's sysinfo.cache_ms;
- * uptime is computed fresh. */
+/* Worker threads. The answer is the shared reading of the container's cgroups while it is
+ * younger than the policy's sysinfo.cache_ms; uptime is computed fresh. */
 IC_HANDLER(ic_handle_sysinfo)
 {
 	struct ic_container_info *ct = req->ct;
-	struct sysinfo_state *cache = req->state;
-	uint64_t now = ic_now_ns(), ttl = (uint64_t)req->policy->sysinfo_cache_ms * 1000000ULL;
+	struct reading *cache = state_reading(req->state, ct);
+	uint64_t now, ttl = (uint64_t)req->policy->sysinfo_cache_ms * 1000000ULL;
 	struct sysinfo si;
 	unsigned char out[sizeof(struct sysinfo)];
 	size_t len;
 	int r;
 
+	if (!cache) {
+		log_warn("sysinfo for container %s: out of memory", ct->id);
+		return IC_VERDICT_FAILED;
+	}
+	/* Held while computing, so that the requests arriving meanwhile take this reading rather
+	 * than each read the files again. */
 	pthread_mutex_lock(&cache->lock);
+	now = ic_now_ns();
 	if (cache->valid && now - cache->stamp_ns < ttl) {
 		si = cache->si;
 	} else {
-		r = compute(ct, &si);
+		r = compute(ct, &cache->files, &si);
 		if (r < 0) {
 			pthread_mutex_unlock(&cache->lock);
 			log_warn_errno(r, "sysinfo for container %s failed: %m", ct->id);

@@ -229,7 +229,10 @@ static void fail(struct ic_request *req, const struct ic_conf *conf, struct ic_s
 int ic_request_queue(struct ic_request *req, struct ic_topology *topo, unsigned q,
 		     const struct ic_conf *conf, struct ic_stats *st)
 {
-	int r = ic_queue_push(topo->queues[q], &req->qnode, topo->capacity);
+	int r;
+
+	req->qnode.key = req->ct;
+	r = ic_queue_push(topo->queues[q], &req->qnode, topo->capacity);
 
 	if (r == -ENOSPC) {
 		IC_COUNTER_ADD(st->queue_full, 1);
@@ -238,9 +241,10 @@ int ic_request_queue(struct ic_request *req, struct ic_topology *topo, unsigned 
 		ic_request_release(req);
 		return -1;
 	}
-	/* Backlog: a sleeping worker elsewhere may steal (the wake costs nothing when none
-	 * sleeps). The empty -> non-empty wake is batched by our caller. */
-	if (r == 0 && ic_queue_depth(topo->queues[q]) > 1)
+	/* Backlog, on the wait-free queue or in the runs a pop made: a sleeping worker elsewhere
+	 * may steal (the wake costs nothing when none sleeps). The empty -> non-empty wake is
+	 * batched by our caller. */
+	if (ic_queue_depth(topo->queues[q]) > 1)
 		ic_topology_wake_idle(topo, topo->wake[q]);
 	return r == 1 ? (int)q : -1;
 }
@@ -381,28 +385,34 @@ void ic_request_serve(struct ic_request *req, const struct ic_conf *conf, struct
 	ic_request_release(req);
 }
 
+struct sweep {
+	uint64_t now;
+	const struct ic_conf *conf;
+	struct ic_stats *st;
+};
+
+static void sweep_one(struct ic_queue_node *node, void *data)
+{
+	struct ic_request *req = caa_container_of(node, struct ic_request, qnode);
+	struct sweep *sw = data;
+
+	if (sw->now > req->deadline_ns && move(req, IC_REQ_QUEUED, IC_REQ_DONE)) {
+		IC_COUNTER_ADD(sw->st->deadline_missed, 1);
+		fail(req, sw->conf, sw->st);
+	}
+}
+
 void ic_request_sweep_queue(struct ic_queue *q, uint64_t now, const struct ic_conf *conf,
 			    struct ic_stats *st)
 {
-	struct cds_wfcq_node *node;
+	struct sweep sw = {.now = now, .conf = conf, .st = st};
 
 	if (ic_queue_depth(q) == 0)
 		return;
 	/* Excludes dequeuers (workers) while we walk; producers may still append. The worker that
-	 * dequeues a request answered here just lets go of it. */
-	cds_wfcq_dequeue_lock(&q->head, &q->tail);
-	__cds_wfcq_for_each_blocking(&q->head, &q->tail, node)
-	{
-		struct ic_request *req = caa_container_of(node, struct ic_request, qnode);
-
-		IC_HANDOFF_TAKE(node);
-		/* FIFO per producer only, so look at all of them. */
-		if (now > req->deadline_ns && move(req, IC_REQ_QUEUED, IC_REQ_DONE)) {
-			IC_COUNTER_ADD(st->deadline_missed, 1);
-			fail(req, conf, st);
-		}
-	}
-	cds_wfcq_dequeue_unlock(&q->head, &q->tail);
+	 * dequeues a request answered here just lets go of it. Turns between containers reorder
+	 * the queue, so look at every entry. */
+	ic_queue_for_each(q, sweep_one, &sw);
 }
 
 void ic_request_sweep_serving(struct ic_serving *serving, uint64_t now, const struct ic_conf *conf,

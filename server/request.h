@@ -10,12 +10,12 @@
 #include <urcu/wfcqueue.h>
 
 #include "handlers/table.h"
+#include "server/queue.h"
 
 struct ic_conf;
 struct ic_container;
 struct ic_journal_slot;
 struct ic_policy;
-struct ic_queue;
 struct ic_source;
 struct ic_stats;
 struct ic_topology;
@@ -47,7 +47,7 @@ struct ic_request_cache {
 
 /* One notification from its receipt to its answer. */
 struct ic_request {
-	struct cds_wfcq_node qnode;
+	struct ic_queue_node qnode; /* keyed by its container: queues take turns between them */
 	struct cds_lfs_node fnode;
 	struct ic_request *next_free;
 	struct ic_request_cache *origin;

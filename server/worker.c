@@ -43,7 +43,7 @@ void ic_worker_free(struct ic_worker *w)
 
 static struct ic_request *take(struct ic_topology *topo, unsigned home)
 {
-	struct cds_wfcq_node *node = ic_queue_pop(topo->queues[home % topo->n]);
+	struct ic_queue_node *node = ic_queue_pop(topo->queues[home % topo->n]);
 
 	/* Idle at home: steal, starting after our own queue so stealers spread out. */
 	for (unsigned i = 1; !node && i < topo->n; i++)

@@ -15,6 +15,7 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -440,6 +441,63 @@ Test(daemon, container_at_its_inflight_cap_waits_and_others_are_not_held)
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
 	cr_expect(ic_test_stat_reaches(&d, "answers.emulated", 8, 5000));
 	cr_expect_eq(ic_test_stat(&d, "answers.failed"), 0);
+}
+
+/* The pids a stopped worker answers, in the order it answers them: it writes every sysinfo
+ * answer with process_vm_writev(pid, ...), so its syscall-entry stops tell the order whatever
+ * the timing. Lets the worker run, stop by stop, until n answers (bounded), then detaches. */
+static int answered_pids(pid_t worker, pid_t *pids, int n)
+{
+	int got = 0, status;
+
+	cr_assert_eq(ptrace(PTRACE_SETOPTIONS, worker, 0, PTRACE_O_TRACESYSGOOD), 0, "%s",
+		     strerror(errno));
+	for (int stops = 0; got < n && stops < 1000000; stops++) {
+		struct __ptrace_syscall_info info;
+
+		cr_assert_eq(ptrace(PTRACE_SYSCALL, worker, 0, 0), 0, "%s", strerror(errno));
+		cr_assert_eq(waitpid(worker, &status, __WALL), worker);
+		cr_assert(WIFSTOPPED(status), "worker status %d", status);
+		if (WSTOPSIG(status) != (SIGTRAP | 0x80))
+			continue;
+		cr_assert_gt(ptrace(PTRACE_GET_SYSCALL_INFO, worker, sizeof(info), &info), 0);
+		if (info.op == PTRACE_SYSCALL_INFO_ENTRY && info.entry.nr == SYS_process_vm_writev)
+			pids[got++] = (pid_t)info.entry.args[0];
+	}
+	cr_assert_eq(ptrace(PTRACE_DETACH, worker, 0, 0), 0);
+	return got;
+}
+
+/* Fairness (doc/design.md §4.3): the only worker held, one container queues a call from each of
+ * 32 processes, then a quiet container queues one. Let go, the worker serves the quiet one in
+ * the second turn, not behind the flood's 32. */
+Test(daemon, a_quiet_container_is_served_in_the_first_turns_behind_a_flood)
+{
+	enum { FLOOD = 32 };
+	struct ic_test_target flood, quiet;
+	pid_t worker, pids[FLOOD + 1];
+	int n, at = -1;
+
+	start("workers = 1\nacceptors = 1\nacceptors.run_to_completion = false\n");
+	worker = ic_test_stop_worker(&d);
+	ic_test_target_spawn_procs(&flood, 1, FLOOD);
+	ic_test_target_register(&d, &flood, "flood");
+	ic_test_target_spawn(&quiet, 1);
+	ic_test_target_register(&d, &quiet, "quiet");
+	ic_test_target_go(&flood);
+	cr_assert(ic_test_stat_reaches(&d, "received", FLOOD, 10000), "the flood was not queued");
+	ic_test_target_go(&quiet);
+	cr_assert(ic_test_stat_reaches(&d, "received", FLOOD + 1, 10000), "quiet was not queued");
+
+	n = answered_pids(worker, pids, FLOOD + 1);
+	cr_assert_eq(n, FLOOD + 1, "the worker answered %d of %d", n, FLOOD + 1);
+	for (int i = 0; i < n; i++)
+		if (pids[i] == quiet.pid)
+			at = i;
+	cr_expect(at >= 0 && at <= 1, "the quiet container was answered at position %d of %d",
+		  at + 1, n);
+	cr_expect_eq(ic_test_target_wait(&flood), 0);
+	cr_expect_eq(ic_test_target_wait(&quiet), 0);
 }
 
 /* A container of two processes under one filter, registered as id: on go, each makes one

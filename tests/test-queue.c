@@ -23,7 +23,7 @@
 TestSuite(queue, .timeout = 120);
 
 struct item {
-	struct cds_wfcq_node node;
+	struct ic_queue_node node;
 	unsigned producer;
 	unsigned seq;
 };
@@ -36,7 +36,7 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static struct item *item_of(struct cds_wfcq_node *node)
+static struct item *item_of(struct ic_queue_node *node)
 {
 	return caa_container_of(node, struct item, node);
 }
@@ -66,6 +66,7 @@ static void *produce(void *data)
 
 		it->producer = a->id;
 		it->seq = s;
+		it->node.key = &r->items[a->id * PER_PROD]; /* each producer a container */
 		(void)ic_queue_push(&r->q, &it->node, UNBOUNDED);
 	}
 	__atomic_add_fetch(&r->producers_done, 1, __ATOMIC_RELEASE);
@@ -84,7 +85,7 @@ static void *consume(void *data)
 	for (;;) {
 		/* Read before popping: once every push has returned, a NULL pop is final. */
 		bool done = __atomic_load_n(&r->producers_done, __ATOMIC_ACQUIRE) == NPROD;
-		struct cds_wfcq_node *node = ic_queue_pop(&r->q);
+		struct ic_queue_node *node = ic_queue_pop(&r->q);
 		struct item *it;
 
 		if (!node) {
@@ -190,18 +191,20 @@ Test(queue, two_consumers_stealing_lose_nothing_and_duplicate_nothing)
 	race_done(&r);
 }
 
+/* 1 means "wake a worker": nothing waited on the wait-free queue. What a pop already moved into
+ * runs is the queue's, for whoever pops next, so a push behind it says 1 again. */
 Test(queue, push_reports_empty_to_nonempty_transition_once)
 {
 	struct ic_queue q;
-	struct item it[4];
+	struct item it[4] = {0};
 
 	ic_queue_init(&q);
 	cr_assert_eq(ic_queue_push(&q, &it[0].node, UNBOUNDED), 1);
 	cr_assert_eq(ic_queue_push(&q, &it[1].node, UNBOUNDED), 0);
 	cr_assert_eq(ic_queue_push(&q, &it[2].node, UNBOUNDED), 0);
 	cr_assert_eq(ic_queue_pop(&q), &it[0].node);
-	/* Still not empty: no new transition. */
-	cr_assert_eq(ic_queue_push(&q, &it[3].node, UNBOUNDED), 0);
+	cr_assert_eq(ic_queue_depth(&q), 2);
+	cr_assert_eq(ic_queue_push(&q, &it[3].node, UNBOUNDED), 1);
 	cr_assert_eq(ic_queue_pop(&q), &it[1].node);
 	cr_assert_eq(ic_queue_pop(&q), &it[2].node);
 	cr_assert_eq(ic_queue_pop(&q), &it[3].node);
@@ -214,7 +217,7 @@ Test(queue, push_reports_empty_to_nonempty_transition_once)
 Test(queue, capacity_refuses_and_counts_full)
 {
 	struct ic_queue q;
-	struct item it[5];
+	struct item it[5] = {0};
 
 	ic_queue_init(&q);
 	for (int i = 0; i < 3; i++)
@@ -315,9 +318,9 @@ Test(queue, concurrent_producers_never_exceed_capacity)
 /* One worker's sleep, as the contract in queue.h spells it: prepare, re-check, sleep unless
  * work was found, finish. Returns the node or NULL; *timed_out tells whether a sleep ran its
  * full bound without a wake-up. */
-static struct cds_wfcq_node *sleep_for_work(struct ic_queue *q, int timeout_ms, bool *timed_out)
+static struct ic_queue_node *sleep_for_work(struct ic_queue *q, int timeout_ms, bool *timed_out)
 {
-	struct cds_wfcq_node *node;
+	struct ic_queue_node *node;
 	uint32_t seen = ic_queue_sleep_prepare(q);
 
 	*timed_out = false;
@@ -336,7 +339,7 @@ static struct cds_wfcq_node *sleep_for_work(struct ic_queue *q, int timeout_ms, 
 
 struct sleeper {
 	struct ic_queue *q;
-	struct cds_wfcq_node *got;
+	struct ic_queue_node *got;
 	uint64_t got_ms;
 	unsigned timeouts;
 };
@@ -359,7 +362,7 @@ static void *sleeper_run(void *data)
 Test(queue, wake_reaches_a_sleeping_consumer)
 {
 	struct ic_queue q;
-	struct item it;
+	struct item it = {0};
 	struct sleeper s = {.q = &q};
 	pthread_t th;
 	uint64_t pushed_ms;
@@ -409,7 +412,7 @@ static void *wake_consumer(void *data)
 	unsigned seed = 1;
 
 	for (int round = 0; round < WAKE_ROUNDS; round++) {
-		struct cds_wfcq_node *node = NULL;
+		struct ic_queue_node *node = NULL;
 		bool timed_out = false;
 
 		pthread_barrier_wait(&w->start);
@@ -475,4 +478,142 @@ Test(queue, no_lost_wakeup_under_race)
 	pthread_barrier_destroy(&w.start);
 	pthread_barrier_destroy(&w.stop);
 	ic_queue_destroy(&w.q);
+}
+
+/* Fairness (doc/design.md §4.3): a queue takes turns between keys (containers), one node each,
+ * so a key that floods the queue delays another by one node per turn, not by its backlog. */
+
+/* Pushes n items of key k onto q, numbering them from seq. */
+static void push_n(struct ic_queue *q, struct item *it, unsigned n, const void *k, unsigned seq)
+{
+	for (unsigned i = 0; i < n; i++) {
+		it[i] = (struct item){
+		    .node.key = k, .producer = (unsigned)(uintptr_t)k, .seq = seq + i};
+		cr_assert_geq(ic_queue_push(q, &it[i].node, UNBOUNDED), 0);
+	}
+}
+
+/* The keys of what q gives, in order, as one letter each ('A' + key), at most n. */
+static void pop_keys(struct ic_queue *q, char *out, size_t n)
+{
+	struct ic_queue_node *node;
+	size_t i = 0;
+
+	while (i + 1 < n && (node = ic_queue_pop(q)))
+		out[i++] = (char)('A' + item_of(node)->producer);
+	out[i] = 0;
+}
+
+#define KEY(n) ((const void *)(uintptr_t)(n))
+
+Test(queue, a_quiet_key_is_served_in_the_first_turns_behind_a_flood)
+{
+	static struct ic_queue q;
+	static struct item a[100], b[1];
+	struct ic_queue_node *node;
+	int b_at = -1;
+
+	ic_queue_init(&q);
+	push_n(&q, a, 100, KEY(0), 0);
+	push_n(&q, b, 1, KEY(1), 0);
+	for (int i = 0; (node = ic_queue_pop(&q)); i++) {
+		struct item *it = item_of(node);
+
+		if (it == &b[0])
+			b_at = i;
+		else
+			cr_assert_eq(it, &a[i - (b_at >= 0)], "the flood's order broke at %d", i);
+	}
+	cr_assert_eq(b_at, 1, "the quiet key came %d-th behind a flood of 100", b_at + 1);
+	cr_assert_eq(ic_queue_depth(&q), 0);
+	ic_queue_destroy(&q);
+}
+
+Test(queue, keys_take_turns_one_node_each_in_order_of_arrival)
+{
+	static struct ic_queue q;
+	struct item a[3], b[3], c[1];
+	char got[16];
+
+	ic_queue_init(&q);
+	push_n(&q, a, 3, KEY(0), 0);
+	push_n(&q, b, 3, KEY(1), 0);
+	push_n(&q, c, 1, KEY(2), 0);
+	pop_keys(&q, got, sizeof(got));
+	cr_assert_str_eq(got, "ABCABAB");
+	ic_queue_destroy(&q);
+}
+
+Test(queue, a_key_arriving_between_pops_takes_the_next_free_turn)
+{
+	static struct ic_queue q;
+	struct item a[10], b[1];
+	char got[16];
+
+	ic_queue_init(&q);
+	push_n(&q, a, 10, KEY(0), 0);
+	cr_assert_eq(ic_queue_pop(&q), &a[0].node);
+	push_n(&q, b, 1, KEY(1), 0);
+	pop_keys(&q, got, sizeof(got));
+	cr_assert_str_eq(got, "ABAAAAAAAA");
+	ic_queue_destroy(&q);
+}
+
+/* Past IC_QUEUE_KEYS keys at once the others share one turn: nothing is lost or served twice,
+ * and each key's nodes keep their order. */
+Test(queue, past_the_key_limit_nothing_is_lost_and_each_key_keeps_its_order)
+{
+	enum { KEYS = IC_QUEUE_KEYS + 100, PER = 3 };
+	static struct ic_queue q;
+	static struct item it[KEYS][PER];
+	static unsigned next[KEYS];
+	struct ic_queue_node *node;
+	unsigned n = 0;
+	char got[16];
+
+	ic_queue_init(&q);
+	for (unsigned round = 0; round < PER; round++)
+		for (unsigned k = 0; k < KEYS; k++)
+			push_n(&q, &it[k][round], 1, KEY(k + 1), round);
+	while ((node = ic_queue_pop(&q))) {
+		struct item *x = item_of(node);
+		unsigned k = x->producer - 1;
+
+		cr_assert_eq(x->seq, next[k], "key %u: %u came before %u", k, x->seq, next[k]);
+		next[k]++;
+		n++;
+	}
+	cr_assert_eq(n, KEYS * PER);
+	for (unsigned k = 0; k < KEYS; k++)
+		cr_assert_eq(next[k], PER);
+	/* Every run went back: keys get turns of their own again. */
+	for (unsigned k = 0; k < 3; k++)
+		push_n(&q, &it[k][0], 2, KEY(k + 1), 0);
+	pop_keys(&q, got, sizeof(got));
+	cr_assert_str_eq(got, "BCDBCD");
+	ic_queue_destroy(&q);
+}
+
+static void count_node(struct ic_queue_node *node, void *data)
+{
+	(void)node;
+	(*(unsigned *)data)++;
+}
+
+/* The deadline sweep must see what a pop took off the wait-free queue into runs as well as
+ * what is still on it. */
+Test(queue, for_each_visits_every_queued_node_staged_or_not)
+{
+	static struct ic_queue q;
+	struct item a[5], b[3];
+	unsigned seen = 0;
+
+	ic_queue_init(&q);
+	push_n(&q, a, 5, KEY(0), 0);
+	cr_assert_eq(ic_queue_pop(&q), &a[0].node); /* the other four now wait in runs */
+	push_n(&q, b, 3, KEY(1), 0);		    /* these on the wait-free queue */
+	ic_queue_for_each(&q, count_node, &seen);
+	cr_assert_eq(seen, 7);
+	cr_assert_eq(ic_queue_depth(&q), 7);
+	ic_queue_destroy(&q);
 }
