@@ -77,14 +77,15 @@ pid_t ic_test_server_replaced(struct ic_test_daemon *d, pid_t old, int timeout_m
 void ic_test_expect_served(struct ic_test_daemon *d);
 /* SIGKILL d's server, wait for the next, then upgrade (interceptctl upgrade) and wait again. */
 void ic_test_kill_then_upgrade(struct ic_test_daemon *d);
-/* SIGKILL the server n times, each after a random pause of min_us to min_us + spread_us, and
- * expect the next to serve within a second of each kill (IC_TEST_SERVE_AGAIN_MS, when set).
- * Returns the last server. */
 /* n hand-overs to a new server in a row, alternately by SIGUSR2 (systemd's reload) and by
  * `interceptctl upgrade`, each after pause_us; each new server must serve within 5 s. Returns
  * the last server. */
 pid_t ic_test_upgrades(struct ic_test_daemon *d, int n, unsigned pause_us);
-pid_t ic_test_kill_servers(struct ic_test_daemon *d, int n, unsigned min_us, unsigned spread_us);
+/* SIGKILL the server n times, each after a random pause of min_us to min_us + spread_us, and
+ * expect the next to answer `interceptctl status` within bound_ms of each kill (or
+ * IC_TEST_SERVE_AGAIN_MS, when more). Returns the last server. */
+pid_t ic_test_kill_servers(struct ic_test_daemon *d, int n, unsigned min_us, unsigned spread_us,
+			   unsigned bound_ms);
 /* The tid of the daemon's thread named name ("ic-worker-0"), 0 if none. */
 pid_t ic_test_thread_named(struct ic_test_daemon *d, const char *name);
 /* Stop that worker with ptrace (PTRACE_SEIZE + INTERRUPT): requests then wait in their queue.

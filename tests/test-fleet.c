@@ -252,7 +252,10 @@ Test(fleet, fifty_containers_of_every_kind_across_ten_hand_overs_and_ten_crashes
 	go(2);
 	cr_assert(ic_test_stat_reaches(&d, "received", before + 5000, 20000));
 
-	ic_test_kill_servers(&d, EVENTS, 200000, 300000);
+	/* test-keeper holds a restart to a second; here fifty busy containers and the probe
+	 * (an interceptctl started per look) share the two CPUs with it. What the containers
+	 * saw is below: no call past the deadline. */
+	ic_test_kill_servers(&d, EVENTS, 300000, 300000, 2000);
 	crash = collect(2, "crashes");
 	cr_log_info("crashes done after %.1f s", (double)(ic_now_ns() - t_start) / 1e9);
 	/* A call whose side effect had begun at a kill gets the policy's failure answer; one

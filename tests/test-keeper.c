@@ -166,7 +166,7 @@ Test(keeper, a_killed_server_is_replaced_and_keeps_every_container)
 	before = ic_test_stat(&d, "received");
 	usleep(1200000);
 	/* At random moments, each one a fifth of a second or more after the restart. */
-	ic_test_kill_servers(&d, EVENTS, 250000, 400000);
+	ic_test_kill_servers(&d, EVENTS, 250000, 400000, 1000);
 	after = ic_test_stat(&d, "received");
 	load_check(loops, "kills");
 	cr_expect(ic_test_log_has(&d, "starting another"));
