@@ -184,7 +184,8 @@ int ic_bench_csv(const char *path, const struct ic_bench_result *r, size_t n)
 	return fflush(f) == 0 ? 0 : -errno;
 }
 
-/* One gnuplot data block per curve: containers, p50, p99, p99.9, calls/s. */
+/* One gnuplot data block per curve: containers, p50, p99, p99.9, calls/s. Its rows; f NULL
+ * only counts them. */
 static int write_block(FILE *f, const struct ic_bench_result *r, size_t n, const char *section,
 		       enum ic_bench_under under)
 {
@@ -195,13 +196,16 @@ static int write_block(FILE *f, const struct ic_bench_result *r, size_t n, const
 		    r[i].c.acceptors == 0 && r[i].c.workers == 0) {
 			const double v[] = {r[i].p50_us, r[i].p99_us, r[i].p999_us};
 
+			rows++;
+			if (!f)
+				continue;
 			fprintf(f, "%d", r[i].c.busy + r[i].c.idle);
 			for (size_t k = 0; k < ARRAY_SIZE(v); k++) /* gnuplot skips NaN */
 				fprintf(f, v[k] < 0 ? " NaN" : " %.3f", v[k]);
 			fprintf(f, " %.0f\n", r[i].calls_per_s);
-			rows++;
 		}
-	fprintf(f, "\n\n");
+	if (f)
+		fprintf(f, "\n\n");
 	return rows;
 }
 
@@ -219,6 +223,7 @@ int ic_bench_svg(const char *path, const struct ic_bench_result *r, size_t n)
 	char dat[4200], gp[4200];
 	_cleanup_fclose_ FILE *d = NULL, *g = NULL;
 	bool have[ARRAY_SIZE(curves)];
+	size_t index[ARRAY_SIZE(curves)];
 	bool first = true;
 	int status;
 	pid_t pid;
@@ -229,8 +234,14 @@ int ic_bench_svg(const char *path, const struct ic_bench_result *r, size_t n)
 	g = fopen(gp, "we");
 	if (!d || !g)
 		return -errno;
-	for (size_t i = 0; i < ARRAY_SIZE(curves); i++)
-		have[i] = write_block(d, r, n, curves[i].section, curves[i].under) > 0;
+	/* gnuplot counts blocks by the blank lines between them: only curves with points. */
+	for (size_t i = 0, k = 0; i < ARRAY_SIZE(curves); i++) {
+		have[i] = write_block(NULL, r, n, curves[i].section, curves[i].under) > 0;
+		if (have[i]) {
+			write_block(d, r, n, curves[i].section, curves[i].under);
+			index[i] = k++;
+		}
+	}
 	fprintf(g,
 		"set terminal svg size 1300,560 dynamic background rgb 'white' font 'sans,11'\n"
 		"set output '%s'\n"
@@ -244,8 +255,8 @@ int ic_bench_svg(const char *path, const struct ic_bench_result *r, size_t n)
 			fprintf(g,
 				"%s'%s' index %zu using 1:%zu with linespoints lc %zu dt %zu "
 				"title '%s %s'",
-				first ? "" : ", ", dat, i, p + 2, i + 1, p + 1, curves[i].title,
-				lat[p]);
+				first ? "" : ", ", dat, index[i], p + 2, i + 1, p + 1,
+				curves[i].title, lat[p]);
 			first = false;
 		}
 	fprintf(g, "\nunset logscale y\nset logscale x\nset yrange [0:*]\nset key top right\n"
@@ -254,7 +265,7 @@ int ic_bench_svg(const char *path, const struct ic_bench_result *r, size_t n)
 	for (size_t i = 0; i < ARRAY_SIZE(curves); i++)
 		if (have[i]) {
 			fprintf(g, "%s'%s' index %zu using 1:5 with linespoints lc %zu title '%s'",
-				first ? "" : ", ", dat, i, i + 1, curves[i].title);
+				first ? "" : ", ", dat, index[i], i + 1, curves[i].title);
 			first = false;
 		}
 	fprintf(g, "\nunset multiplot\n");

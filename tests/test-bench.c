@@ -123,6 +123,22 @@ Test(bench, selftest_fills_every_row_and_writes_csv_and_svg)
 	cr_expect_eq(count_entries(path), 2, "only the CSV and the SVG in %s", path);
 }
 
+/* gnuplot finds a curve by counting blocks: the curves of sections that did not run are not
+ * blocks before it. */
+Test(bench, only_the_density_section_still_plots)
+{
+	char path[128];
+	int r;
+
+	r = ic_test_sh(out, sizeof(out), 120,
+		       "mkdir %s/out %s/tmp && %s --preset selftest --only density --out %s/out "
+		       "--tmp %s/tmp 2>&1",
+		       dir, dir, ic_test_bin("intercept-bench"), dir, dir);
+	cr_assert_eq(r, 0, "intercept-bench failed (%d):\n%s", r, out);
+	snprintf(path, sizeof(path), "%s/out/intercept-bench.svg", dir);
+	cr_expect_eq(access(path, R_OK), 0, "no %s:\n%s", path, out);
+}
+
 Test(bench, bad_options_are_refused_naming_them)
 {
 	int r;
