@@ -82,10 +82,11 @@ int ic_bench_daemon_start(struct ic_bench_daemon *d, const char *binary, const c
 	}
 	d->pid = pid;
 	for (uint64_t end = ic_now_ns() + 10 * 1000000000ULL; ic_now_ns() < end;) {
-		pid_t p;
+		pid_t p, k;
 
 		/* The control socket listens before the OCI socket does: wait for both. */
-		if (ic_bench_daemon_status(d->control, &p, &n) == 0 && access(d->oci, F_OK) == 0)
+		if (ic_bench_daemon_status(d->control, &p, &k, &n) == 0 &&
+		    access(d->oci, F_OK) == 0)
 			return 0;
 		if (waitpid(pid, NULL, WNOHANG) == pid) {
 			d->pid = 0;
@@ -211,7 +212,7 @@ int ic_bench_daemon_count(const char *control, const char *prefix, long *n)
 }
 
 struct status {
-	uint64_t pid, containers;
+	uint64_t pid, keeper, containers;
 	bool have_pid, have_containers;
 };
 
@@ -229,11 +230,13 @@ static void status_line(const char *line, size_t len, void *arg)
 		return;
 	if (!strcmp(key, "pid"))
 		st->have_pid = ic_parse_u64(num, 1, INT32_MAX, &st->pid) == 0;
+	else if (!strcmp(key, "keeper_pid") && ic_parse_u64(num, 0, INT32_MAX, &st->keeper) < 0)
+		st->keeper = 0;
 	else if (!strcmp(key, "containers"))
 		st->have_containers = ic_parse_u64(num, 0, INT64_MAX, &st->containers) == 0;
 }
 
-int ic_bench_daemon_status(const char *control, pid_t *pid, long *containers)
+int ic_bench_daemon_status(const char *control, pid_t *pid, pid_t *keeper, long *containers)
 {
 	struct status st = {0};
 	int r = control_lines(control, "status\n", 1000, status_line, &st);
@@ -243,6 +246,7 @@ int ic_bench_daemon_status(const char *control, pid_t *pid, long *containers)
 	if (!st.have_pid || !st.have_containers)
 		return -EPROTO;
 	*pid = (pid_t)st.pid;
+	*keeper = (pid_t)st.keeper;
 	*containers = (long)st.containers;
 	return 0;
 }
