@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,6 +62,7 @@ int ic_bench_daemon_start(struct ic_bench_daemon *d, const char *binary, const c
 	snprintf(d->control, sizeof(d->control), "%s/control.sock", d->dir);
 	snprintf(d->conf, sizeof(d->conf), "%s/interceptd.conf", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/interceptd.log", d->dir);
+	snprintf(d->lock, sizeof(d->lock), "%s/control.sock.lock", d->dir); /* the keeper's */
 	if (mkdir(d->dir, 0700) < 0)
 		return -errno;
 	q = write_conf(d, acceptors, workers);
@@ -82,11 +84,17 @@ int ic_bench_daemon_start(struct ic_bench_daemon *d, const char *binary, const c
 	}
 	d->pid = pid;
 	for (uint64_t end = ic_now_ns() + 10 * 1000000000ULL; ic_now_ns() < end;) {
-		pid_t p;
+		pid_t p, k;
 
 		/* The control socket listens before the OCI socket does: wait for both. */
-		if (ic_bench_daemon_status(d->control, &p, &n) == 0 && access(d->oci, F_OK) == 0)
+		if (ic_bench_daemon_status(d->control, &p, &k, &n) == 0 &&
+		    access(d->oci, F_OK) == 0) {
+			d->server_pidfd = ic_pidfd_open(p, 0);
+			d->have_server = d->server_pidfd >= 0 && p != pid;
+			if (!d->have_server && d->server_pidfd >= 0)
+				close(d->server_pidfd);
 			return 0;
+		}
 		if (waitpid(pid, NULL, WNOHANG) == pid) {
 			d->pid = 0;
 			break;
@@ -115,13 +123,19 @@ void ic_bench_daemon_print_log(const struct ic_bench_daemon *d)
 
 void ic_bench_daemon_remove(const struct ic_bench_daemon *d)
 {
-	const char *const files[] = {d->oci, d->lxc, d->control, d->conf, d->log};
+	const char *const files[] = {d->oci, d->lxc, d->control, d->conf, d->log, d->lock};
 
 	if (!d->dir[0])
 		return;
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++)
 		unlink(files[i]);
 	rmdir(d->dir);
+}
+
+void ic_bench_daemon_kill_server(const struct ic_bench_daemon *d)
+{
+	if (d->have_server)
+		syscall(SYS_pidfd_send_signal, d->server_pidfd, SIGKILL, NULL, 0);
 }
 
 void ic_bench_daemon_stop(struct ic_bench_daemon *d)
@@ -140,6 +154,15 @@ void ic_bench_daemon_stop(struct ic_bench_daemon *d)
 			waitpid(d->pid, NULL, 0);
 			d->pid = 0;
 		}
+	}
+	/* A keeper that stops stops its server first; one that was killed or died did not. */
+	if (d->have_server) {
+		struct pollfd p = {.fd = d->server_pidfd, .events = POLLIN};
+
+		if (poll(&p, 1, 0) == 0)
+			ic_bench_daemon_kill_server(d);
+		close(d->server_pidfd);
+		d->have_server = false;
 	}
 	ic_bench_daemon_remove(d);
 	d->dir[0] = '\0';
@@ -211,7 +234,7 @@ int ic_bench_daemon_count(const char *control, const char *prefix, long *n)
 }
 
 struct status {
-	uint64_t pid, containers;
+	uint64_t pid, keeper, containers;
 	bool have_pid, have_containers;
 };
 
@@ -229,11 +252,13 @@ static void status_line(const char *line, size_t len, void *arg)
 		return;
 	if (!strcmp(key, "pid"))
 		st->have_pid = ic_parse_u64(num, 1, INT32_MAX, &st->pid) == 0;
+	else if (!strcmp(key, "keeper_pid") && ic_parse_u64(num, 0, INT32_MAX, &st->keeper) < 0)
+		st->keeper = 0;
 	else if (!strcmp(key, "containers"))
 		st->have_containers = ic_parse_u64(num, 0, INT64_MAX, &st->containers) == 0;
 }
 
-int ic_bench_daemon_status(const char *control, pid_t *pid, long *containers)
+int ic_bench_daemon_status(const char *control, pid_t *pid, pid_t *keeper, long *containers)
 {
 	struct status st = {0};
 	int r = control_lines(control, "status\n", 1000, status_line, &st);
@@ -243,6 +268,7 @@ int ic_bench_daemon_status(const char *control, pid_t *pid, long *containers)
 	if (!st.have_pid || !st.have_containers)
 		return -EPROTO;
 	*pid = (pid_t)st.pid;
+	*keeper = (pid_t)st.keeper;
 	*containers = (long)st.containers;
 	return 0;
 }

@@ -23,8 +23,9 @@
 
 /* intercept-bench: what an intercepted syscall costs a container, how many calls a second the
  * host serves, how many containers one daemon holds, measured in one run beside the native
- * call, a seccomp ALLOW filter and minimal agents (the kernel's own round-trip floor), so
- * that the ratios hold on a noisy machine. */
+ * call, a seccomp ALLOW filter and minimal agents (val-0: the kernel's own round-trip floor;
+ * same-work: that plus the work every honest answer does), so that the ratios hold on a noisy
+ * machine. */
 
 struct preset {
 	const char *name;
@@ -33,12 +34,14 @@ struct preset {
 	int density[8];	   /* registered containers, one of them busy */
 	int threads[4][2]; /* interceptd acceptors/workers for the threads section */
 	int threads_busy;
-	int fairness_flood, fairness_pace_us;
+	/* The quiet container alone, then beside the flood, compared runs times; windows of
+	 * window_ms, long enough that the quiet one's pooled p99 rests on 100s of calls. */
+	int fairness_flood, fairness_pace_us, fairness_runs, fairness_window_ms;
 };
 
 static const struct preset presets[] = {
-    {"selftest", {2, 40, 20}, {1, 4}, {1, 16}, {{1, 1}}, 4, 2, 200},
-    {"short", {3, 250, 100}, {1, 16, 256, 1024}, {1, 1024, 10000}, {{1, 1}}, 16, 4, 500},
+    {"selftest", {2, 40, 20}, {1, 16}, {1, 16}, {{1, 1}}, 4, 2, 200, 2, 100},
+    {"short", {3, 250, 100}, {1, 16, 256, 1024}, {1, 1024, 10000}, {{1, 1}}, 16, 8, 200, 3, 500},
     {"full",
      {5, 1000, 300},
      {1, 16, 256, 1024, 4096, 10000},
@@ -46,7 +49,9 @@ static const struct preset presets[] = {
      {{1, 1}, {1, 2}, {2, 4}},
      256,
      8,
-     500},
+     200,
+     5,
+     1500},
 };
 
 struct opts {
@@ -121,6 +126,7 @@ static void on_signal(int sig)
 	ic_bench_kill_children();
 	if (daemon_now.pid > 0)
 		kill(daemon_now.pid, SIGKILL);
+	ic_bench_daemon_kill_server(&daemon_now);
 	ic_bench_daemon_remove(&daemon_now);
 	if (fs_mounted && umount2(fs_dir, MNT_DETACH) == 0) {
 		rmdir(fs_dir);
@@ -224,19 +230,24 @@ static int run(const struct opts *o, const struct ic_bench_case *c, bool fresh, 
 		control = daemon_now.control;
 		dpid = daemon_now.pid;
 	} else if (c->under == IC_BENCH_DAEMON) {
+		pid_t keeper;
 		long n;
 
 		env.socket = o->socket;
-		if (o->control && ic_bench_daemon_status(o->control, &dpid, &n) < 0)
+		if (o->control && ic_bench_daemon_status(o->control, &dpid, &keeper, &n) < 0)
 			dpid = 0;
 	}
 	q = ic_bench_run_case(&env, c, res, dpid, control);
 	if (q < 0) {
 		fprintf(stderr, " failed: %s\n", strerror(-q));
+		/* What the daemon said about it, when it was ours. */
+		if (c->under == IC_BENCH_DAEMON && daemon_now.pid > 0)
+			ic_bench_daemon_print_log(&daemon_now);
 		return q;
 	}
-	if (!fresh)
-		res->rss_kib_per_ctr = -1; /* the growth of a daemon that served earlier cases */
+	if (!fresh) /* the growth of a daemon that served earlier cases */
+		res->rss_kib_per_ctr = res->rss_server_kib_per_ctr = res->rss_keeper_kib_per_ctr =
+		    -1;
 	fprintf(stderr,
 		"\nSUMMARY section=%s server=%s workload=%s busy=%d idle=%d paced=%d p50_us=%.3f "
 		"p99_us=%.3f p999_us=%.3f calls_per_s=%.0f seconds=%.1f\n",
@@ -287,8 +298,8 @@ static size_t plan(const struct opts *o, struct ic_bench_case *cs, size_t max)
 {
 	static const enum ic_bench_workload wls[] = {IC_BENCH_SYSINFO, IC_BENCH_MKNOD,
 						     IC_BENCH_SETXATTR, IC_BENCH_CONTINUE};
-	static const enum ic_bench_under unders[] = {IC_BENCH_NATIVE, IC_BENCH_ALLOW,
-						     IC_BENCH_AGENT, IC_BENCH_DAEMON};
+	static const enum ic_bench_under unders[] = {
+	    IC_BENCH_NATIVE, IC_BENCH_ALLOW, IC_BENCH_AGENT, IC_BENCH_SAMEWORK, IC_BENCH_DAEMON};
 	const struct preset *p = o->p;
 	int cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	size_t n = 0;
@@ -302,11 +313,14 @@ static size_t plan(const struct opts *o, struct ic_bench_case *cs, size_t max)
 	for (size_t w = 0; w < ARRAY_SIZE(wls); w++)
 		for (size_t u = 0; u < ARRAY_SIZE(unders); u++)
 			ADD(.section = "single", .under = unders[u], .wl = wls[w], .busy = 1);
-	/* The kernel's own cost of making a node there, which the daemon's mknod is held to. */
-	for (size_t u = 0; u < ARRAY_SIZE(unders) - 1; u++)
+	/* The kernel's own cost of making a node there, for reference beside the native mknod
+	 * c 1:3 that the daemon's is held to. */
+	for (size_t u = 0; u < 3; u++)
 		ADD(.section = "single", .under = unders[u], .wl = IC_BENCH_FIFO, .busy = 1);
 	for (size_t i = 0; i < ARRAY_SIZE(p->scaling) && p->scaling[i]; i++) {
 		ADD(.section = "scaling", .under = IC_BENCH_AGENT_EPOLL, .wl = IC_BENCH_SYSINFO,
+		    .busy = p->scaling[i], .agent_threads = cpus);
+		ADD(.section = "scaling", .under = IC_BENCH_SAMEWORK_EPOLL, .wl = IC_BENCH_SYSINFO,
 		    .busy = p->scaling[i], .agent_threads = cpus);
 		ADD(.section = "scaling", .under = IC_BENCH_DAEMON, .wl = IC_BENCH_SYSINFO,
 		    .busy = p->scaling[i]);
@@ -318,10 +332,17 @@ static size_t plan(const struct opts *o, struct ic_bench_case *cs, size_t max)
 		ADD(.section = "threads", .under = IC_BENCH_DAEMON, .wl = IC_BENCH_SYSINFO,
 		    .busy = p->threads_busy, .acceptors = p->threads[i][0],
 		    .workers = p->threads[i][1]);
-	ADD(.section = "fairness", .under = IC_BENCH_DAEMON, .wl = IC_BENCH_SYSINFO, .paced = 1,
-	    .pace_us = p->fairness_pace_us);
-	ADD(.section = "fairness", .under = IC_BENCH_DAEMON, .wl = IC_BENCH_SYSINFO, .paced = 1,
-	    .pace_us = p->fairness_pace_us, .busy = p->fairness_flood, .busy_share_id = true);
+	/* Alone and flooded one after the other, so that whatever drifts on the machine meets
+	 * both halves of a comparison alike. */
+	for (int run = 1; run <= p->fairness_runs; run++) {
+		ADD(.section = "fairness", .under = IC_BENCH_DAEMON, .wl = IC_BENCH_SYSINFO,
+		    .paced = 1, .pace_us = p->fairness_pace_us, .placed = true, .run = run,
+		    .window_ms = p->fairness_window_ms);
+		ADD(.section = "fairness", .under = IC_BENCH_DAEMON, .wl = IC_BENCH_SYSINFO,
+		    .paced = 1, .pace_us = p->fairness_pace_us, .busy = p->fairness_flood,
+		    .busy_share_id = true, .placed = true, .run = run,
+		    .window_ms = p->fairness_window_ms);
+	}
 #undef ADD
 	return n;
 }
@@ -430,7 +451,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 int main(int argc, char **argv)
 {
-	struct ic_bench_case cases[64];
+	struct ic_bench_case cases[128];
 	char csv[PATH_MAX], svg[PATH_MAX];
 	struct opts o;
 	int q, failed = 0;
@@ -463,9 +484,10 @@ int main(int argc, char **argv)
 	}
 	ic_bench_daemon_stop(&daemon_now);
 	ic_bench_ratios(results, n_results);
-	printf("intercept-bench, preset %s: median of %d windows of %d ms; latency as each target "
-	       "times its calls; p50/nat = p50 / native p50, */agt = against the minimal agent\n",
-	       o.p->name, o.p->t.windows, o.p->t.window_ms);
+	printf("intercept-bench, preset %s: median of %d windows of %d ms (fairness: %d of %d ms, "
+	       "pooled); latency as each target times its calls\n",
+	       o.p->name, o.p->t.windows, o.p->t.window_ms, o.p->t.windows,
+	       o.p->fairness_window_ms);
 	ic_bench_table(stdout, results, n_results);
 	ic_bench_targets(stdout, results, n_results);
 	q = ic_bench_csv(csv, results, n_results);

@@ -43,9 +43,13 @@
 #define PHASE_WINDOW0	   2 /* window w runs in phase PHASE_WINDOW0 + w */
 
 const char *const ic_bench_under_name[_IC_BENCH_UNDER_MAX] = {
-    [IC_BENCH_NATIVE] = "native",     [IC_BENCH_ALLOW] = "allow-filter",
-    [IC_BENCH_AGENT] = "agent",	      [IC_BENCH_AGENT_EPOLL] = "agent-epoll",
+    [IC_BENCH_NATIVE] = "native",
+    [IC_BENCH_ALLOW] = "allow-filter",
+    [IC_BENCH_AGENT] = "agent-val0",
+    [IC_BENCH_AGENT_EPOLL] = "agent-val0-epoll",
     [IC_BENCH_DAEMON] = "interceptd",
+    [IC_BENCH_SAMEWORK] = "agent-samework",
+    [IC_BENCH_SAMEWORK_EPOLL] = "agent-samework-epoll",
 };
 
 const char *const ic_bench_workload_name[_IC_BENCH_WORKLOAD_MAX] = {
@@ -253,12 +257,36 @@ static int load_filter(int notify_nr)
 	return r < 0 ? -errno : r;
 }
 
+enum role { ROLE_BUSY, ROLE_PACED, ROLE_IDLE };
+
 void ic_bench_pin(int cpu)
 {
 	cpu_set_t set;
 
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* The fairness placement (struct ic_bench_case.placed). The quiet (paced) container registers
+ * first, so interceptd gives its listener to acceptor 0 (the least-loaded acceptor, ties to the
+ * first), which runs on CPU 0 (doc/design.md §2); its target runs there too, as the one-thread
+ * agent runs beside its target. The flood runs on every other CPU (with one CPU, on CPU 0 as
+ * well): it reaches the quiet container only through the daemon they share, by the flood's
+ * listeners that acceptor 0 serves as well, and never through the quiet target's own CPU or
+ * through the luck of which acceptor the quiet container happened to get. */
+static void place(enum role role)
+{
+	int cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+
+	if (cpus < 2 || role != ROLE_BUSY) {
+		ic_bench_pin(0);
+		return;
+	}
+	CPU_ZERO(&set);
+	for (int i = 1; i < cpus; i++)
+		CPU_SET(i, &set);
 	sched_setaffinity(0, sizeof(set), &set);
 }
 
@@ -314,11 +342,14 @@ static bool needs_userns(const struct ic_bench_case *c)
 
 static bool notified(const struct ic_bench_case *c)
 {
-	return c->under == IC_BENCH_AGENT || c->under == IC_BENCH_AGENT_EPOLL ||
-	       c->under == IC_BENCH_DAEMON;
+	return c->under != IC_BENCH_NATIVE && c->under != IC_BENCH_ALLOW;
 }
 
-enum role { ROLE_BUSY, ROLE_PACED, ROLE_IDLE };
+/* The one-thread agents, which share their target's CPU. */
+static bool single_agent(const struct ic_bench_case *c)
+{
+	return c->under == IC_BENCH_AGENT || c->under == IC_BENCH_SAMEWORK;
+}
 
 /* What the ids of this case's containers, and only theirs, start with. */
 static void container_prefix(const struct run *r, char *buf, size_t len)
@@ -418,8 +449,10 @@ static _Noreturn void target_main(struct run *r, enum role role, int i, int slot
 
 	if (ic_bench_die_with(r->driver) < 0)
 		_exit(1);
-	if (c->under == IC_BENCH_AGENT)
+	if (single_agent(c))
 		ic_bench_pin(r->env->agent_cpu);
+	if (c->placed)
+		place(role);
 	if (c->wl == IC_BENCH_SETXATTR)
 		snprintf(w.path, sizeof(w.path), "%s/x%d", r->env->dir, i);
 	else
@@ -513,8 +546,9 @@ static int start_agent(struct run *r, int n)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, r->agent_sock) < 0)
 		return -errno;
 	r->agent = ic_bench_agent_start(
-	    r->agent_sock[0], n, r->c->under == IC_BENCH_AGENT ? 0 : r->c->agent_threads,
-	    r->env->agent_cpu, r->driver, (const int[]){r->agent_sock[1], r->idle_pipe[1]}, 2);
+	    r->agent_sock[0], n, single_agent(r->c) ? 0 : r->c->agent_threads, r->env->agent_cpu,
+	    r->c->under == IC_BENCH_SAMEWORK || r->c->under == IC_BENCH_SAMEWORK_EPOLL, r->driver,
+	    (const int[]){r->agent_sock[1], r->idle_pipe[1]}, 2);
 	if (r->agent < 0)
 		return r->agent;
 	if (child_add(r->agent) < 0)
@@ -580,8 +614,10 @@ static size_t gather(const struct run *r, int from, int to, int w, uint32_t *buf
 
 /* The figures of slots [from, to): each window's percentiles and rate, then the median over
  * the windows. A percentile that some window has too few samples for (100 for p99, 1000 for
- * p99.9) comes from all windows pooled, or is unknown (-1). A window in which no call
- * completed counts as rate 0 and says so. */
+ * p99.9) comes from all windows pooled, or is unknown (-1). A paced target's percentiles come
+ * from all windows pooled: its tail is what fairness is judged on, and one window holds too
+ * few of it; its p99 is known however few calls completed (then it is their slowest). A window
+ * in which no call completed counts as rate 0 and says so. */
 static int summarise(const struct run *r, int from, int to, const uint64_t *win_ns,
 		     struct ic_bench_result *res)
 {
@@ -616,7 +652,13 @@ static int summarise(const struct run *r, int from, int to, const uint64_t *win_
 	res->p50_us = median(p50, used);
 	res->p99_us = median(p99, used);
 	res->p999_us = median(p999, used);
-	if (fewest < 1000) {
+	if (r->c->paced) {
+		n = gather(r, from, to, -1, all, &calls);
+		qsort(all, n, sizeof(*all), cmp_u32);
+		res->p50_us = pct(all, n, 0.50);
+		res->p99_us = pct(all, n, 0.99); /* however few: a starved one must show */
+		res->p999_us = n >= 1000 ? pct(all, n, 0.999) : -1;
+	} else if (fewest < 1000) {
 		n = gather(r, from, to, -1, all, &calls);
 		qsort(all, n, sizeof(*all), cmp_u32);
 		if (fewest < 100)
@@ -643,10 +685,30 @@ static int fail_from_targets(const struct run *r)
 	return 0;
 }
 
+/* interceptd's memory: the server's and the keeper's RSS (kB, < 0 unknown) before the case's
+ * targets register and once they all have. The keeper holds a copy of every listener. */
+struct daemon_mem {
+	pid_t server, keeper; /* 0: none or unknown */
+	long server0, keeper0, server1, keeper1;
+};
+
+static void mem_read(const struct daemon_mem *m, long *server, long *keeper)
+{
+	*server = m->server > 0 ? ic_bench_rss_kib(m->server) : -1;
+	*keeper = m->keeper > 0 ? ic_bench_rss_kib(m->keeper) : -1;
+}
+
+/* Growth per container, or -1 when unknown; a process that shrank grew by nothing. */
+static double mem_growth(long before, long after, long containers)
+{
+	return before > 0 && after > 0 ? (double)IC_MAX(after - before, 0) / (double)containers
+				       : -1;
+}
+
 /* Until every target is ready (and, for interceptd, registered: the daemon holds the case's
  * containers), a target fails, or 3 minutes have passed. */
 static int wait_ready(const struct run *r, pid_t daemon, const char *control, long containers,
-		      long *rss1)
+		      struct daemon_mem *mem)
 {
 	bool total_reached = false;
 	char prefix[64];
@@ -684,10 +746,12 @@ static int wait_ready(const struct run *r, pid_t daemon, const char *control, lo
 		 * containers (what the listing allocates would count as theirs). A total
 		 * that counts others' containers is then checked against ours by id. */
 		if (!total_reached) {
-			if (ic_bench_daemon_status(control, &pid, &have) == 0 &&
+			pid_t keeper;
+
+			if (ic_bench_daemon_status(control, &pid, &keeper, &have) == 0 &&
 			    have >= containers) {
 				total_reached = true;
-				*rss1 = daemon > 0 ? ic_bench_rss_kib(daemon) : -1;
+				mem_read(mem, &mem->server1, &mem->keeper1);
 				continue;
 			}
 		} else if (ic_bench_daemon_count(control, prefix, &have) == 0 &&
@@ -731,43 +795,132 @@ static int prepare_paths(const struct run *r)
 	return 0;
 }
 
+/* Which target the k-th spawned is: busy, paced, idle; for a placed case the paced first. */
+static int spawn_order(const struct ic_bench_case *c, int k)
+{
+	if (!c->placed || k >= c->busy + c->paced)
+		return k;
+	return k < c->paced ? c->busy + k : k - c->paced;
+}
+
+/* Until interceptd holds n of this case's containers (30 s at most). */
+static int wait_registered(const struct run *r, const char *control, long n)
+{
+	char prefix[64];
+	long have = 0;
+
+	container_prefix(r, prefix, sizeof(prefix));
+	for (uint64_t end = ic_now_ns() + 30 * 1000000000ULL; ic_now_ns() < end;) {
+		if (fail_from_targets(r) < 0)
+			return -EIO;
+		/* Without the control socket (--socket alone): handed over, and a moment for
+		 * the daemon to take them. */
+		if (!control && __atomic_load_n(&r->sh->ready, __ATOMIC_ACQUIRE) >= n) {
+			ic_bench_sleep_ms(200);
+			return 0;
+		}
+		if (control && ic_bench_daemon_count(control, prefix, &have) == 0 && have >= n)
+			return 0;
+		ic_bench_sleep_ms(2);
+	}
+	fprintf(stderr, "intercept-bench: interceptd holds %ld of %ld containers after 30 s\n",
+		have, n);
+	return -ETIMEDOUT;
+}
+
+/* At most this many targets handed to interceptd and not yet registered. It accepts every
+ * pending connection at once and refuses one it has not read within 5 s of accepting it; on a
+ * loaded machine it registered 22 a second, so 256 at once lost some (a case then fails: a
+ * refused target never registers). Runtimes start containers one at a time. */
+#define REGISTERING_MAX 32
+
+/* Until interceptd holds n containers more than it held at the start (before, when the daemon
+ * did not say: none), 3 minutes at most. Only its total: listing the containers by id would
+ * allocate in the daemon while its memory growth is measured. */
+static int wait_taken(const struct run *r, const char *control, long before, long n)
+{
+	long have = -1;
+
+	for (uint64_t end = ic_now_ns() + 180 * 1000000000ULL; ic_now_ns() < end;) {
+		pid_t pid, keeper;
+
+		if (fail_from_targets(r) < 0)
+			return -EIO;
+		if (ic_bench_daemon_status(control, &pid, &keeper, &have) == 0 &&
+		    have - before >= n)
+			return 0;
+		ic_bench_sleep_ms(5);
+	}
+	fprintf(stderr,
+		"intercept-bench: interceptd took %ld of the %ld containers handed to it after 3 "
+		"minutes\n",
+		have - before, n);
+	return -ETIMEDOUT;
+}
+
 static int run_phases(struct run *r, const char *control, long containers, pid_t daemon,
 		      struct ic_bench_result *res)
 {
 	const struct ic_bench_timing *t = &r->env->t;
 	const struct ic_bench_case *c = r->c;
+	const int window_ms = c->window_ms ? c->window_ms : t->window_ms;
 	uint64_t win_ns[MAX_WINDOWS];
-	long rss0 = daemon > 0 ? ic_bench_rss_kib(daemon) : -1, rss1 = -1;
-	int q, slot = 0, gone = 0;
+	struct daemon_mem mem = {0};
+	bool throttle = c->under == IC_BENCH_DAEMON && control && !c->busy_share_id;
+	int q, gone = 0;
+	long before = 0;
 	pid_t pid;
+
+	if (c->under == IC_BENCH_DAEMON && control &&
+	    ic_bench_daemon_status(control, &mem.server, &mem.keeper, &before) < 0)
+		mem.server = mem.keeper = before = 0;
+	mem_read(&mem, &mem.server0, &mem.keeper0);
 
 	if (notified(c) && c->under != IC_BENCH_DAEMON) {
 		q = start_agent(r, r->n_total);
 		if (q < 0)
 			return q;
 	}
-	for (int i = 0; i < r->n_total; i++) {
+	for (int k = 0; k < r->n_total; k++) {
+		int i = spawn_order(c, k);
 		enum role role = i < c->busy		  ? ROLE_BUSY
 				 : i < c->busy + c->paced ? ROLE_PACED
 							  : ROLE_IDLE;
 
-		q = spawn_target(r, role, i, role == ROLE_IDLE ? -1 : slot);
+		if (c->placed && k == c->paced && c->under == IC_BENCH_DAEMON) {
+			q = wait_registered(r, control, c->paced);
+			if (q < 0)
+				return q;
+		}
+		if (throttle && k >= REGISTERING_MAX && k % 8 == 0) {
+			q = wait_taken(r, control, before, k - REGISTERING_MAX);
+			if (q < 0)
+				return q;
+		}
+		/* Calling targets come first: target i has slot i. */
+		q = spawn_target(r, role, i, role == ROLE_IDLE ? -1 : i);
 		if (q < 0) {
 			fail_from_targets(r);
 			fprintf(stderr, "intercept-bench: cannot start target %d: %s\n", i,
 				strerror(-q));
 			return q;
 		}
-		slot += role != ROLE_IDLE;
 		if (r->n_total >= 1000 && i % 1000 == 999)
 			fprintf(stderr, "  %d/%d targets started\n", i + 1, r->n_total);
 	}
-	q = wait_ready(r, daemon, c->under == IC_BENCH_DAEMON ? control : NULL, containers, &rss1);
+	q = wait_ready(r, daemon, c->under == IC_BENCH_DAEMON ? control : NULL, containers, &mem);
 	if (q < 0)
 		return q;
-	res->rss_kib_per_ctr = -1;
-	if (rss0 > 0 && rss1 > 0) /* a daemon that shrank grew by nothing */
-		res->rss_kib_per_ctr = (double)IC_MAX(rss1 - rss0, 0) / (double)containers;
+	res->rss_server_kib_per_ctr = mem_growth(mem.server0, mem.server1, containers);
+	res->rss_keeper_kib_per_ctr = mem_growth(mem.keeper0, mem.keeper1, containers);
+	/* Both, where both are known; the server alone where there is no keeper. */
+	res->rss_kib_per_ctr = res->rss_server_kib_per_ctr;
+	if (mem.keeper > 0) {
+		double k = res->rss_keeper_kib_per_ctr;
+
+		res->rss_kib_per_ctr =
+		    res->rss_kib_per_ctr >= 0 && k >= 0 ? res->rss_kib_per_ctr + k : -1;
+	}
 	__atomic_store_n(&r->sh->phase, PHASE_WARMUP, __ATOMIC_RELEASE);
 	futex_wake_all(&r->sh->phase);
 	ic_bench_sleep_ms(t->warmup_ms);
@@ -775,7 +928,7 @@ static int run_phases(struct run *r, const char *control, long containers, pid_t
 		uint64_t t0 = ic_now_ns();
 
 		__atomic_store_n(&r->sh->phase, PHASE_WINDOW0 + w, __ATOMIC_RELEASE);
-		ic_bench_sleep_ms(t->window_ms);
+		ic_bench_sleep_ms(window_ms);
 		win_ns[w] = ic_now_ns() - t0;
 	}
 	__atomic_store_n(&r->sh->phase, PHASE_WINDOW0 + t->windows, __ATOMIC_RELEASE);
@@ -807,6 +960,14 @@ static int run_phases(struct run *r, const char *control, long containers, pid_t
 			r->n_total - gone, r->n_total);
 		return -ETIMEDOUT;
 	}
+	if (c->paced && c->busy) {
+		struct ic_bench_result busy = {.c = *c};
+
+		q = summarise(r, 0, c->busy, win_ns, &busy);
+		if (q < 0)
+			return q;
+		res->busy_calls_per_s = busy.calls_per_s;
+	}
 	return c->paced ? summarise(r, c->busy, c->busy + c->paced, win_ns, res)
 			: summarise(r, 0, c->busy, win_ns, res);
 }
@@ -826,7 +987,7 @@ int ic_bench_run_case(const struct ic_bench_env *env, const struct ic_bench_case
 	int q;
 
 	if (env->t.windows < 1 || env->t.windows > MAX_WINDOWS || r.n_calling < 1 ||
-	    (c->under == IC_BENCH_AGENT && r.n_total != 1))
+	    (single_agent(c) && r.n_total != 1))
 		return -EINVAL;
 	r.serial = serial++;
 	r.driver = getpid();
