@@ -20,6 +20,7 @@
 
 static int log_level = IC_LOG_INFO;
 static int log_target = IC_LOG_STDERR;
+static void (*path_guard)(void);
 static bool stderr_is_journal;	/* set with the target, before other threads log */
 static bool stderr_nowait;	/* likewise: stderr is a pipe or a socket */
 static uint64_t stderr_dropped; /* atomic: lines its reader did not take in time */
@@ -84,6 +85,19 @@ void ic_log_set_ratelimit(unsigned burst, unsigned interval_ms)
 {
 	__atomic_store_n(&rl_burst, burst, __ATOMIC_RELAXED);
 	__atomic_store_n(&rl_interval_ms, interval_ms, __ATOMIC_RELAXED);
+}
+
+void ic_log_set_path_guard(void (*guard)(void))
+{
+	__atomic_store_n(&path_guard, guard, __ATOMIC_RELEASE);
+}
+
+static void before_path(void)
+{
+	void (*guard)(void) = __atomic_load_n(&path_guard, __ATOMIC_ACQUIRE);
+
+	if (guard)
+		guard();
 }
 
 void ic_log_set_context(const struct ic_log_context *ctx)
@@ -185,10 +199,12 @@ static void emit(enum ic_log_level level, int err, const struct ic_log_context *
 
 	switch (__atomic_load_n(&log_target, __ATOMIC_RELAXED)) {
 	case IC_LOG_SYSLOG:
+		before_path();
 		syslog(syslog_prio[level], "%s", msg + 8);
 		return;
 #if HAVE_LIBSYSTEMD
 	case IC_LOG_JOURNAL:
+		before_path();
 		journal_write(level, err, ctx, msg);
 		return;
 #endif

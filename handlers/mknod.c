@@ -68,11 +68,12 @@ static bool node_unusable(int target, dev_t dev, uid_t owner)
 	if (fstat(target, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != dev ||
 	    st.st_uid != owner)
 		return false;
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", target);
-	fd = open(link, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	/* By the host's /proc: the worker may stand in the container's root. */
+	snprintf(link, sizeof(link), "self/fd/%d", target);
+	fd = ic_caller_proc_at(link, O_RDONLY | O_NOCTTY | O_NONBLOCK);
 	if (fd >= 0)
 		close(fd);
-	return fd < 0 && errno == EACCES;
+	return fd == -EACCES;
 }
 
 #ifndef STATX_MNT_ID_UNIQUE
@@ -153,6 +154,13 @@ static bool host_node_ok(const char *host, dev_t dev)
 	return false;
 }
 
+/* Whether the owner's own permission bits let it create in directory st, so that no DAC
+ * override is needed: the kernel uses a capability only where the mode refuses. */
+static bool owner_may_create(const struct stat *st, uid_t fsuid)
+{
+	return st->st_uid == fsuid && (st->st_mode & 0300) == 0300;
+}
+
 /* mknod(path, mode, dev) and mknodat(dirfd, path, mode, dev). Worker threads. */
 static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 {
@@ -162,15 +170,14 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 	mode_t mode = (mode_t)(uint32_t)(at ? a[2] : a[1]);
 	dev_t dev = (dev_t)(uint32_t)(at ? a[3] : a[2]);
 	pid_t tid = (pid_t)req->notif->pid;
-	_cleanup_close_ int root = -EBADF, base = -EBADF, parent = -EBADF, target = -EBADF;
+	_cleanup_close_ int base = -EBADF, parent = -EBADF, target = -EBADF;
 	_cleanup_fsctx_ struct ic_fsctx_scope as_caller = {0};
 	char path[PATH_MAX], dir[PATH_MAX];
 	const char *last, *host;
 	struct ic_caller caller;
-	bool nodev = false, host_ok, null_stands_in = false;
-	struct stat made;
+	bool nodev = false, null_stands_in = false;
 	enum ic_verdict v;
-	int r;
+	int r, w;
 
 	/* Whiteouts (0:0) the kernel allows unprivileged; block devices, FIFOs, sockets, files and
 	 * other devices it judges itself. */
@@ -179,7 +186,6 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 	host = safe_device(major(dev), minor(dev), &null_stands_in);
 	if (!host)
 		return IC_VERDICT_CONTINUE;
-	host_ok = host_node_ok(host, dev);
 
 	v = ic_caller_check(req, &caller, CAP_MKNOD);
 	if (v != IC_VERDICT_RESPOND)
@@ -197,18 +203,22 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 		resp->error = ENOENT; /* the kernel's answer to "", whatever dirfd is */
 		return IC_VERDICT_RESPOND;
 	}
-	root = ic_caller_open_root(tid);
-	if (path[0] != '/' && dirfd != AT_FDCWD)
-		base = ic_caller_open_fd(tid, dirfd, true);
-	else
-		base = ic_caller_open_cwd(tid);
-	/* The fds above must be the notifying task's, not a recycled pid's. */
-	r = req->still_valid(req);
-	if (r < 0)
-		return ic_verdict_of(r);
-	if (root < 0)
+	/* A relative path starts from the caller's cwd or dirfd; an absolute one needs neither. */
+	if (path[0] != '/')
+		base = dirfd != AT_FDCWD ? ic_caller_open_fd(&caller, dirfd, true)
+					 : ic_caller_open_cwd(&caller);
+	r = ic_fsctx_scope_enter_caller(&as_caller, &caller, 1ULL << CAP_MKNOD);
+	/* The fds and the root above must be the notifying task's, not a recycled pid's. */
+	w = req->still_valid(req);
+	if (w < 0)
+		return ic_verdict_of(w);
+	if (r == -ENOENT || r == -ESRCH)
 		return IC_VERDICT_GONE;
-	if (base < 0) {
+	if (r < 0) {
+		log_warn_errno(r, "mknod: cannot act as pid %d: %m", (int)tid);
+		return IC_VERDICT_FAILED;
+	}
+	if (path[0] != '/' && base < 0) {
 		if (base != -EBADF && base != -ENOTDIR)
 			return IC_VERDICT_GONE;
 		resp->error = -base;
@@ -216,12 +226,7 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 	}
 
 	ic_path_split(path, dir, sizeof(dir), &last);
-	r = ic_fsctx_scope_enter(&as_caller, &caller, root, base, 1ULL << CAP_MKNOD);
-	if (r < 0) {
-		log_warn_errno(r, "mknod: cannot act as pid %d: %m", (int)tid);
-		return IC_VERDICT_FAILED;
-	}
-	parent = ic_open_dir_as_caller(dir);
+	parent = ic_open_dir_at_caller(base, dir);
 	if (parent < 0) {
 		r = parent;
 		goto out;
@@ -235,7 +240,7 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 	if (caller.cap_eff & (1ULL << CAP_DAC_OVERRIDE)) {
 		struct stat st;
 
-		if (fstat(parent, &st) == 0 &&
+		if (fstat(parent, &st) == 0 && !owner_may_create(&st, caller.fsuid) &&
 		    ic_userns_maps(&req->ct->userns, st.st_uid, st.st_gid))
 			(void)ic_fsctx_raise(1ULL << CAP_DAC_OVERRIDE);
 	}
@@ -244,8 +249,7 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 		goto out;
 	}
 	target = openat(parent, last, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (target >= 0 && fstat(target, &made) < 0)
-		made.st_ino = 0;
+	/* Parked: from here on fds only, until ic_fsctx_release. */
 	ic_fsctx_scope_leave(&as_caller);
 	/* Where its filesystem will not honour a node (nodev, or a tmpfs a user namespace
 	 * mounted), the host's node is bound over it so that it works. A stand-in need not work,
@@ -253,14 +257,16 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 	if (target >= 0 && !null_stands_in &&
 	    node_unusable_cached(req->state, target, dev, caller.fsuid)) {
 		nodev = true;
-		r = host_ok ? ic_bind_host_node(tid, host, target) : -EPERM;
+		ic_fsctx_release(); /* the host's paths and ids */
+		r = host_node_ok(host, dev) ? ic_bind_host_node(tid, host, target) : -EPERM;
 		if (r < 0) {
-			struct stat now;
+			struct stat made, now;
 
 			log_warn_errno(r, "container %s: mknod %s: cannot bind %s: %m", req->ct->id,
 				       path, host);
 			/* Only what we made: the name may have been swapped meanwhile. */
-			if (fstatat(parent, last, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+			if (fstat(target, &made) == 0 &&
+			    fstatat(parent, last, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
 			    now.st_ino == made.st_ino && now.st_dev == made.st_dev)
 				unlinkat(parent, last, 0);
 			r = -EPERM;

@@ -447,7 +447,7 @@ IC_HANDLER(ic_handle_mount)
 		return IC_VERDICT_GONE;
 	data[sizeof(data) - 1] = 0;
 
-	v = ic_caller_open_dirs(req, &root, &cwd);
+	v = ic_caller_open_dirs(req, &caller, &root, &cwd);
 	if (v != IC_VERDICT_RESPOND)
 		return v;
 	if (mode == MOUNT_FUSE) {

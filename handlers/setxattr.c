@@ -37,8 +37,19 @@ struct xattr_args_v0 {
  * block us, a device is not opened). */
 static int set_on_fd(int fd, int flags)
 {
+	struct xattr_args_v0 args = {.value = (uintptr_t) "y", .size = 1, .flags = (uint32_t)flags};
+	int proc = ic_caller_proc_dirfd();
 	char link[64];
 
+	/* By the host's /proc: the worker may stand in the container's root. */
+	if (proc >= 0) {
+		snprintf(link, sizeof(link), "self/fd/%d", fd);
+		if (syscall(SYS_setxattrat, proc, link, 0, OPAQUE_NAME, &args, sizeof(args)) == 0)
+			return 0;
+		if (errno != ENOSYS)
+			return -errno;
+	}
+	ic_fsctx_release();
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	return setxattr(link, OPAQUE_NAME, "y", 1, flags) < 0 ? -errno : 0;
 }
@@ -84,24 +95,14 @@ static int set_link(const struct ic_req *req, int parent, const char *last,
 }
 
 /* Whether the caller's fd was opened O_PATH: fsetxattr then fails with EBADF. */
-static int fd_is_opath(pid_t tid, int fd)
+static int fd_is_opath(const struct ic_caller *c, int fd)
 {
-	char path[64], line[128];
-	unsigned flags = 0;
-	bool found = false;
-	FILE *f;
+	unsigned flags;
+	int r = ic_caller_fd_flags(c, fd, &flags);
 
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)tid, fd);
-	f = fopen(path, "re");
-	if (!f)
+	if (r < 0)
 		return -EBADF;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "flags: %o", &flags) == 1) {
-			found = true;
-			break;
-		}
-	fclose(f);
-	return found && (flags & O_PATH) ? 1 : 0;
+	return flags & O_PATH ? 1 : 0;
 }
 
 /* setxattr(path, name, value, size, flags), lsetxattr(...), fsetxattr(fd, ...). The filter only
@@ -114,7 +115,7 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, enum fla
 	const __u64 *a = req->notif->data.args;
 	pid_t tid = (pid_t)req->notif->pid;
 	int flags = (int)(uint32_t)a[4];
-	_cleanup_close_ int root = -EBADF, cwd = -EBADF, target = -EBADF, parent = -EBADF;
+	_cleanup_close_ int cwd = -EBADF, target = -EBADF, parent = -EBADF;
 	_cleanup_fsctx_ struct ic_fsctx_scope as_caller = {0};
 	char name[XATTR_NAME_MAX + 1], path[PATH_MAX], dir[PATH_MAX], value;
 	const char *last = NULL;
@@ -138,8 +139,8 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, enum fla
 		return v;
 
 	if (how == BY_FD) {
-		r = fd_is_opath(tid, (int)a[0]);
-		target = r == 0 ? ic_caller_open_fd(tid, (int)a[0], false) : -EBADF;
+		r = fd_is_opath(&caller, (int)a[0]);
+		target = r == 0 ? ic_caller_open_fd(&caller, (int)a[0], false) : -EBADF;
 		r = req->still_valid(req);
 		if (r < 0)
 			return ic_verdict_of(r);
@@ -158,11 +159,16 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, enum fla
 	}
 	if (r < 0)
 		return IC_VERDICT_GONE;
-	v = ic_caller_open_dirs(req, &root, &cwd);
-	if (v != IC_VERDICT_RESPOND)
-		return v;
-
-	r = ic_fsctx_scope_enter(&as_caller, &caller, root, cwd, 1ULL << CAP_SYS_ADMIN);
+	/* A relative path starts from the caller's cwd; an absolute one needs none. */
+	if (path[0] != '/')
+		cwd = ic_caller_open_cwd(&caller);
+	r = ic_fsctx_scope_enter_caller(&as_caller, &caller, 1ULL << CAP_SYS_ADMIN);
+	/* The fds and the root above must be the notifying task's, not a recycled pid's. */
+	w = req->still_valid(req);
+	if (w < 0)
+		return ic_verdict_of(w);
+	if (r == -ENOENT || r == -ESRCH || (path[0] != '/' && cwd < 0))
+		return IC_VERDICT_GONE;
 	if (r < 0) {
 		log_warn_errno(r, "setxattr: cannot act as pid %d: %m", (int)tid);
 		return IC_VERDICT_FAILED;
@@ -172,12 +178,12 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, enum fla
 	 * trailing slash asks for it), never through a /proc magic link. */
 	follow = how == PATH_FOLLOW || strchr(last, '/');
 	if (follow) {
-		target = ic_open_as_caller(path, true);
+		target = ic_open_at_caller(cwd, path, true);
 		w = target < 0 ? 0 : req->still_valid(req);
 	} else {
 		/* lsetxattr: the last component itself, named from its directory while we still
 		 * stand in the caller's root (so ".." cannot climb out of it). */
-		parent = ic_open_dir_as_caller(dir);
+		parent = ic_open_dir_at_caller(cwd, dir);
 		w = parent < 0 ? 0 : req->still_valid(req);
 	}
 	if (w < 0)
@@ -196,6 +202,7 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, enum fla
 		target = openat(parent, last, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		r = target < 0 ? -errno : 1;
 	}
+	/* Parked: from here on fds only (set_on_fd goes by the host's /proc). */
 	ic_fsctx_scope_leave(&as_caller);
 	if (r == 1)
 		r = set_owned(req, target, flags);

@@ -24,11 +24,11 @@ static char root[128];
 
 #define CT_ROOT 100000
 
-static void setup(void)
+static void setup_with(const char *server_extra)
 {
 	int r;
 
-	ic_test_daemon_start(&d, NULL,
+	ic_test_daemon_start(&d, server_extra,
 			     "[policy default]\nsecurity.syscalls.intercept.sysinfo = true\n"
 			     "security.syscalls.intercept.mknod = true\n"
 			     "security.syscalls.intercept.setxattr = true\n");
@@ -44,6 +44,11 @@ static void setup(void)
 	cr_assert_eq(r, 0, "rootfs: %s", out);
 }
 
+static void setup(void)
+{
+	setup_with(NULL);
+}
+
 static void teardown(void)
 {
 	if (root[0])
@@ -53,6 +58,26 @@ static void teardown(void)
 
 TestSuite(mknod, .init = setup, .fini = teardown, .timeout = 120);
 TestSuite(setxattr, .init = setup, .fini = teardown, .timeout = 120);
+
+/* One worker: every call below finds the context the call before it parked (doc/design.md
+ * §10), so each state change of the caller meets the kept context on its very next call. */
+static void setup_one_worker(void)
+{
+	int r;
+
+	setup_with("workers = 1");
+	/* sub: a root to chroot into; d1, d2: cwds; open: 1777; m: a mount point; gdir: owned by
+	 * the host's root, which the namespace does not map, open to group 100007 only. */
+	r = ic_test_sh(
+	    out, sizeof(out), 30,
+	    "set -e; R=%s; mkdir -p $R/w/sub/xd $R/w/d1 $R/w/d2 $R/w/open $R/w/m $R/gdir; "
+	    "chown -R %d:%d $R/w; chmod 1777 $R/w/open; chown 0:%d $R/gdir; "
+	    "chmod 0070 $R/gdir",
+	    root, CT_ROOT, CT_ROOT, CT_ROOT + 7);
+	cr_assert_eq(r, 0, "rootfs: %s", out);
+}
+
+TestSuite(callerctx, .init = setup_one_worker, .fini = teardown, .timeout = 120);
 
 /* ictool ARGS inside a --userns container pivoted into root; output in out. */
 static long long ct(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -273,18 +298,24 @@ Test(mknod, workers_take_back_their_own_identity)
 	int r;
 
 	cr_expect_eq(ct("-G 7 mknod /w/ident c 1 3"), 0, "%s", out);
-	/* Every thread of the daemon: fs ids 0, no supplementary groups, all its capabilities. */
-	r = ic_test_sh(
-	    status, sizeof(status), 10,
-	    "for t in /proc/%d/task/*; do grep -E '^(Uid|Gid|Groups|CapEff):' $t/status | "
-	    "tr -s '\t' ' ' | tr '\n' ' '; echo; done | sort | uniq -c",
-	    (int)d.pid);
-	cr_assert_eq(r, 0);
+	/* Every thread of the daemon: fs ids 0, no supplementary groups, all its capabilities,
+	 * once its workers are idle (a busy one keeps the caller's context for the next call). */
+	for (int i = 0; i < 40; i++) {
+		r = ic_test_sh(status, sizeof(status), 10,
+			       "for t in /proc/%d/task/*; do grep -E '^(Uid|Gid|Groups|CapEff):' "
+			       "$t/status | tr -s '\t' ' ' | tr '\n' ' '; "
+			       "readlink $t/root; done | sort | uniq -c",
+			       (int)d.pid);
+		cr_assert_eq(r, 0);
+		if (strchr(status, '\n') && strchr(status, '\n')[1] == 0)
+			break;
+		usleep(50000);
+	}
 	cr_expect(strstr(status, "Uid: 0 0 0 0 Gid: 0 0 0 0 Groups: "), "%s", status);
 	cr_expect(!strstr(status, "Groups: 7") && !strstr(status, " 7 ") &&
 		      !strstr(status, "100000"),
 		  "a worker kept the caller's identity: %s", status);
-	/* One line: every thread alike. */
+	/* One line: every thread alike, in the same root. */
 	cr_expect(strchr(status, '\n') && strchr(status, '\n')[1] == 0, "threads differ: %s",
 		  status);
 }
@@ -431,6 +462,139 @@ Test(setxattr, fifo_target_does_not_hang_the_worker)
  * container's log budget (log.ratelimit.*, by default 100 lines per 5 s), so the log stays
  * bounded, and every call is either logged or counted as suppressed, in the log's summary lines
  * and in the metrics. */
+/* The steps of ictool's "steps" in one task of a --userns container; the errno of step i is
+ * ic_test_kv(out, "e<i>"). */
+#define STEPS(...) ct("steps " __VA_ARGS__)
+
+static long long step_errno(int i)
+{
+	char key[16];
+
+	snprintf(key, sizeof(key), "e%d", i);
+	return ic_test_kv(out, key);
+}
+
+Test(callerctx, a_chroot_is_honoured_on_the_very_next_call)
+{
+	STEPS("mknod:/w/r0 chroot:/w/sub mknod:/r1 setxattr:/xd");
+	cr_expect_eq(step_errno(1), 0, "%s", out);
+	cr_expect_eq(step_errno(2), 0, "%s", out);
+	cr_expect_eq(step_errno(3), 0, "mknod after chroot: %s", out);
+	cr_expect_eq(step_errno(4), 0, "setxattr after chroot: %s", out);
+	cr_expect(host_exists("w/r0"));
+	cr_expect(host_exists("w/sub/r1"), "the node was not made in the new root");
+	cr_expect(!host_exists("r1"), "the node was made in the old root");
+	cr_expect(!host_exists("xd"));
+}
+
+Test(callerctx, a_chdir_is_honoured_on_the_very_next_call)
+{
+	STEPS("chdir:/w/d1 mknod:c1 chdir:/w/d2 mknod:c2 chdir:/w mknod:d1/c3");
+	for (int i = 1; i <= 6; i++)
+		cr_expect_eq(step_errno(i), 0, "step %d: %s", i, out);
+	cr_expect(host_exists("w/d1/c1"));
+	cr_expect(host_exists("w/d2/c2"), "c2 not made in the new cwd");
+	cr_expect(!host_exists("w/d1/c2"), "c2 made in the old cwd");
+	cr_expect(host_exists("w/d1/c3"));
+}
+
+Test(callerctx, a_umask_is_honoured_on_the_very_next_call)
+{
+	STEPS("umask:022 mknod:/w/u1:0666 umask:077 mknod:/w/u2:0666 umask:0 mknod:/w/u3:0666");
+	for (int i = 1; i <= 6; i++)
+		cr_expect_eq(step_errno(i), 0, "step %d: %s", i, out);
+	cr_expect_eq(host_stat("w/u1").st_mode & 07777, 0644);
+	cr_expect_eq(host_stat("w/u2").st_mode & 07777, 0600);
+	cr_expect_eq(host_stat("w/u3").st_mode & 07777, 0666);
+}
+
+Test(callerctx, fsuid_and_fsgid_are_honoured_on_the_very_next_call)
+{
+	/* A new fsuid drops the fs capabilities; the caller raises CAP_MKNOD (27) again. */
+	STEPS("mknod:/w/open/i0 fsgid:5 mknod:/w/open/g5 fsuid:7 raisecap:27 mknod:/w/open/u7 "
+	      "fsuid:0 fsgid:0 mknod:/w/open/i00");
+	for (int i = 1; i <= 9; i++)
+		cr_expect_eq(step_errno(i), 0, "step %d: %s", i, out);
+	cr_expect_eq(host_stat("w/open/i0").st_uid, CT_ROOT);
+	cr_expect_eq(host_stat("w/open/i0").st_gid, CT_ROOT);
+	cr_expect_eq(host_stat("w/open/g5").st_uid, CT_ROOT);
+	cr_expect_eq(host_stat("w/open/g5").st_gid, CT_ROOT + 5, "fsgid ignored");
+	cr_expect_eq(host_stat("w/open/u7").st_uid, CT_ROOT + 7, "fsuid ignored");
+	cr_expect_eq(host_stat("w/open/u7").st_gid, CT_ROOT + 5);
+	cr_expect_eq(host_stat("w/open/i00").st_uid, CT_ROOT);
+	cr_expect_eq(host_stat("w/open/i00").st_gid, CT_ROOT);
+}
+
+Test(callerctx, groups_are_honoured_on_the_very_next_call)
+{
+	/* gdir: only group 100007 may write, and its owner is not mapped, so no DAC override:
+	 * the kernel's answer turns on the groups alone. */
+	STEPS("groups: mknod:/gdir/a groups:7 mknod:/gdir/b groups: mknod:/gdir/c groups:3,7 "
+	      "mknod:/gdir/d");
+	cr_expect_eq(step_errno(2), EACCES, "without group 7: %s", out);
+	cr_expect_eq(step_errno(4), 0, "with group 7: %s", out);
+	cr_expect_eq(step_errno(6), EACCES, "group 7 dropped: %s", out);
+	cr_expect_eq(step_errno(8), 0, "groups 3, 7: %s", out);
+	cr_expect(!host_exists("gdir/a") && host_exists("gdir/b") && !host_exists("gdir/c") &&
+		  host_exists("gdir/d"));
+}
+
+Test(callerctx, dropped_capabilities_are_honoured_on_the_very_next_call)
+{
+	/* CAP_MKNOD is 27, CAP_SYS_ADMIN 21: without them the kernel's EPERM. */
+	STEPS("mknod:/w/k0 dropcap:27 mknod:/w/k1 raisecap:27 mknod:/w/k2 dropcap:21 "
+	      "setxattr:/w/sub/xd");
+	cr_expect_eq(step_errno(1), 0, "%s", out);
+	cr_expect_eq(step_errno(3), EPERM, "CAP_MKNOD dropped: %s", out);
+	cr_expect_eq(step_errno(5), 0, "CAP_MKNOD back: %s", out);
+	cr_expect_eq(step_errno(7), EPERM, "CAP_SYS_ADMIN dropped: %s", out);
+	cr_expect(host_exists("w/k0") && !host_exists("w/k1") && host_exists("w/k2"));
+}
+
+Test(callerctx, setuid_is_honoured_on_the_very_next_call)
+{
+	STEPS("mknod:/w/open/s0 uid:1000 mknod:/w/open/s1");
+	cr_expect_eq(step_errno(1), 0, "%s", out);
+	cr_expect_eq(step_errno(2), 0, "%s", out);
+	cr_expect_eq(step_errno(3), EPERM, "after setuid: %s", out);
+	cr_expect(!host_exists("w/open/s1"));
+}
+
+Test(callerctx, a_new_mount_namespace_is_honoured_on_the_very_next_call)
+{
+	/* The tmpfs exists only in the caller's new namespace: a node made there is not on the
+	 * host's directory under it. */
+	STEPS("mknod:/w/m/a unshare-mnt tmpfs:/w/m mknod:/w/m/b stat:/w/m/b");
+	for (int i = 1; i <= 5; i++)
+		cr_expect_eq(step_errno(i), 0, "step %d: %s", i, out);
+	cr_expect_eq(ic_test_kv(out, "chr5"), 1, "%s", out);
+	cr_expect(host_exists("w/m/a"));
+	cr_expect(!host_exists("w/m/b"), "the node was made in the old mount namespace");
+}
+
+Test(callerctx, another_container_never_finds_the_first_ones_context)
+{
+	char other[160];
+	int r;
+
+	/* A second root filesystem, the same ids: only its root tells it apart. */
+	snprintf(other, sizeof(other), "%s/rootfs2", d.dir);
+	r = ic_test_sh(out, sizeof(out), 30,
+		       "set -e; mkdir -p %s/bin %s/proc %s/w; cp %s/bin/ictool %s/bin/; "
+		       "chown %d:%d %s/w; chmod 755 %s",
+		       other, other, other, root, other, CT_ROOT, CT_ROOT, other, other);
+	cr_assert_eq(r, 0, "%s", out);
+	cr_expect_eq(ct("mknod /w/first c 1 3"), 0, "%s", out);
+	r = ic_test_sh(out, sizeof(out), 60,
+		       "%s -c %s -s %s --userns --rootfs %s -- /bin/ictool mknod /w/second c 1 3",
+		       ic_test_bin("intercept-run"), d.conf, d.oci, other);
+	cr_assert_eq(r, 0, "%s", out);
+	cr_expect_eq(ic_test_kv(out, "errno"), 0, "%s", out);
+	cr_expect(!host_exists("w/second"), "made in the first container's root");
+	snprintf(other + strlen(other), sizeof(other) - strlen(other), "/w/second");
+	cr_expect(access(other, F_OK) == 0, "not made in the second container's root");
+}
+
 Test(mknod, a_flood_of_calls_writes_a_bounded_number_of_log_lines)
 {
 	enum { CALLS = 100000, BURST = 100, INTERVAL_S = 5 };
