@@ -108,27 +108,24 @@ const struct ic_sys_state ic_mknod_state = {
     .fini = mknod_state_fini,
 };
 
-static bool node_unusable_cached(struct mknod_state *ms, int target, dev_t dev, uid_t owner)
+/* Whether mount mnt_id (a unique id) honours device nodes, as far as ms knows: 1 yes, 0 no,
+ * -1 unknown. */
+static int mount_usable(struct mknod_state *ms, uint64_t mnt_id)
 {
-	struct statx stx;
-	bool unusable;
+	int usable;
 
-	if (statx(target, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID_UNIQUE, &stx) < 0 ||
-	    !(stx.stx_mask & STATX_MNT_ID_UNIQUE))
-		return node_unusable(target, dev, owner);
 	pthread_mutex_lock(&ms->lock);
-	if (ms->usable >= 0 && ms->mnt_id == stx.stx_mnt_id) {
-		unusable = !ms->usable;
-		pthread_mutex_unlock(&ms->lock);
-		return unusable;
-	}
+	usable = ms->usable >= 0 && ms->mnt_id == mnt_id ? ms->usable : -1;
 	pthread_mutex_unlock(&ms->lock);
-	unusable = node_unusable(target, dev, owner);
+	return usable;
+}
+
+static void mount_learnt(struct mknod_state *ms, uint64_t mnt_id, bool usable)
+{
 	pthread_mutex_lock(&ms->lock);
-	ms->mnt_id = stx.stx_mnt_id;
-	ms->usable = !unusable;
+	ms->mnt_id = mnt_id;
+	ms->usable = usable;
 	pthread_mutex_unlock(&ms->lock);
-	return unusable;
 }
 
 /* Whether the host's node really is the device: it is what the container will get. Checked
@@ -156,9 +153,9 @@ static bool host_node_ok(const char *host, dev_t dev)
 
 /* Whether the owner's own permission bits let it create in directory st, so that no DAC
  * override is needed: the kernel uses a capability only where the mode refuses. */
-static bool owner_may_create(const struct stat *st, uid_t fsuid)
+static bool owner_may_create(const struct statx *st, uid_t fsuid)
 {
-	return st->st_uid == fsuid && (st->st_mode & 0300) == 0300;
+	return st->stx_uid == fsuid && (st->stx_mode & 0300) == 0300;
 }
 
 /* mknod(path, mode, dev) and mknodat(dirfd, path, mode, dev). Worker threads. */
@@ -175,9 +172,10 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 	char path[PATH_MAX], dir[PATH_MAX];
 	const char *last, *host;
 	struct ic_caller caller;
-	bool nodev = false, null_stands_in = false;
+	bool nodev = false, null_stands_in = false, have_dir;
+	struct statx pst;
 	enum ic_verdict v;
-	int r, w;
+	int r, w, usable;
 
 	/* Whiteouts (0:0) the kernel allows unprivileged; block devices, FIFOs, sockets, files and
 	 * other devices it judges itself. */
@@ -234,28 +232,36 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 	r = req->still_valid(req);
 	if (r < 0)
 		return ic_verdict_of(r);
+	/* Its owner for the DAC override, its mount (the node's) for whether devices work. */
+	have_dir = statx(parent, "", AT_EMPTY_PATH,
+			 STATX_UID | STATX_GID | STATX_MODE | STATX_MNT_ID_UNIQUE, &pst) == 0;
 	/* The caller's own DAC override counts where the kernel would honour it: on a directory
 	 * whose owner and group its namespace maps. (Directories on the way were searched with
 	 * its ids alone.) */
-	if (caller.cap_eff & (1ULL << CAP_DAC_OVERRIDE)) {
-		struct stat st;
-
-		if (fstat(parent, &st) == 0 && !owner_may_create(&st, caller.fsuid) &&
-		    ic_userns_maps(&req->ct->userns, st.st_uid, st.st_gid))
-			(void)ic_fsctx_raise(1ULL << CAP_DAC_OVERRIDE);
-	}
+	if ((caller.cap_eff & (1ULL << CAP_DAC_OVERRIDE)) && have_dir &&
+	    !owner_may_create(&pst, caller.fsuid) &&
+	    ic_userns_maps(&req->ct->userns, pst.stx_uid, pst.stx_gid))
+		(void)ic_fsctx_raise(1ULL << CAP_DAC_OVERRIDE);
 	if (mknodat(parent, last, mode, null_stands_in ? makedev(1, 3) : dev) < 0) {
 		r = -errno;
 		goto out;
 	}
-	target = openat(parent, last, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	/* A stand-in need not work, and must stay removable. Else, unless its mount is known to
+	 * honour devices, the node is looked at. */
+	have_dir = have_dir && (pst.stx_mask & STATX_MNT_ID_UNIQUE);
+	usable = null_stands_in ? 1 : have_dir ? mount_usable(req->state, pst.stx_mnt_id) : -1;
+	if (usable != 1)
+		target = openat(parent, last, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	/* Parked: from here on fds only, until ic_fsctx_release. */
 	ic_fsctx_scope_leave(&as_caller);
+	if (target >= 0 && usable < 0) {
+		usable = !node_unusable(target, dev, caller.fsuid);
+		if (have_dir)
+			mount_learnt(req->state, pst.stx_mnt_id, usable);
+	}
 	/* Where its filesystem will not honour a node (nodev, or a tmpfs a user namespace
-	 * mounted), the host's node is bound over it so that it works. A stand-in need not work,
-	 * and must stay removable. */
-	if (target >= 0 && !null_stands_in &&
-	    node_unusable_cached(req->state, target, dev, caller.fsuid)) {
+	 * mounted), the host's node is bound over it so that it works. */
+	if (target >= 0 && usable == 0) {
 		nodev = true;
 		ic_fsctx_release(); /* the host's paths and ids */
 		r = host_node_ok(host, dev) ? ic_bind_host_node(tid, host, target) : -EPERM;
