@@ -11,7 +11,7 @@
 #define IC_CALLER_GROUPS_MAX 256
 /* Tasks whose /proc fds a worker keeps between requests (doc/design.md §11). */
 #define IC_CALLER_TASKS_CACHED 8
-#define IC_DIR_ID_MAX	       64
+#define IC_DIR_ID_MAX	       128 /* MAX_HANDLE_SZ */
 
 /* What a thread keeps open of a task it served: /proc/<tid> (O_PATH) and its status. Both hold
  * the task's struct pid, never a later owner of the number: once the task is gone they read

@@ -14,7 +14,8 @@
  *   steps STEP...: the steps in order, in this one thread; step I prints "eI=ERRNO" (0: done):
  *     mknod:PATH[:MODE] (c 1 3)  chroot:DIR  chdir:DIR  umask:OCTAL  fsuid:ID  fsgid:ID
  *     groups:[GID[,GID...]]  uid:ID (setresuid)  dropcap:CAP (from the effective set)
- *     raisecap:CAP (permitted into effective)  unshare-mnt  tmpfs:DIR  setxattr:PATH  stat:PATH
+ *     raisecap:CAP (permitted into effective)  unshare-mnt  tmpfs:DIR  setxattr:PATH
+ *     fsetxattr:DIR  stat:PATH
  *     (prints uI= gI= pI= chrI= of the node) */
 #include <errno.h>
 #include <linux/capability.h>
@@ -124,6 +125,14 @@ static long step(int i, char *s)
 		return mount("none", arg, "tmpfs", 0, "mode=0777");
 	if (!strcmp(s, "setxattr") && arg)
 		return setxattr(arg, "trusted.overlay.opaque", "y", 1, 0);
+	if (!strcmp(s, "fsetxattr") && arg) {
+		int fd = open(arg, O_RDONLY | O_DIRECTORY);
+		long r = fd < 0 ? -1 : fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0);
+
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
 	if (!strcmp(s, "stat") && arg) {
 		if (lstat(arg, &st) < 0)
 			return -1;

@@ -489,6 +489,21 @@ Test(callerctx, a_chroot_is_honoured_on_the_very_next_call)
 	cr_expect(!host_exists("xd"));
 }
 
+Test(callerctx, a_parked_worker_sets_the_attribute_through_the_hosts_proc)
+{
+	char path[256], v[8] = "";
+
+	/* After a call that parks the worker in the container's root, fsetxattr and setxattr
+	 * set the attribute through our /proc, not the container's. */
+	STEPS("mknod:/w/p0 fsetxattr:/w/d1 setxattr:/w/d2");
+	for (int i = 1; i <= 3; i++)
+		cr_expect_eq(step_errno(i), 0, "step %d: %s", i, out);
+	for (int i = 1; i <= 2; i++) {
+		snprintf(path, sizeof(path), "%s/w/d%d", root, i);
+		cr_expect_eq(getxattr(path, "trusted.overlay.opaque", v, sizeof(v)), 1, "%s", path);
+	}
+}
+
 Test(callerctx, a_chdir_is_honoured_on_the_very_next_call)
 {
 	STEPS("chdir:/w/d1 mknod:c1 chdir:/w/d2 mknod:c2 chdir:/w mknod:d1/c3");
