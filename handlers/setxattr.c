@@ -105,6 +105,27 @@ static int fd_is_opath(const struct ic_caller *c, int fd)
 	return flags & O_PATH ? 1 : 0;
 }
 
+/* Enter the caller's scope: its root, fsuid, fsgid, groups and umask, of our capabilities
+ * CAP_SYS_ADMIN alone. fds_ok: the base fds opened before for it are good. A still_valid after
+ * entering proves those fds and the root were the notifying task's, not a recycled pid's.
+ * IC_VERDICT_RESPOND once entered, else the verdict to return. */
+static enum ic_verdict enter_as_caller(struct ic_req *req, struct ic_fsctx_scope *s,
+				       const struct ic_caller *caller, bool fds_ok)
+{
+	int r = ic_fsctx_scope_enter_caller(s, caller, 1ULL << CAP_SYS_ADMIN);
+	int w = req->still_valid(req);
+
+	if (w < 0)
+		return ic_verdict_of(w);
+	if (r == -ENOENT || r == -ESRCH || !fds_ok)
+		return IC_VERDICT_GONE;
+	if (r < 0) {
+		log_warn_errno(r, "setxattr: cannot act as pid %d: %m", (int)caller->tid);
+		return IC_VERDICT_FAILED;
+	}
+	return IC_VERDICT_RESPOND;
+}
+
 /* setxattr(path, name, value, size, flags), lsetxattr(...), fsetxattr(fd, ...). The filter only
  * passes size 1; of those we set trusted.overlay.opaque = "y" (OverlayFS's opaque directory
  * marker) for a caller with CAP_SYS_ADMIN in the container's user namespace. */
@@ -139,6 +160,12 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, enum fla
 		return v;
 
 	if (how == BY_FD) {
+		/* This caller's ids, parked, before any work on its fd: never the ids the last
+		 * request parked (another task's, or this one's before a setfsuid). */
+		v = enter_as_caller(req, &as_caller, &caller, true);
+		if (v != IC_VERDICT_RESPOND)
+			return v;
+		ic_fsctx_scope_leave(&as_caller);
 		r = fd_is_opath(&caller, (int)a[0]);
 		target = r == 0 ? ic_caller_open_fd(&caller, (int)a[0], false) : -EBADF;
 		r = req->still_valid(req);
@@ -162,17 +189,9 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, enum fla
 	/* A relative path starts from the caller's cwd; an absolute one needs none. */
 	if (path[0] != '/')
 		cwd = ic_caller_open_cwd(&caller);
-	r = ic_fsctx_scope_enter_caller(&as_caller, &caller, 1ULL << CAP_SYS_ADMIN);
-	/* The fds and the root above must be the notifying task's, not a recycled pid's. */
-	w = req->still_valid(req);
-	if (w < 0)
-		return ic_verdict_of(w);
-	if (r == -ENOENT || r == -ESRCH || (path[0] != '/' && cwd < 0))
-		return IC_VERDICT_GONE;
-	if (r < 0) {
-		log_warn_errno(r, "setxattr: cannot act as pid %d: %m", (int)tid);
-		return IC_VERDICT_FAILED;
-	}
+	v = enter_as_caller(req, &as_caller, &caller, path[0] == '/' || cwd >= 0);
+	if (v != IC_VERDICT_RESPOND)
+		return v;
 	ic_path_split(path, dir, sizeof(dir), &last);
 	/* Follows the last symlink, as the caller's setxattr would (and lsetxattr too when a
 	 * trailing slash asks for it), never through a /proc magic link. */
@@ -202,7 +221,12 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, enum fla
 		target = openat(parent, last, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		r = target < 0 ? -errno : 1;
 	}
-	/* Parked: from here on fds only (set_on_fd goes by the host's /proc). */
+	/* Parked: from here on fds only (set_on_fd goes by the host's /proc). set_owned runs with
+	 * the caller's fsuid, fsgid and groups (and our capabilities), as the fd branch does: the
+	 * kernel gives the filesystem the caller's ids for a privileged caller's own setxattr, and
+	 * one that judges by them (FUSE: fuse2fs, or a container's own FUSE mount, which cannot
+	 * even map our 0) must see the caller, not us. Before the context was parked (fa6d164)
+	 * this ran with fsuid 0. */
 	ic_fsctx_scope_leave(&as_caller);
 	if (r == 1)
 		r = set_owned(req, target, flags);

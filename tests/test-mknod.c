@@ -52,7 +52,7 @@ static void setup(void)
 static void teardown(void)
 {
 	if (root[0])
-		ic_test_sh(NULL, 0, 30, "umount -l %s/ro 2>/dev/null; true", root);
+		ic_test_sh(NULL, 0, 30, "umount -l %s/ro %s/w/fz 2>/dev/null; true", root, root);
 	ic_test_daemon_stop(&d);
 }
 
@@ -659,4 +659,32 @@ Test(mknod, a_flood_of_calls_writes_a_bounded_number_of_log_lines)
 	m = strstr(out, metric);
 	cr_assert(m, "%s", out);
 	cr_expect_eq(atoll(m + strlen(metric)), suppressed, "%s", m);
+}
+
+Test(callerctx, fsetxattr_acts_with_its_own_callers_ids_not_the_parked_ones)
+{
+	char img[256], mnt[256], path[300], v[8] = "";
+	int r;
+
+	/* fuse2fs judges a setxattr by the ids the request carries: the owner (the container's
+	 * root, 100000) may, 100007 may not. The mknod parks fsuid 7; the fsetxattr after it is
+	 * the caller's as fsuid 0 again, which is what the filesystem must see. */
+	snprintf(img, sizeof(img), "%s/fz.img", d.dir);
+	snprintf(mnt, sizeof(mnt), "%s/w/fz", root);
+	r = ic_test_sh(out, sizeof(out), 60,
+		       "set -e; command -v fuse2fs >/dev/null || exit 77; truncate -s 8M %s; "
+		       "mkfs.ext4 -q -F %s; mkdir -p %s; fuse2fs %s %s -o allow_other; "
+		       "mkdir %s/d; chown %d:%d %s/d",
+		       img, img, mnt, img, mnt, mnt, CT_ROOT, CT_ROOT, mnt);
+	if (r == 77)
+		cr_skip_test("no fuse2fs");
+	cr_assert_eq(r, 0, "fuse2fs: %s", out);
+	STEPS("fsuid:7 raisecap:27 mknod:/w/open/f7 fsuid:0 fsetxattr:/w/fz/d");
+	for (int i = 1; i <= 4; i++)
+		cr_expect_eq(step_errno(i), 0, "step %d: %s", i, out);
+	cr_expect_eq(host_stat("w/open/f7").st_uid, CT_ROOT + 7);
+	cr_expect_eq(step_errno(5), 0, "fsetxattr as the parked fsuid 7: %s", out);
+	snprintf(path, sizeof(path), "%s/d", mnt);
+	cr_expect_eq(getxattr(path, "trusted.overlay.opaque", v, sizeof(v)), 1, "%s", path);
+	ic_test_sh(NULL, 0, 30, "umount %s || umount -l %s", mnt, mnt);
 }
