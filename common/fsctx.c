@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/caller.h"
@@ -31,6 +32,8 @@ static __thread bool fsctx_ready;
  * of the host calls ic_fsctx_release first. */
 enum fs_state { FS_HOST = 0, FS_SCOPE, FS_PARKED };
 static __thread enum fs_state fs_state;
+/* CLOCK_MONOTONIC ns when the context was last parked (its last use). */
+static __thread uint64_t parked_at;
 /* What the thread's ids, umask and capabilities are now (host: 0, 0, none, host_umask). */
 static __thread struct {
 	uid_t fsuid;
@@ -195,6 +198,27 @@ void ic_fsctx_release(void)
 		restore_all();
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+bool ic_fsctx_release_stale(unsigned max_ms)
+{
+	if (fs_state != FS_PARKED || now_ns() - parked_at < (uint64_t)max_ms * 1000000ULL)
+		return false;
+	restore_all();
+	return true;
+}
+
+bool ic_fsctx_parked(void)
+{
+	return fs_state == FS_PARKED;
+}
+
 int ic_fsctx_enter(const struct ic_caller *c, int rootfd, int cwdfd, uint64_t keep_caps)
 {
 	int r;
@@ -301,6 +325,7 @@ void ic_fsctx_scope_leave(struct ic_fsctx_scope *s)
 		return;
 	}
 	fs_state = FS_PARKED;
+	parked_at = now_ns();
 }
 
 static int open_how(int base, const char *path, uint64_t flags)

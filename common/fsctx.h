@@ -46,6 +46,14 @@ int ic_fsctx_scope_enter_caller(struct ic_fsctx_scope *s, const struct ic_caller
  * before the handlers that know nothing of parking, the log before it writes to a socket by
  * name). */
 void ic_fsctx_release(void);
+/* Same thread: ic_fsctx_release if the context was parked max_ms ago or more (its last use);
+ * true if it released. A worker kept busy by requests that never use the parked context still
+ * drops it in bounded time (doc/design.md §10). */
+bool ic_fsctx_release_stale(unsigned max_ms);
+/* How long a parked context may stay unused. */
+#define IC_FSCTX_PARKED_MAX_MS 20
+/* Same thread: whether a caller's context is parked. */
+bool ic_fsctx_parked(void);
 #define _cleanup_fsctx_ __attribute__((cleanup(ic_fsctx_scope_leave)))
 
 /* Inside a scope: make caps (of our permitted ones) effective too. */

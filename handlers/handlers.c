@@ -6,6 +6,11 @@
 #include "common/log.h"
 #include "handlers/handlers.h"
 
+/* Per thread: the container whose request parked the thread's context, if any. Compared by
+ * address only: a container freed and another allocated there in the meantime still meets the
+ * root identity check (ic_fsctx_scope_enter_caller) and the age limit. */
+static __thread const struct ic_container_info *parked_by;
+
 enum ic_verdict ic_handle(struct ic_req *req, struct ic_resp *resp)
 {
 	resp->val = 0;
@@ -23,10 +28,15 @@ enum ic_verdict ic_handle(struct ic_req *req, struct ic_resp *resp)
 					  .pid = (int)req->notif->pid,
 					  .rl = &req->ct->log_rl};
 	ic_log_set_context(&log_ctx);
-	/* The others use paths of the host, and the host's ids. */
-	if (!req->sys->keeps_ctx)
+	/* The others use paths of the host, and the host's ids. A context parked for another
+	 * container, or unused for IC_FSCTX_PARKED_MAX_MS, goes too: however busy the worker, no
+	 * container's root and ids outlive their use by more than that (doc/design.md §10). */
+	if (!req->sys->keeps_ctx || req->ct != parked_by)
 		ic_fsctx_release();
+	else
+		ic_fsctx_release_stale(IC_FSCTX_PARKED_MAX_MS);
 	v = req->sys->handler(req, resp);
+	parked_by = ic_fsctx_parked() ? req->ct : NULL;
 	ic_log_set_context(NULL);
 	return v;
 }

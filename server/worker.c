@@ -105,12 +105,17 @@ static void *worker_main(void *arg)
 			 * periods, reloads or the drain. w->conf is pinned by reference. */
 			ic_request_serve(req, w->conf, &w->stats, &w->serving);
 			idle = 0;
-			continue;
 		}
+		/* Unused for IC_FSCTX_PARKED_MAX_MS, by the clock of its last use and not by empty
+		 * polls (requests that never use it must not keep it alive), the caller's context a
+		 * handler parked (doc/design.md §10) and the tasks' /proc fds go. */
+		if (ic_fsctx_release_stale(IC_FSCTX_PARKED_MAX_MS))
+			ic_caller_cache_drop();
+		if (req)
+			continue;
 		if (stop == IC_WORKER_DRAIN)
 			break;
-		/* Idle for a whole IDLE_MS: the caller's context a handler parked (doc/design.md
-		 * §10) and the tasks' /proc fds go; a busy worker keeps them for the next call. */
+		/* Idle for a whole IDLE_MS: the tasks' /proc fds go too. */
 		if (idle++ == 1) {
 			ic_fsctx_release();
 			ic_caller_cache_drop();

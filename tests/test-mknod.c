@@ -688,3 +688,45 @@ Test(callerctx, fsetxattr_acts_with_its_own_callers_ids_not_the_parked_ones)
 	cr_expect_eq(getxattr(path, "trusted.overlay.opaque", v, sizeof(v)), 1, "%s", path);
 	ic_test_sh(NULL, 0, 30, "umount %s || umount -l %s", mnt, mnt);
 }
+
+/* Whether, while a container keeps the one worker busy with requests that never use the
+ * parked context (mknod of a device no handler serves), every thread of the serving process
+ * is back in the host's root with fsuid 0 within WITHIN_MS of a mknod that parked it (far
+ * above the IC_FSCTX_PARKED_MAX_MS it takes: the samples are slow under load).
+ * first: the steps of the container that parks; flood: those of the one that floods
+ * (in the first when NULL). */
+static void back_to_host_while_busy(const char *first, const char *flood)
+{
+	enum { WITHIN_MS = 1000 };
+	int r;
+
+	r = ic_test_sh(
+	    out, sizeof(out), 90,
+	    "RUN=\"%s -c %s -s %s --userns --rootfs %s -- /bin/ictool steps\"; "
+	    "H=$(stat -L -c %%d:%%i /); S=%d; ok=0; "
+	    "nice -n -10 $RUN %s > %s/flood.out & F=$!; %s "
+	    "for i in $(seq 200); do [ -e %s/w/p0 ] && break; sleep 0.05; done; "
+	    "T=$(( $(date +%%s%%N) / 1000000 + %d )); "
+	    "while kill -0 $F 2>/dev/null && [ $(( $(date +%%s%%N) / 1000000 )) -lt $T ]; do "
+	    "R=$(stat -L -c %%d:%%i /proc/$S/task/*/root | sort -u); "
+	    "U=$(awk '/^Uid:/ {print $5}' /proc/$S/task/*/status | sort -u); "
+	    "if [ \"$R\" = $H ] && [ \"$U\" = 0 ] && kill -0 $F 2>/dev/null; then ok=1; break; fi; "
+	    "sleep 0.02; done; "
+	    "echo ok=$ok; wait; cat %s/flood.out",
+	    ic_test_bin("intercept-run"), d.conf, d.oci, root, (int)ic_test_server_pid(&d),
+	    flood ? flood : first, d.dir, flood ? "sleep 0.3; $RUN mknod:/w/p0;" : "", root,
+	    WITHIN_MS, d.dir);
+	cr_assert_eq(r, 0, "%s", out);
+	cr_expect_eq(ic_test_kv(out, "ok"), 1, "the worker kept the container's context: %s", out);
+	cr_expect(ic_test_kv(out, "n2") > 0 || ic_test_kv(out, "n1") > 0, "%s", out);
+}
+
+Test(callerctx, a_context_no_request_uses_is_dropped_while_the_worker_stays_busy)
+{
+	back_to_host_while_busy("mknod:/w/p0 early:4000", NULL);
+}
+
+Test(callerctx, a_context_is_dropped_when_another_containers_requests_keep_the_worker_busy)
+{
+	back_to_host_while_busy(NULL, "early:4000");
+}
