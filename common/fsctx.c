@@ -98,7 +98,7 @@ int ic_fsctx_thread_init(void)
 	cur.fsgid = 0;
 	cur.n_groups = 0;
 	ic_caller_cache_enable();
-	ic_log_set_path_guard(ic_fsctx_release);
+	ic_log_set_path_guard(ic_fsctx_host_paths);
 	fsctx_ready = true;
 	return 0;
 }
@@ -217,6 +217,12 @@ bool ic_fsctx_release_stale(unsigned max_ms)
 bool ic_fsctx_parked(void)
 {
 	return fs_state == FS_PARKED;
+}
+
+bool ic_fsctx_host_paths(void)
+{
+	ic_fsctx_release();
+	return fs_state == FS_HOST;
 }
 
 int ic_fsctx_enter(const struct ic_caller *c, int rootfd, int cwdfd, uint64_t keep_caps)

@@ -54,6 +54,9 @@ bool ic_fsctx_release_stale(unsigned max_ms);
 #define IC_FSCTX_PARKED_MAX_MS 20
 /* Same thread: whether a caller's context is parked. */
 bool ic_fsctx_parked(void);
+/* The log's path guard: releases a parked context; false inside a scope, where the thread
+ * stands in a caller's root and a path (the log's sockets) would be the container's. */
+bool ic_fsctx_host_paths(void);
 #define _cleanup_fsctx_ __attribute__((cleanup(ic_fsctx_scope_leave)))
 
 /* Inside a scope: make caps (of our permitted ones) effective too. */
