@@ -20,6 +20,7 @@
 
 static int log_level = IC_LOG_INFO;
 static int log_target = IC_LOG_STDERR;
+static bool (*path_guard)(void);
 static bool stderr_is_journal;	/* set with the target, before other threads log */
 static bool stderr_nowait;	/* likewise: stderr is a pipe or a socket */
 static uint64_t stderr_dropped; /* atomic: lines its reader did not take in time */
@@ -84,6 +85,19 @@ void ic_log_set_ratelimit(unsigned burst, unsigned interval_ms)
 {
 	__atomic_store_n(&rl_burst, burst, __ATOMIC_RELAXED);
 	__atomic_store_n(&rl_interval_ms, interval_ms, __ATOMIC_RELAXED);
+}
+
+void ic_log_set_path_guard(bool (*guard)(void))
+{
+	__atomic_store_n(&path_guard, guard, __ATOMIC_RELEASE);
+}
+
+/* Whether the journal's or syslog's socket may be reached by name now. */
+static bool before_path(void)
+{
+	bool (*guard)(void) = __atomic_load_n(&path_guard, __ATOMIC_ACQUIRE);
+
+	return !guard || guard();
 }
 
 void ic_log_set_context(const struct ic_log_context *ctx)
@@ -184,11 +198,17 @@ static void emit(enum ic_log_level level, int err, const struct ic_log_context *
 	int n;
 
 	switch (__atomic_load_n(&log_target, __ATOMIC_RELAXED)) {
+	/* Inside a caller's scope the socket's name would be resolved in the container's root:
+	 * the line goes to stderr, an fd opened in ours. */
 	case IC_LOG_SYSLOG:
+		if (!before_path())
+			break;
 		syslog(syslog_prio[level], "%s", msg + 8);
 		return;
 #if HAVE_LIBSYSTEMD
 	case IC_LOG_JOURNAL:
+		if (!before_path())
+			break;
 		journal_write(level, err, ctx, msg);
 		return;
 #endif

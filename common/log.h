@@ -52,6 +52,10 @@ enum ic_log_level ic_log_get_level(void);
 void ic_log_set_ratelimit(unsigned burst, unsigned interval_ms);
 /* The calling thread's context for its next lines; NULL clears. ctx must outlive its use. */
 void ic_log_set_context(const struct ic_log_context *ctx);
+/* Called before a line goes to the journal or syslog, whose sockets are reached by name: a
+ * thread that stands in another root must step back into ours first (ic_fsctx_host_paths);
+ * when it cannot (false), the line goes to stderr instead. Set once, before threads log. */
+void ic_log_set_path_guard(bool (*guard)(void));
 /* Writes the summary line of what rl suppressed once its interval is over, or at once when
  * force (the container is going away). Any thread; cheap when nothing was suppressed. */
 void ic_log_ratelimit_flush(struct ic_log_ratelimit *rl, const char *container, bool force);

@@ -2,8 +2,14 @@
 #include "config.h"
 
 #include "common/conf.h"
+#include "common/fsctx.h"
 #include "common/log.h"
 #include "handlers/handlers.h"
+
+/* Per thread: the container whose request parked the thread's context, if any. Compared by
+ * address only: a container freed and another allocated there in the meantime still meets the
+ * root identity check (ic_fsctx_scope_enter_caller) and the age limit. */
+static __thread const struct ic_container_info *parked_by;
 
 enum ic_verdict ic_handle(struct ic_req *req, struct ic_resp *resp)
 {
@@ -22,7 +28,15 @@ enum ic_verdict ic_handle(struct ic_req *req, struct ic_resp *resp)
 					  .pid = (int)req->notif->pid,
 					  .rl = &req->ct->log_rl};
 	ic_log_set_context(&log_ctx);
+	/* The others use paths of the host, and the host's ids. A context parked for another
+	 * container, or unused for IC_FSCTX_PARKED_MAX_MS, goes too: however busy the worker, no
+	 * container's root and ids outlive their use by more than that (doc/design.md §10). */
+	if (!req->sys->keeps_ctx || req->ct != parked_by)
+		ic_fsctx_release();
+	else
+		ic_fsctx_release_stale(IC_FSCTX_PARKED_MAX_MS);
 	v = req->sys->handler(req, resp);
+	parked_by = ic_fsctx_parked() ? req->ct : NULL;
 	ic_log_set_context(NULL);
 	return v;
 }
@@ -34,7 +48,7 @@ enum ic_verdict ic_caller_check(struct ic_req *req, struct ic_caller *caller, in
 	int r = ic_caller_read(tid, caller);
 
 	if (r == 0)
-		r = ic_caller_in_userns(tid, &req->ct->userns, &same);
+		r = ic_caller_in_userns(caller, &req->ct->userns, &same);
 	if (r < 0)
 		return r == -ESRCH || r == -ENOENT ? IC_VERDICT_GONE : IC_VERDICT_FAILED;
 	/* In the host's namespace the kernel itself judges; in another namespace than the
@@ -44,13 +58,13 @@ enum ic_verdict ic_caller_check(struct ic_req *req, struct ic_caller *caller, in
 	return IC_VERDICT_RESPOND;
 }
 
-enum ic_verdict ic_caller_open_dirs(struct ic_req *req, int *root, int *cwd)
+enum ic_verdict ic_caller_open_dirs(struct ic_req *req, const struct ic_caller *caller, int *root,
+				    int *cwd)
 {
-	pid_t tid = (pid_t)req->notif->pid;
 	int r;
 
-	*root = ic_caller_open_root(tid);
-	*cwd = ic_caller_open_cwd(tid);
+	*root = ic_caller_open_root(caller);
+	*cwd = ic_caller_open_cwd(caller);
 	r = req->still_valid(req);
 	if (r < 0)
 		return ic_verdict_of(r);

@@ -73,9 +73,11 @@ enum ic_verdict ic_handle(struct ic_req *req, struct ic_resp *resp);
 /* Read the caller's identity and place it: CONTINUE unless it is in the container's own
  * (non-initial) user namespace and holds capability cap there. */
 enum ic_verdict ic_caller_check(struct ic_req *req, struct ic_caller *caller, int cap);
-/* O_PATH fds of the caller's root and cwd, proved to be the notifying task's by a still_valid
- * after opening them. IC_VERDICT_RESPOND when they are good, else the verdict to return. */
-enum ic_verdict ic_caller_open_dirs(struct ic_req *req, int *root, int *cwd);
+/* O_PATH fds of the root and cwd of caller (read by ic_caller_check), proved to be the notifying
+ * task's by a still_valid after opening them. IC_VERDICT_RESPOND when they are good, else the
+ * verdict to return. */
+enum ic_verdict ic_caller_open_dirs(struct ic_req *req, const struct ic_caller *caller, int *root,
+				    int *cwd);
 
 /* The container's view of sysinfo for a caller of the given ABI, as bytes to write: the size of
  * the layout written into buf (112 native, 64 i386), 0 when buflen is too small. */

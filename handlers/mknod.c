@@ -68,11 +68,12 @@ static bool node_unusable(int target, dev_t dev, uid_t owner)
 	if (fstat(target, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != dev ||
 	    st.st_uid != owner)
 		return false;
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", target);
-	fd = open(link, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	/* By the host's /proc: the worker may stand in the container's root. */
+	snprintf(link, sizeof(link), "self/fd/%d", target);
+	fd = ic_caller_proc_at(link, O_RDONLY | O_NOCTTY | O_NONBLOCK);
 	if (fd >= 0)
 		close(fd);
-	return fd < 0 && errno == EACCES;
+	return fd == -EACCES;
 }
 
 #ifndef STATX_MNT_ID_UNIQUE
@@ -107,27 +108,24 @@ const struct ic_sys_state ic_mknod_state = {
     .fini = mknod_state_fini,
 };
 
-static bool node_unusable_cached(struct mknod_state *ms, int target, dev_t dev, uid_t owner)
+/* Whether mount mnt_id (a unique id) honours device nodes, as far as ms knows: 1 yes, 0 no,
+ * -1 unknown. */
+static int mount_usable(struct mknod_state *ms, uint64_t mnt_id)
 {
-	struct statx stx;
-	bool unusable;
+	int usable;
 
-	if (statx(target, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID_UNIQUE, &stx) < 0 ||
-	    !(stx.stx_mask & STATX_MNT_ID_UNIQUE))
-		return node_unusable(target, dev, owner);
 	pthread_mutex_lock(&ms->lock);
-	if (ms->usable >= 0 && ms->mnt_id == stx.stx_mnt_id) {
-		unusable = !ms->usable;
-		pthread_mutex_unlock(&ms->lock);
-		return unusable;
-	}
+	usable = ms->usable >= 0 && ms->mnt_id == mnt_id ? ms->usable : -1;
 	pthread_mutex_unlock(&ms->lock);
-	unusable = node_unusable(target, dev, owner);
+	return usable;
+}
+
+static void mount_learnt(struct mknod_state *ms, uint64_t mnt_id, bool usable)
+{
 	pthread_mutex_lock(&ms->lock);
-	ms->mnt_id = stx.stx_mnt_id;
-	ms->usable = !unusable;
+	ms->mnt_id = mnt_id;
+	ms->usable = usable;
 	pthread_mutex_unlock(&ms->lock);
-	return unusable;
 }
 
 /* Whether the host's node really is the device: it is what the container will get. Checked
@@ -153,6 +151,13 @@ static bool host_node_ok(const char *host, dev_t dev)
 	return false;
 }
 
+/* Whether the owner's own permission bits let it create in directory st, so that no DAC
+ * override is needed: the kernel uses a capability only where the mode refuses. */
+static bool owner_may_create(const struct statx *st, uid_t fsuid)
+{
+	return st->stx_uid == fsuid && (st->stx_mode & 0300) == 0300;
+}
+
 /* mknod(path, mode, dev) and mknodat(dirfd, path, mode, dev). Worker threads. */
 static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 {
@@ -162,15 +167,15 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 	mode_t mode = (mode_t)(uint32_t)(at ? a[2] : a[1]);
 	dev_t dev = (dev_t)(uint32_t)(at ? a[3] : a[2]);
 	pid_t tid = (pid_t)req->notif->pid;
-	_cleanup_close_ int root = -EBADF, base = -EBADF, parent = -EBADF, target = -EBADF;
+	_cleanup_close_ int base = -EBADF, parent = -EBADF, target = -EBADF;
 	_cleanup_fsctx_ struct ic_fsctx_scope as_caller = {0};
 	char path[PATH_MAX], dir[PATH_MAX];
 	const char *last, *host;
 	struct ic_caller caller;
-	bool nodev = false, host_ok, null_stands_in = false;
-	struct stat made;
+	bool nodev = false, null_stands_in = false, have_dir;
+	struct statx pst;
 	enum ic_verdict v;
-	int r;
+	int r, w, usable;
 
 	/* Whiteouts (0:0) the kernel allows unprivileged; block devices, FIFOs, sockets, files and
 	 * other devices it judges itself. */
@@ -179,7 +184,6 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 	host = safe_device(major(dev), minor(dev), &null_stands_in);
 	if (!host)
 		return IC_VERDICT_CONTINUE;
-	host_ok = host_node_ok(host, dev);
 
 	v = ic_caller_check(req, &caller, CAP_MKNOD);
 	if (v != IC_VERDICT_RESPOND)
@@ -197,18 +201,22 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 		resp->error = ENOENT; /* the kernel's answer to "", whatever dirfd is */
 		return IC_VERDICT_RESPOND;
 	}
-	root = ic_caller_open_root(tid);
-	if (path[0] != '/' && dirfd != AT_FDCWD)
-		base = ic_caller_open_fd(tid, dirfd, true);
-	else
-		base = ic_caller_open_cwd(tid);
-	/* The fds above must be the notifying task's, not a recycled pid's. */
-	r = req->still_valid(req);
-	if (r < 0)
-		return ic_verdict_of(r);
-	if (root < 0)
+	/* A relative path starts from the caller's cwd or dirfd; an absolute one needs neither. */
+	if (path[0] != '/')
+		base = dirfd != AT_FDCWD ? ic_caller_open_fd(&caller, dirfd, true)
+					 : ic_caller_open_cwd(&caller);
+	r = ic_fsctx_scope_enter_caller(&as_caller, &caller, 1ULL << CAP_MKNOD);
+	/* The fds and the root above must be the notifying task's, not a recycled pid's. */
+	w = req->still_valid(req);
+	if (w < 0)
+		return ic_verdict_of(w);
+	if (r == -ENOENT || r == -ESRCH)
 		return IC_VERDICT_GONE;
-	if (base < 0) {
+	if (r < 0) {
+		log_warn_errno(r, "mknod: cannot act as pid %d: %m", (int)tid);
+		return IC_VERDICT_FAILED;
+	}
+	if (path[0] != '/' && base < 0) {
 		if (base != -EBADF && base != -ENOTDIR)
 			return IC_VERDICT_GONE;
 		resp->error = -base;
@@ -216,12 +224,7 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 	}
 
 	ic_path_split(path, dir, sizeof(dir), &last);
-	r = ic_fsctx_scope_enter(&as_caller, &caller, root, base, 1ULL << CAP_MKNOD);
-	if (r < 0) {
-		log_warn_errno(r, "mknod: cannot act as pid %d: %m", (int)tid);
-		return IC_VERDICT_FAILED;
-	}
-	parent = ic_open_dir_as_caller(dir);
+	parent = ic_open_dir_at_caller(base, dir);
 	if (parent < 0) {
 		r = parent;
 		goto out;
@@ -229,38 +232,47 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, bool at)
 	r = req->still_valid(req);
 	if (r < 0)
 		return ic_verdict_of(r);
+	/* Its owner for the DAC override, its mount (the node's) for whether devices work. */
+	have_dir = statx(parent, "", AT_EMPTY_PATH,
+			 STATX_UID | STATX_GID | STATX_MODE | STATX_MNT_ID_UNIQUE, &pst) == 0;
 	/* The caller's own DAC override counts where the kernel would honour it: on a directory
 	 * whose owner and group its namespace maps. (Directories on the way were searched with
 	 * its ids alone.) */
-	if (caller.cap_eff & (1ULL << CAP_DAC_OVERRIDE)) {
-		struct stat st;
-
-		if (fstat(parent, &st) == 0 &&
-		    ic_userns_maps(&req->ct->userns, st.st_uid, st.st_gid))
-			(void)ic_fsctx_raise(1ULL << CAP_DAC_OVERRIDE);
-	}
+	if ((caller.cap_eff & (1ULL << CAP_DAC_OVERRIDE)) && have_dir &&
+	    !owner_may_create(&pst, caller.fsuid) &&
+	    ic_userns_maps(&req->ct->userns, pst.stx_uid, pst.stx_gid))
+		(void)ic_fsctx_raise(1ULL << CAP_DAC_OVERRIDE);
 	if (mknodat(parent, last, mode, null_stands_in ? makedev(1, 3) : dev) < 0) {
 		r = -errno;
 		goto out;
 	}
-	target = openat(parent, last, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (target >= 0 && fstat(target, &made) < 0)
-		made.st_ino = 0;
+	/* A stand-in need not work, and must stay removable. Else, unless its mount is known to
+	 * honour devices, the node is looked at. */
+	have_dir = have_dir && (pst.stx_mask & STATX_MNT_ID_UNIQUE);
+	usable = null_stands_in ? 1 : have_dir ? mount_usable(req->state, pst.stx_mnt_id) : -1;
+	if (usable != 1)
+		target = openat(parent, last, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	/* Parked: from here on fds only, until ic_fsctx_release. */
 	ic_fsctx_scope_leave(&as_caller);
+	if (target >= 0 && usable < 0) {
+		usable = !node_unusable(target, dev, caller.fsuid);
+		if (have_dir)
+			mount_learnt(req->state, pst.stx_mnt_id, usable);
+	}
 	/* Where its filesystem will not honour a node (nodev, or a tmpfs a user namespace
-	 * mounted), the host's node is bound over it so that it works. A stand-in need not work,
-	 * and must stay removable. */
-	if (target >= 0 && !null_stands_in &&
-	    node_unusable_cached(req->state, target, dev, caller.fsuid)) {
+	 * mounted), the host's node is bound over it so that it works. */
+	if (target >= 0 && usable == 0) {
 		nodev = true;
-		r = host_ok ? ic_bind_host_node(tid, host, target) : -EPERM;
+		ic_fsctx_release(); /* the host's paths and ids */
+		r = host_node_ok(host, dev) ? ic_bind_host_node(tid, host, target) : -EPERM;
 		if (r < 0) {
-			struct stat now;
+			struct stat made, now;
 
 			log_warn_errno(r, "container %s: mknod %s: cannot bind %s: %m", req->ct->id,
 				       path, host);
 			/* Only what we made: the name may have been swapped meanwhile. */
-			if (fstatat(parent, last, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+			if (fstat(target, &made) == 0 &&
+			    fstatat(parent, last, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
 			    now.st_ino == made.st_ino && now.st_dev == made.st_dev)
 				unlinkat(parent, last, 0);
 			r = -EPERM;

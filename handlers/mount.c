@@ -350,7 +350,7 @@ IC_HANDLER(ic_handle_mount)
 	if (r < 0)
 		return IC_VERDICT_GONE;
 
-	v = ic_caller_open_dirs(req, &root, &cwd);
+	v = ic_caller_open_dirs(req, &caller, &root, &cwd);
 	if (v != IC_VERDICT_RESPOND)
 		return v;
 	if (mode == MOUNT_FUSE) {

@@ -37,8 +37,19 @@ struct xattr_args_v0 {
  * block us, a device is not opened). */
 static int set_on_fd(int fd, int flags)
 {
+	struct xattr_args_v0 args = {.value = (uintptr_t) "y", .size = 1, .flags = (uint32_t)flags};
+	int proc = ic_caller_proc_dirfd();
 	char link[64];
 
+	/* By the host's /proc: the worker may stand in the container's root. */
+	if (proc >= 0) {
+		snprintf(link, sizeof(link), "self/fd/%d", fd);
+		if (syscall(SYS_setxattrat, proc, link, 0, OPAQUE_NAME, &args, sizeof(args)) == 0)
+			return 0;
+		if (errno != ENOSYS)
+			return -errno;
+	}
+	ic_fsctx_release();
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	return setxattr(link, OPAQUE_NAME, "y", 1, flags) < 0 ? -errno : 0;
 }
@@ -84,24 +95,35 @@ static int set_link(const struct ic_req *req, int parent, const char *last,
 }
 
 /* Whether the caller's fd was opened O_PATH: fsetxattr then fails with EBADF. */
-static int fd_is_opath(pid_t tid, int fd)
+static int fd_is_opath(const struct ic_caller *c, int fd)
 {
-	char path[64], line[128];
-	unsigned flags = 0;
-	bool found = false;
-	FILE *f;
+	unsigned flags;
+	int r = ic_caller_fd_flags(c, fd, &flags);
 
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)tid, fd);
-	f = fopen(path, "re");
-	if (!f)
+	if (r < 0)
 		return -EBADF;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "flags: %o", &flags) == 1) {
-			found = true;
-			break;
-		}
-	fclose(f);
-	return found && (flags & O_PATH) ? 1 : 0;
+	return flags & O_PATH ? 1 : 0;
+}
+
+/* Enter the caller's scope: its root, fsuid, fsgid, groups and umask, of our capabilities
+ * CAP_SYS_ADMIN alone. fds_ok: the base fds opened before for it are good. A still_valid after
+ * entering proves those fds and the root were the notifying task's, not a recycled pid's.
+ * IC_VERDICT_RESPOND once entered, else the verdict to return. */
+static enum ic_verdict enter_as_caller(struct ic_req *req, struct ic_fsctx_scope *s,
+				       const struct ic_caller *caller, bool fds_ok)
+{
+	int r = ic_fsctx_scope_enter_caller(s, caller, 1ULL << CAP_SYS_ADMIN);
+	int w = req->still_valid(req);
+
+	if (w < 0)
+		return ic_verdict_of(w);
+	if (r == -ENOENT || r == -ESRCH || !fds_ok)
+		return IC_VERDICT_GONE;
+	if (r < 0) {
+		log_warn_errno(r, "setxattr: cannot act as pid %d: %m", (int)caller->tid);
+		return IC_VERDICT_FAILED;
+	}
+	return IC_VERDICT_RESPOND;
 }
 
 /* setxattr(path, name, value, size, flags), lsetxattr(...), fsetxattr(fd, ...). The filter only
@@ -114,7 +136,7 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, enum fla
 	const __u64 *a = req->notif->data.args;
 	pid_t tid = (pid_t)req->notif->pid;
 	int flags = (int)(uint32_t)a[4];
-	_cleanup_close_ int root = -EBADF, cwd = -EBADF, target = -EBADF, parent = -EBADF;
+	_cleanup_close_ int cwd = -EBADF, target = -EBADF, parent = -EBADF;
 	_cleanup_fsctx_ struct ic_fsctx_scope as_caller = {0};
 	char name[XATTR_NAME_MAX + 1], path[PATH_MAX], dir[PATH_MAX], value;
 	const char *last = NULL;
@@ -138,8 +160,14 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, enum fla
 		return v;
 
 	if (how == BY_FD) {
-		r = fd_is_opath(tid, (int)a[0]);
-		target = r == 0 ? ic_caller_open_fd(tid, (int)a[0], false) : -EBADF;
+		/* This caller's ids, parked, before any work on its fd: never the ids the last
+		 * request parked (another task's, or this one's before a setfsuid). */
+		v = enter_as_caller(req, &as_caller, &caller, true);
+		if (v != IC_VERDICT_RESPOND)
+			return v;
+		ic_fsctx_scope_leave(&as_caller);
+		r = fd_is_opath(&caller, (int)a[0]);
+		target = r == 0 ? ic_caller_open_fd(&caller, (int)a[0], false) : -EBADF;
 		r = req->still_valid(req);
 		if (r < 0)
 			return ic_verdict_of(r);
@@ -158,26 +186,23 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, enum fla
 	}
 	if (r < 0)
 		return IC_VERDICT_GONE;
-	v = ic_caller_open_dirs(req, &root, &cwd);
+	/* A relative path starts from the caller's cwd; an absolute one needs none. */
+	if (path[0] != '/')
+		cwd = ic_caller_open_cwd(&caller);
+	v = enter_as_caller(req, &as_caller, &caller, path[0] == '/' || cwd >= 0);
 	if (v != IC_VERDICT_RESPOND)
 		return v;
-
-	r = ic_fsctx_scope_enter(&as_caller, &caller, root, cwd, 1ULL << CAP_SYS_ADMIN);
-	if (r < 0) {
-		log_warn_errno(r, "setxattr: cannot act as pid %d: %m", (int)tid);
-		return IC_VERDICT_FAILED;
-	}
 	ic_path_split(path, dir, sizeof(dir), &last);
 	/* Follows the last symlink, as the caller's setxattr would (and lsetxattr too when a
 	 * trailing slash asks for it), never through a /proc magic link. */
 	follow = how == PATH_FOLLOW || strchr(last, '/');
 	if (follow) {
-		target = ic_open_as_caller(path, true);
+		target = ic_open_at_caller(cwd, path, true);
 		w = target < 0 ? 0 : req->still_valid(req);
 	} else {
 		/* lsetxattr: the last component itself, named from its directory while we still
 		 * stand in the caller's root (so ".." cannot climb out of it). */
-		parent = ic_open_dir_as_caller(dir);
+		parent = ic_open_dir_at_caller(cwd, dir);
 		w = parent < 0 ? 0 : req->still_valid(req);
 	}
 	if (w < 0)
@@ -196,6 +221,12 @@ static enum ic_verdict handle(struct ic_req *req, struct ic_resp *resp, enum fla
 		target = openat(parent, last, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		r = target < 0 ? -errno : 1;
 	}
+	/* Parked: from here on fds only (set_on_fd goes by the host's /proc). set_owned runs with
+	 * the caller's fsuid, fsgid and groups (and our capabilities), as the fd branch does: the
+	 * kernel gives the filesystem the caller's ids for a privileged caller's own setxattr, and
+	 * one that judges by them (FUSE: fuse2fs, or a container's own FUSE mount, which cannot
+	 * even map our 0) must see the caller, not us. Before the context was parked (fa6d164)
+	 * this ran with fsuid 0. */
 	ic_fsctx_scope_leave(&as_caller);
 	if (r == 1)
 		r = set_owned(req, target, flags);

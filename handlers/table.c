@@ -47,17 +47,17 @@ const struct ic_syscall ic_syscalls[] = {
 	/* Only device nodes: FIFOs, sockets and regular files never need us. */
 	{.name = "mknod", .handler = ic_handle_mknod, .policy_key = KEY(mknod),
 	 .n_conds = 2, .conds = {MASKED(1, S_IFMT, S_IFCHR), MASKED(1, S_IFMT, S_IFBLK)},
-	 .state = &ic_mknod_state},
+	 .state = &ic_mknod_state, .keeps_ctx = true},
 	{.name = "mknodat", .handler = ic_handle_mknodat, .policy_key = KEY(mknod),
 	 .n_conds = 2, .conds = {MASKED(2, S_IFMT, S_IFCHR), MASKED(2, S_IFMT, S_IFBLK)},
-	 .state = &ic_mknod_state},
+	 .state = &ic_mknod_state, .keeps_ctx = true},
 	/* The only attribute we set is trusted.overlay.opaque = "y": one byte. */
 	{.name = "setxattr", .handler = ic_handle_setxattr, .policy_key = KEY(setxattr),
-	 .n_conds = 1, .conds = {EQ(3, 1)}},
+	 .n_conds = 1, .conds = {EQ(3, 1)}, .keeps_ctx = true},
 	{.name = "lsetxattr", .handler = ic_handle_lsetxattr, .policy_key = KEY(setxattr),
-	 .n_conds = 1, .conds = {EQ(3, 1)}},
+	 .n_conds = 1, .conds = {EQ(3, 1)}, .keeps_ctx = true},
 	{.name = "fsetxattr", .handler = ic_handle_fsetxattr, .policy_key = KEY(setxattr),
-	 .n_conds = 1, .conds = {EQ(3, 1)}},
+	 .n_conds = 1, .conds = {EQ(3, 1)}, .keeps_ctx = true},
 	/* Its one side effect is writing the answer, which a second run writes again. */
 	{.name = "sysinfo", .handler = ic_handle_sysinfo, .policy_key = KEY(sysinfo), .fast = true,
 	 .rerun = true, .state = &ic_sysinfo_state},

@@ -71,6 +71,7 @@ struct ic_syscall {
 	bool fast;	       /* neither blocks nor forks: may run on an acceptor */
 	bool rerun;	       /* running it twice is harmless (a crash may make it) */
 	bool enosys;	       /* not notified: the filter fails it with ENOSYS */
+	bool keeps_ctx;	       /* its handler may find a caller's context parked (ic_fsctx) */
 	unsigned n_conds;      /* notified when any condition holds; 0: always */
 	struct ic_sys_cond conds[IC_SYS_CONDS_MAX];
 	const struct ic_sys_state *state; /* NULL: none */

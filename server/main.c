@@ -410,6 +410,12 @@ int main(int argc, char **argv)
 		log_warn("not running as root: only containers of this user can be served");
 	raise_fd_limit();
 	restrict_capabilities();
+	/* A worker may stand in a container's root between requests (doc/design.md §10): a crash
+	 * then must not write a core there, and nobody but CAP_SYS_PTRACE may read our memory.
+	 * Before the keeper forks, so the serving process inherits it (ptrace by root still
+	 * works: the tests' PTRACE_SEIZE of a worker holds CAP_SYS_PTRACE). */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		log_warn_errno(errno, "cannot make the process non-dumpable: %m");
 	r = ic_notif_check_sizes();
 	if (r < 0) {
 		log_error_errno(r,

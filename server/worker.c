@@ -7,6 +7,7 @@
 #include <string.h>
 #include <urcu.h>
 
+#include "common/caller.h"
 #include "common/fsctx.h"
 #include "common/conf.h"
 #include "common/log.h"
@@ -66,6 +67,7 @@ static struct ic_conf *follow_conf(struct ic_worker *w)
 static void *worker_main(void *arg)
 {
 	struct ic_worker *w = arg;
+	unsigned idle = 0;
 	int r;
 
 	rcu_register_thread();
@@ -102,14 +104,28 @@ static void *worker_main(void *arg)
 			/* Outside the read section: a handler may block, and must not hold up grace
 			 * periods, reloads or the drain. w->conf is pinned by reference. */
 			ic_request_serve(req, w->conf, &w->stats, &w->serving);
-			continue;
+			idle = 0;
 		}
+		/* Unused for IC_FSCTX_PARKED_MAX_MS, by the clock of its last use and not by empty
+		 * polls (requests that never use it must not keep it alive), the caller's context a
+		 * handler parked (doc/design.md §10) and the tasks' /proc fds go. */
+		if (ic_fsctx_release_stale(IC_FSCTX_PARKED_MAX_MS))
+			ic_caller_cache_drop();
+		if (req)
+			continue;
 		if (stop == IC_WORKER_DRAIN)
 			break;
+		/* Idle for a whole IDLE_MS: the tasks' /proc fds go too. */
+		if (idle++ == 1) {
+			ic_fsctx_release();
+			ic_caller_cache_drop();
+		}
 		/* Queues live for the process, so sleeping outside the read section is safe. */
 		ic_queue_sleep(hq, seen, IDLE_MS);
 		ic_queue_sleep_finish(hq);
 	}
+	ic_fsctx_release();
+	ic_caller_cache_drop();
 	ic_conf_unref(w->conf);
 	w->conf = NULL;
 	rcu_unregister_thread();

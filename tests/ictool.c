@@ -9,8 +9,18 @@
  *   setxattr|lsetxattr|fsetxattr PATH NAME VALUE [FLAGS]    getxattr|lgetxattr PATH NAME
  *   stat PATH   lstat PATH   write PATH   cat PATH   fault-mknod   fault-setxattr PATH
  *   mount SRC TGT FSTYPE [FLAGS [DATA]]   vmsplice-badfd
- *   mknod-flood PATH N: N times mknod PATH c 1 3 and unlink it; prints made=M failed=F */
+ *   mknod-flood PATH N: N times mknod PATH c 1 3 and unlink it; prints made=M failed=F
+ *   setxattr-flood PATH N: N times setxattr PATH trusted.overlay.opaque y; prints made=M failed=F
+ *   steps STEP...: the steps in order, in this one thread; step I prints "eI=ERRNO" (0: done):
+ *     mknod:PATH[:MODE] (c 1 3)  chroot:DIR  chdir:DIR  umask:OCTAL  fsuid:ID  fsgid:ID
+ *     groups:[GID[,GID...]]  uid:ID (setresuid)  dropcap:CAP (from the effective set)
+ *     raisecap:CAP (permitted into effective)  unshare-mnt  tmpfs:DIR  setxattr:PATH
+ *     fsetxattr:DIR  stat:PATH (prints uI= gI= pI= chrI= of the node)
+ *     early:MS[:THREADS]: for MS ms, mknod /w/early c 7 250 (EPERM; prints nI=CALLS) */
 #include <errno.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <sys/fsuid.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -22,6 +32,7 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <grp.h>
+#include <time.h>
 #include <unistd.h>
 
 static int g_argc;
@@ -46,6 +57,133 @@ static void print_stat(const char *path, int follow)
 	    "ret=0 errno=0\nmode=%o\nperm=%o\nuid=%u\ngid=%u\nmajor=%u\nminor=%u\nchr=%d\nreg=%d\n",
 	    st.st_mode, st.st_mode & 07777, st.st_uid, st.st_gid, major(st.st_rdev),
 	    minor(st.st_rdev), S_ISCHR(st.st_mode), S_ISREG(st.st_mode));
+}
+
+static int caps(int cap, int raise)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -1;
+	if (raise)
+		d[cap / 32].effective |= d[cap / 32].permitted & (1U << (cap % 32));
+	else
+		d[cap / 32].effective &= ~(1U << (cap % 32));
+	return (int)syscall(SYS_capset, &h, d);
+}
+
+/* For ms milliseconds, mknod of a device no handler serves: the daemon looks at each and the
+ * kernel answers EPERM, without the daemon using its parked context. The calls made, -1 on
+ * another answer. */
+static long early_loop(long ms)
+{
+	struct timespec t0, t;
+	long n = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		if (mknod("/w/early", S_IFCHR | 0600, makedev(7, 250)) == 0 || errno != EPERM)
+			return -1;
+		n++;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+	return n;
+}
+
+static void *early_thread(void *ms)
+{
+	return (void *)early_loop(*(long *)ms);
+}
+
+/* One step of "steps": its return value, errno set on failure. Raw syscalls for the ids, so
+ * that only this thread changes (it is the only one). */
+static long step(int i, char *s)
+{
+	char *arg = strchr(s, ':');
+	struct stat st;
+
+	if (arg)
+		*arg++ = 0;
+	if (!strcmp(s, "mknod") && arg) {
+		char *m = strchr(arg, ':');
+		mode_t mode = 0666;
+
+		if (m) {
+			*m++ = 0;
+			mode = (mode_t)strtoul(m, NULL, 8);
+		}
+		return mknod(arg, S_IFCHR | mode, makedev(1, 3));
+	}
+	if (!strcmp(s, "chroot") && arg)
+		return chroot(arg);
+	if (!strcmp(s, "chdir") && arg)
+		return chdir(arg);
+	if (!strcmp(s, "umask") && arg)
+		return umask((mode_t)strtoul(arg, NULL, 8)), 0;
+	if (!strcmp(s, "fsuid") && arg) {
+		syscall(SYS_setfsuid, atoi(arg));
+		return syscall(SYS_setfsuid, -1) == atoi(arg) ? 0 : (errno = EPERM, -1);
+	}
+	if (!strcmp(s, "fsgid") && arg) {
+		syscall(SYS_setfsgid, atoi(arg));
+		return syscall(SYS_setfsgid, -1) == atoi(arg) ? 0 : (errno = EPERM, -1);
+	}
+	if (!strcmp(s, "groups") && arg) {
+		gid_t g[16];
+		size_t n = 0;
+
+		for (char *t = strtok(arg, ","); t && n < 16; t = strtok(NULL, ","))
+			g[n++] = (gid_t)atoi(t);
+		return syscall(SYS_setgroups, n, g);
+	}
+	if (!strcmp(s, "uid") && arg)
+		return syscall(SYS_setresuid, atoi(arg), atoi(arg), atoi(arg));
+	if (!strcmp(s, "dropcap") && arg)
+		return caps(atoi(arg), 0);
+	if (!strcmp(s, "raisecap") && arg)
+		return caps(atoi(arg), 1);
+	if (!strcmp(s, "unshare-mnt"))
+		return unshare(CLONE_NEWNS);
+	if (!strcmp(s, "tmpfs") && arg)
+		return mount("none", arg, "tmpfs", 0, "mode=0777");
+	if (!strcmp(s, "setxattr") && arg)
+		return setxattr(arg, "trusted.overlay.opaque", "y", 1, 0);
+	if (!strcmp(s, "fsetxattr") && arg) {
+		int fd = open(arg, O_RDONLY | O_DIRECTORY);
+		long r = fd < 0 ? -1 : fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0);
+
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	if (!strcmp(s, "early") && arg) {
+		char *t = strchr(arg, ':');
+		int n = t ? atoi(t + 1) : 1;
+		pthread_t th[8];
+		long ms = atol(arg), calls = early_loop(ms);
+
+		/* More threads keep the daemon's queue from ever running empty. */
+		for (int k = 1; k < n && k < 8; k++)
+			pthread_create(&th[k], NULL, early_thread, &ms);
+		for (int k = 1; k < n && k < 8; k++) {
+			void *c;
+
+			pthread_join(th[k], &c);
+			calls += (long)c;
+		}
+		printf("n%d=%ld\n", i, calls);
+		return calls > 0 ? 0 : -1;
+	}
+	if (!strcmp(s, "stat") && arg) {
+		if (lstat(arg, &st) < 0)
+			return -1;
+		printf("u%d=%u\ng%d=%u\np%d=%o\nchr%d=%d\n", i, st.st_uid, i, st.st_gid, i,
+		       st.st_mode & 07777, i, S_ISCHR(st.st_mode));
+		return 0;
+	}
+	fprintf(stderr, "ictool: bad step %s\n", s);
+	exit(2);
 }
 
 static void *run(void *unused)
@@ -187,6 +325,25 @@ int main(int argc, char **argv)
 				failed++;
 		}
 		printf("made=%ld failed=%ld\n", made, failed);
+		return 0;
+	}
+	if (!strcmp(g_argv[0], "setxattr-flood") && g_argc >= 3) {
+		long n = atol(g_argv[2]), made = 0, failed = 0;
+
+		for (long i = 0; i < n; i++) {
+			if (setxattr(g_argv[1], "trusted.overlay.opaque", "y", 1, 0) == 0)
+				made++;
+			else
+				failed++;
+		}
+		printf("made=%ld failed=%ld\n", made, failed);
+		return 0;
+	}
+	if (!strcmp(g_argv[0], "steps")) {
+		for (int i = 1; i < g_argc; i++) {
+			errno = 0;
+			printf("e%d=%d\n", i, step(i, g_argv[i]) < 0 ? errno : 0);
+		}
 		return 0;
 	}
 	if (!strcmp(g_argv[0], "mknod-stat-write") && g_argc >= 5) {

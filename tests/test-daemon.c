@@ -238,6 +238,57 @@ Test(daemon, every_thread_keeps_only_the_capabilities_handlers_need)
 	expect_caps_within(path, kept); /* the keeper */
 }
 
+/* Whether a process of ours without CAP_SYS_PTRACE in its effective set (the permitted set
+ * kept: only dumpability is tested) may PTRACE_SEIZE pid: 1 yes, 0 no. */
+static int seizable_without_cap_sys_ptrace(pid_t pid)
+{
+	pid_t child = fork();
+	int status;
+
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+		struct __user_cap_data_struct c[2];
+
+		if (syscall(SYS_capget, &h, c) < 0)
+			_exit(2);
+		c[CAP_SYS_PTRACE / 32].effective &= ~(1U << (CAP_SYS_PTRACE % 32));
+		if (syscall(SYS_capset, &h, c) < 0)
+			_exit(2);
+		if (ptrace(PTRACE_SEIZE, pid, 0, 0) < 0)
+			_exit(errno == EPERM ? 0 : 3);
+		ptrace(PTRACE_DETACH, pid, 0, 0);
+		_exit(1);
+	}
+	cr_assert_eq(waitpid(child, &status, 0), child);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) <= 1, "status %d", status);
+	return WEXITSTATUS(status);
+}
+
+Test(daemon, keeper_and_server_are_not_dumpable)
+{
+	pid_t server, dumpable;
+
+	/* Non-dumpable: a crash writes no core (a worker may stand in a container's root), and
+	 * a process of the same ids without CAP_SYS_PTRACE cannot attach. */
+	start(NULL);
+	ic_test_expect_served(&d);
+	server = ic_test_server_pid(&d);
+	cr_assert_gt(server, 0);
+	cr_expect_eq(seizable_without_cap_sys_ptrace(d.pid), 0, "the keeper is dumpable");
+	cr_expect_eq(seizable_without_cap_sys_ptrace(server), 0, "the server is dumpable");
+	/* The check itself: a dumpable process of ours can be attached so. */
+	dumpable = fork();
+	cr_assert_geq(dumpable, 0);
+	if (dumpable == 0) {
+		pause();
+		_exit(0);
+	}
+	cr_expect_eq(seizable_without_cap_sys_ptrace(dumpable), 1);
+	kill(dumpable, SIGKILL);
+	waitpid(dumpable, NULL, 0);
+}
+
 Test(daemon, out_of_fds_every_listener_is_served_or_refused_and_no_container_hangs)
 {
 	static struct ic_test_target t[100];

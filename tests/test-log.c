@@ -13,6 +13,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/caller.h"
+#include "common/fsctx.h"
 #include "common/log.h"
 
 /* common/log.c: the per-container budget, the journal's fields, and journald's stderr stream.
@@ -184,4 +186,40 @@ Test(log, the_journal_gets_the_containers_fields)
 #else
 	cr_skip_test("built without libsystemd");
 #endif
+}
+
+Test(log, a_line_written_in_a_callers_root_never_reaches_a_socket_there)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char dir[] = "/tmp/ic-log-root-XXXXXX", buf[512];
+	struct ic_caller c = {.umask = 022};
+	int fd, rootfd;
+	ssize_t n;
+
+	/* A container's root with a /dev/log of its own: inside a scope, syslog's name would
+	 * lead there. The line goes to our stderr instead. */
+	stderr_to_file();
+	cr_assert(mkdtemp(dir));
+	snprintf(buf, sizeof(buf), "%s/dev", dir);
+	cr_assert_eq(mkdir(buf, 0755), 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/dev/log", dir);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	rootfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	cr_assert_geq(rootfd, 0);
+	cr_assert_eq(ic_fsctx_thread_init(), 0);
+	ic_log_set_target(IC_LOG_SYSLOG);
+	cr_assert_eq(ic_fsctx_enter(&c, rootfd, rootfd, ~0ULL), 0);
+	log_warn("said inside the scope");
+	ic_fsctx_leave();
+	n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	cr_expect_lt(n, 0, "the container's /dev/log got: %.*s", (int)(n > 0 ? n : 0), buf);
+	cr_expect(strstr(stderr_text(), "said inside the scope"), "%s", stderr_text());
+	close(fd);
+	close(rootfd);
+	unlink(sa.sun_path);
+	snprintf(buf, sizeof(buf), "%s/dev", dir);
+	rmdir(buf);
+	rmdir(dir);
 }

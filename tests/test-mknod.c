@@ -24,11 +24,11 @@ static char root[128];
 
 #define CT_ROOT 100000
 
-static void setup(void)
+static void setup_with(const char *server_extra)
 {
 	int r;
 
-	ic_test_daemon_start(&d, NULL,
+	ic_test_daemon_start(&d, server_extra,
 			     "[policy default]\nsecurity.syscalls.intercept.sysinfo = true\n"
 			     "security.syscalls.intercept.mknod = true\n"
 			     "security.syscalls.intercept.setxattr = true\n");
@@ -44,15 +44,40 @@ static void setup(void)
 	cr_assert_eq(r, 0, "rootfs: %s", out);
 }
 
+static void setup(void)
+{
+	setup_with(NULL);
+}
+
 static void teardown(void)
 {
 	if (root[0])
-		ic_test_sh(NULL, 0, 30, "umount -l %s/ro 2>/dev/null; true", root);
+		ic_test_sh(NULL, 0, 30, "umount -l %s/ro %s/w/fz 2>/dev/null; true", root, root);
 	ic_test_daemon_stop(&d);
 }
 
 TestSuite(mknod, .init = setup, .fini = teardown, .timeout = 120);
 TestSuite(setxattr, .init = setup, .fini = teardown, .timeout = 120);
+
+/* One worker: every call below finds the context the call before it parked (doc/design.md
+ * §10), so each state change of the caller meets the kept context on its very next call. */
+static void setup_one_worker(void)
+{
+	int r;
+
+	setup_with("workers = 1");
+	/* sub: a root to chroot into; d1, d2: cwds; open: 1777; m: a mount point; gdir: owned by
+	 * the host's root, which the namespace does not map, open to group 100007 only. */
+	r = ic_test_sh(
+	    out, sizeof(out), 30,
+	    "set -e; R=%s; mkdir -p $R/w/sub/xd $R/w/d1 $R/w/d2 $R/w/open $R/w/m $R/gdir; "
+	    "chown -R %d:%d $R/w; chmod 1777 $R/w/open; chown 0:%d $R/gdir; "
+	    "chmod 0070 $R/gdir",
+	    root, CT_ROOT, CT_ROOT, CT_ROOT + 7);
+	cr_assert_eq(r, 0, "rootfs: %s", out);
+}
+
+TestSuite(callerctx, .init = setup_one_worker, .fini = teardown, .timeout = 120);
 
 /* ictool ARGS inside a --userns container pivoted into root; output in out. */
 static long long ct(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -273,18 +298,26 @@ Test(mknod, workers_take_back_their_own_identity)
 	int r;
 
 	cr_expect_eq(ct("-G 7 mknod /w/ident c 1 3"), 0, "%s", out);
-	/* Every thread of the daemon: fs ids 0, no supplementary groups, all its capabilities. */
-	r = ic_test_sh(
-	    status, sizeof(status), 10,
-	    "for t in /proc/%d/task/*; do grep -E '^(Uid|Gid|Groups|CapEff):' $t/status | "
-	    "tr -s '\t' ' ' | tr '\n' ' '; echo; done | sort | uniq -c",
-	    (int)d.pid);
-	cr_assert_eq(r, 0);
+	/* Every thread of the daemon: fs ids 0, no supplementary groups, all its capabilities,
+	 * once its workers are idle (a busy one keeps the caller's context for the next call). */
+	for (int i = 0; i < 40; i++) {
+		/* The serving process is the keeper's child. */
+		r = ic_test_sh(status, sizeof(status), 10,
+			       "P=%d; for t in $(for p in $P $(cat /proc/$P/task/*/children); do "
+			       "echo /proc/$p/task/*; done); do "
+			       "grep -E '^(Uid|Gid|Groups|CapEff):' $t/status | tr -s '\t' ' ' | "
+			       "tr '\n' ' '; readlink $t/root; done | sort | uniq -c",
+			       (int)d.pid);
+		cr_assert_eq(r, 0);
+		if (strchr(status, '\n') && strchr(status, '\n')[1] == 0)
+			break;
+		usleep(50000);
+	}
 	cr_expect(strstr(status, "Uid: 0 0 0 0 Gid: 0 0 0 0 Groups: "), "%s", status);
 	cr_expect(!strstr(status, "Groups: 7") && !strstr(status, " 7 ") &&
 		      !strstr(status, "100000"),
 		  "a worker kept the caller's identity: %s", status);
-	/* One line: every thread alike. */
+	/* One line: every thread alike, in the same root. */
 	cr_expect(strchr(status, '\n') && strchr(status, '\n')[1] == 0, "threads differ: %s",
 		  status);
 }
@@ -431,6 +464,160 @@ Test(setxattr, fifo_target_does_not_hang_the_worker)
  * container's log budget (log.ratelimit.*, by default 100 lines per 5 s), so the log stays
  * bounded, and every call is either logged or counted as suppressed, in the log's summary lines
  * and in the metrics. */
+/* The steps of ictool's "steps" in one task of a --userns container; the errno of step i is
+ * ic_test_kv(out, "e<i>"). */
+#define STEPS(...) ct("steps " __VA_ARGS__)
+
+static long long step_errno(int i)
+{
+	char key[16];
+
+	snprintf(key, sizeof(key), "e%d", i);
+	return ic_test_kv(out, key);
+}
+
+Test(callerctx, a_chroot_is_honoured_on_the_very_next_call)
+{
+	STEPS("mknod:/w/r0 chroot:/w/sub mknod:/r1 setxattr:/xd");
+	cr_expect_eq(step_errno(1), 0, "%s", out);
+	cr_expect_eq(step_errno(2), 0, "%s", out);
+	cr_expect_eq(step_errno(3), 0, "mknod after chroot: %s", out);
+	cr_expect_eq(step_errno(4), 0, "setxattr after chroot: %s", out);
+	cr_expect(host_exists("w/r0"));
+	cr_expect(host_exists("w/sub/r1"), "the node was not made in the new root");
+	cr_expect(!host_exists("r1"), "the node was made in the old root");
+	cr_expect(!host_exists("xd"));
+}
+
+Test(callerctx, a_parked_worker_sets_the_attribute_through_the_hosts_proc)
+{
+	char path[256], v[8] = "";
+
+	/* After a call that parks the worker in the container's root, fsetxattr and setxattr
+	 * set the attribute through our /proc, not the container's. */
+	STEPS("mknod:/w/p0 fsetxattr:/w/d1 setxattr:/w/d2");
+	for (int i = 1; i <= 3; i++)
+		cr_expect_eq(step_errno(i), 0, "step %d: %s", i, out);
+	for (int i = 1; i <= 2; i++) {
+		snprintf(path, sizeof(path), "%s/w/d%d", root, i);
+		cr_expect_eq(getxattr(path, "trusted.overlay.opaque", v, sizeof(v)), 1, "%s", path);
+	}
+}
+
+Test(callerctx, a_chdir_is_honoured_on_the_very_next_call)
+{
+	STEPS("chdir:/w/d1 mknod:c1 chdir:/w/d2 mknod:c2 chdir:/w mknod:d1/c3");
+	for (int i = 1; i <= 6; i++)
+		cr_expect_eq(step_errno(i), 0, "step %d: %s", i, out);
+	cr_expect(host_exists("w/d1/c1"));
+	cr_expect(host_exists("w/d2/c2"), "c2 not made in the new cwd");
+	cr_expect(!host_exists("w/d1/c2"), "c2 made in the old cwd");
+	cr_expect(host_exists("w/d1/c3"));
+}
+
+Test(callerctx, a_umask_is_honoured_on_the_very_next_call)
+{
+	STEPS("umask:022 mknod:/w/u1:0666 umask:077 mknod:/w/u2:0666 umask:0 mknod:/w/u3:0666");
+	for (int i = 1; i <= 6; i++)
+		cr_expect_eq(step_errno(i), 0, "step %d: %s", i, out);
+	cr_expect_eq(host_stat("w/u1").st_mode & 07777, 0644);
+	cr_expect_eq(host_stat("w/u2").st_mode & 07777, 0600);
+	cr_expect_eq(host_stat("w/u3").st_mode & 07777, 0666);
+}
+
+Test(callerctx, fsuid_and_fsgid_are_honoured_on_the_very_next_call)
+{
+	/* A new fsuid drops the fs capabilities; the caller raises CAP_MKNOD (27) again. */
+	STEPS("mknod:/w/open/i0 fsgid:5 mknod:/w/open/g5 fsuid:7 raisecap:27 mknod:/w/open/u7 "
+	      "fsuid:0 fsgid:0 mknod:/w/open/i00");
+	for (int i = 1; i <= 9; i++)
+		cr_expect_eq(step_errno(i), 0, "step %d: %s", i, out);
+	cr_expect_eq(host_stat("w/open/i0").st_uid, CT_ROOT);
+	cr_expect_eq(host_stat("w/open/i0").st_gid, CT_ROOT);
+	cr_expect_eq(host_stat("w/open/g5").st_uid, CT_ROOT);
+	cr_expect_eq(host_stat("w/open/g5").st_gid, CT_ROOT + 5, "fsgid ignored");
+	cr_expect_eq(host_stat("w/open/u7").st_uid, CT_ROOT + 7, "fsuid ignored");
+	cr_expect_eq(host_stat("w/open/u7").st_gid, CT_ROOT + 5);
+	cr_expect_eq(host_stat("w/open/i00").st_uid, CT_ROOT);
+	cr_expect_eq(host_stat("w/open/i00").st_gid, CT_ROOT);
+}
+
+Test(callerctx, groups_are_honoured_on_the_very_next_call)
+{
+	/* gdir: only group 100007 may write, and its owner is not mapped, so no DAC override:
+	 * the kernel's answer turns on the groups alone. */
+	STEPS("groups: mknod:/gdir/a groups:7 mknod:/gdir/b groups: mknod:/gdir/c groups:3,7 "
+	      "mknod:/gdir/d");
+	cr_expect_eq(step_errno(2), EACCES, "without group 7: %s", out);
+	cr_expect_eq(step_errno(4), 0, "with group 7: %s", out);
+	cr_expect_eq(step_errno(6), EACCES, "group 7 dropped: %s", out);
+	cr_expect_eq(step_errno(8), 0, "groups 3, 7: %s", out);
+	cr_expect(!host_exists("gdir/a") && host_exists("gdir/b") && !host_exists("gdir/c") &&
+		  host_exists("gdir/d"));
+}
+
+Test(callerctx, dropped_capabilities_are_honoured_on_the_very_next_call)
+{
+	/* CAP_MKNOD is 27, CAP_SYS_ADMIN 21: without them the kernel's EPERM. */
+	STEPS("mknod:/w/k0 dropcap:27 mknod:/w/k1 raisecap:27 mknod:/w/k2 dropcap:21 "
+	      "setxattr:/w/sub/xd");
+	cr_expect_eq(step_errno(1), 0, "%s", out);
+	cr_expect_eq(step_errno(3), EPERM, "CAP_MKNOD dropped: %s", out);
+	cr_expect_eq(step_errno(5), 0, "CAP_MKNOD back: %s", out);
+	cr_expect_eq(step_errno(7), EPERM, "CAP_SYS_ADMIN dropped: %s", out);
+	cr_expect(host_exists("w/k0") && !host_exists("w/k1") && host_exists("w/k2"));
+}
+
+Test(callerctx, setuid_is_honoured_on_the_very_next_call)
+{
+	STEPS("mknod:/w/open/s0 uid:1000 mknod:/w/open/s1");
+	cr_expect_eq(step_errno(1), 0, "%s", out);
+	cr_expect_eq(step_errno(2), 0, "%s", out);
+	cr_expect_eq(step_errno(3), EPERM, "after setuid: %s", out);
+	cr_expect(!host_exists("w/open/s1"));
+}
+
+Test(callerctx, a_new_mount_namespace_is_honoured_on_the_very_next_call)
+{
+	/* The tmpfs exists only in the caller's new namespace: a node made there is not on the
+	 * host's directory under it. */
+	STEPS("mknod:/w/m/a unshare-mnt tmpfs:/w/m mknod:/w/m/b stat:/w/m/b");
+	for (int i = 1; i <= 5; i++)
+		cr_expect_eq(step_errno(i), 0, "step %d: %s", i, out);
+	cr_expect_eq(ic_test_kv(out, "chr5"), 1, "%s", out);
+	cr_expect(host_exists("w/m/a"));
+	cr_expect(!host_exists("w/m/b"), "the node was made in the old mount namespace");
+}
+
+Test(callerctx, another_container_never_finds_the_first_ones_context)
+{
+	char other[160];
+	int r;
+
+	/* A second root filesystem, the same ids: only its root tells it apart. Both containers
+	 * make and remove a node in their own /w at once, so that the one worker goes from one
+	 * to the other: a node made in the wrong root fails its own container's unlink. */
+	snprintf(other, sizeof(other), "%s/rootfs2", d.dir);
+	r = ic_test_sh(out, sizeof(out), 30,
+		       "set -e; mkdir -p %s/bin %s/proc %s/w; cp %s/bin/ictool %s/bin/; "
+		       "chown %d:%d %s/w; chmod 755 %s",
+		       other, other, other, root, other, CT_ROOT, CT_ROOT, other, other);
+	cr_assert_eq(r, 0, "%s", out);
+	r = ic_test_sh(out, sizeof(out), 90,
+		       "R=\"%s -c %s -s %s --userns --rootfs\"; "
+		       "$R %s -- /bin/ictool mknod-flood /w/n 300 > %s/a.out & "
+		       "$R %s -- /bin/ictool mknod-flood /w/n 300 > %s/b.out; wait; "
+		       "cat %s/a.out %s/b.out",
+		       ic_test_bin("intercept-run"), d.conf, d.oci, root, d.dir, other, d.dir,
+		       d.dir, d.dir);
+	cr_assert_eq(r, 0, "%s", out);
+	cr_expect(strstr(out, "made=300 failed=0\nmade=300 failed=0"),
+		  "a node went to the other container's root: %s", out);
+	cr_expect(!host_exists("w/n"));
+	snprintf(other + strlen(other), sizeof(other) - strlen(other), "/w/n");
+	cr_expect(access(other, F_OK) < 0, "a node went to the other container's root");
+}
+
 Test(mknod, a_flood_of_calls_writes_a_bounded_number_of_log_lines)
 {
 	enum { CALLS = 100000, BURST = 100, INTERVAL_S = 5 };
@@ -472,4 +659,74 @@ Test(mknod, a_flood_of_calls_writes_a_bounded_number_of_log_lines)
 	m = strstr(out, metric);
 	cr_assert(m, "%s", out);
 	cr_expect_eq(atoll(m + strlen(metric)), suppressed, "%s", m);
+}
+
+Test(callerctx, fsetxattr_acts_with_its_own_callers_ids_not_the_parked_ones)
+{
+	char img[256], mnt[256], path[300], v[8] = "";
+	int r;
+
+	/* fuse2fs judges a setxattr by the ids the request carries: the owner (the container's
+	 * root, 100000) may, 100007 may not. The mknod parks fsuid 7; the fsetxattr after it is
+	 * the caller's as fsuid 0 again, which is what the filesystem must see. */
+	snprintf(img, sizeof(img), "%s/fz.img", d.dir);
+	snprintf(mnt, sizeof(mnt), "%s/w/fz", root);
+	r = ic_test_sh(out, sizeof(out), 60,
+		       "set -e; command -v fuse2fs >/dev/null || exit 77; truncate -s 8M %s; "
+		       "mkfs.ext4 -q -F %s; mkdir -p %s; fuse2fs %s %s -o allow_other; "
+		       "mkdir %s/d; chown %d:%d %s/d",
+		       img, img, mnt, img, mnt, mnt, CT_ROOT, CT_ROOT, mnt);
+	if (r == 77)
+		cr_skip_test("no fuse2fs");
+	cr_assert_eq(r, 0, "fuse2fs: %s", out);
+	STEPS("fsuid:7 raisecap:27 mknod:/w/open/f7 fsuid:0 fsetxattr:/w/fz/d");
+	for (int i = 1; i <= 4; i++)
+		cr_expect_eq(step_errno(i), 0, "step %d: %s", i, out);
+	cr_expect_eq(host_stat("w/open/f7").st_uid, CT_ROOT + 7);
+	cr_expect_eq(step_errno(5), 0, "fsetxattr as the parked fsuid 7: %s", out);
+	snprintf(path, sizeof(path), "%s/d", mnt);
+	cr_expect_eq(getxattr(path, "trusted.overlay.opaque", v, sizeof(v)), 1, "%s", path);
+	ic_test_sh(NULL, 0, 30, "umount %s || umount -l %s", mnt, mnt);
+}
+
+/* Whether, while a container keeps the one worker busy with requests that never use the
+ * parked context (mknod of a device no handler serves), every thread of the serving process
+ * is back in the host's root with fsuid 0 within WITHIN_MS of a mknod that parked it (far
+ * above the IC_FSCTX_PARKED_MAX_MS it takes: the samples are slow under load).
+ * first: the steps of the container that parks; flood: those of the one that floods
+ * (in the first when NULL). */
+static void back_to_host_while_busy(const char *first, const char *flood)
+{
+	enum { WITHIN_MS = 1000 };
+	int r;
+
+	r = ic_test_sh(
+	    out, sizeof(out), 90,
+	    "RUN=\"%s -c %s -s %s --userns --rootfs %s -- /bin/ictool steps\"; "
+	    "H=$(stat -L -c %%d:%%i /); S=%d; ok=0; "
+	    "nice -n -10 $RUN %s > %s/flood.out & F=$!; %s "
+	    "for i in $(seq 200); do [ -e %s/w/p0 ] && break; sleep 0.05; done; "
+	    "T=$(( $(date +%%s%%N) / 1000000 + %d )); "
+	    "while kill -0 $F 2>/dev/null && [ $(( $(date +%%s%%N) / 1000000 )) -lt $T ]; do "
+	    "R=$(stat -L -c %%d:%%i /proc/$S/task/*/root | sort -u); "
+	    "U=$(awk '/^Uid:/ {print $5}' /proc/$S/task/*/status | sort -u); "
+	    "if [ \"$R\" = $H ] && [ \"$U\" = 0 ] && kill -0 $F 2>/dev/null; then ok=1; break; fi; "
+	    "sleep 0.02; done; "
+	    "echo ok=$ok; wait; cat %s/flood.out",
+	    ic_test_bin("intercept-run"), d.conf, d.oci, root, (int)ic_test_server_pid(&d),
+	    flood ? flood : first, d.dir, flood ? "sleep 0.3; $RUN mknod:/w/p0;" : "", root,
+	    WITHIN_MS, d.dir);
+	cr_assert_eq(r, 0, "%s", out);
+	cr_expect_eq(ic_test_kv(out, "ok"), 1, "the worker kept the container's context: %s", out);
+	cr_expect(ic_test_kv(out, "n2") > 0 || ic_test_kv(out, "n1") > 0, "%s", out);
+}
+
+Test(callerctx, a_context_no_request_uses_is_dropped_while_the_worker_stays_busy)
+{
+	back_to_host_while_busy("mknod:/w/p0 early:4000", NULL);
+}
+
+Test(callerctx, a_context_is_dropped_when_another_containers_requests_keep_the_worker_busy)
+{
+	back_to_host_while_busy(NULL, "early:4000");
 }
