@@ -164,10 +164,11 @@ static struct phase_sum collect(int phase, const char *event)
 		int r;
 
 		phase_file(i, phase, path, sizeof(path));
-		/* The loop's line is there once it finished (20 s: the loop's 7, the deadline). */
+		/* The loop's line is there once it finished (the loop's 7 s, a call's 5 s deadline
+		 * and room for a busy machine). */
 		r = ic_test_sh(
-		    text, sizeof(text), 30,
-		    "for t in $(seq 200); do grep -h calls= %s 2>/dev/null | tail -n 1 | "
+		    text, sizeof(text), 60,
+		    "for t in $(seq 450); do grep -h calls= %s 2>/dev/null | tail -n 1 | "
 		    "grep . && exit 0; sleep 0.1; done; exit 1",
 		    path);
 		line = strstr(text, "calls=");
