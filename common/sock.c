@@ -118,15 +118,22 @@ int ic_sock_send_fds(int sock, const void *data, size_t len, const int *fds, int
 ssize_t ic_sock_recv_fds(int sock, void *buf, size_t len, int *fds, int max_fds, int *n_fds,
 			 int flags, int *msg_flags)
 {
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+
+	return ic_sock_recvv_fds(sock, &iov, 1, fds, max_fds, n_fds, flags, msg_flags);
+}
+
+ssize_t ic_sock_recvv_fds(int sock, struct iovec *iov, int iovcnt, int *fds, int max_fds,
+			  int *n_fds, int flags, int *msg_flags)
+{
 	/* Room for all of them and the sender's credentials (SO_PASSCRED): the count is then
 	 * exact, not cut short by MSG_CTRUNC. */
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int) * SOCK_FDS_MAX) + CMSG_SPACE(sizeof(struct ucred))];
 	} control;
-	struct iovec iov = {.iov_base = buf, .iov_len = len};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
+	struct msghdr mh = {.msg_iov = iov,
+			    .msg_iovlen = (size_t)iovcnt,
 			    .msg_control = control.buf,
 			    .msg_controllen = sizeof(control.buf)};
 	ssize_t n;

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 /* Bind and listen on a unix socket (removing a stale one), mode applied with fchmod before
  * bind. Returns the fd (O_CLOEXEC|O_NONBLOCK) or -errno. */
@@ -20,5 +21,8 @@ int ic_sock_send_fds(int sock, const void *data, size_t len, const int *fds, int
  * not retried. */
 ssize_t ic_sock_recv_fds(int sock, void *buf, size_t len, int *fds, int max_fds, int *n_fds,
 			 int flags, int *msg_flags);
+/* The same into iovcnt buffers, filled in order. */
+ssize_t ic_sock_recvv_fds(int sock, struct iovec *iov, int iovcnt, int *fds, int max_fds,
+			  int *n_fds, int flags, int *msg_flags);
 
 #endif

@@ -271,12 +271,18 @@ static bool sizes_ok(const struct ic_lxc_hdr *h)
 }
 
 /* One datagram of c, validated, into req. */
-static enum ic_recv lxc_recv(struct ic_source *src, struct ic_request *req,
-			     const struct ic_conf *conf)
+_Static_assert(sizeof(((struct ic_journal_slot *)0)->aux) == sizeof(struct ic_lxc_hdr) &&
+		   sizeof(struct seccomp_notif) == 80,
+	       "a datagram's header and notification land in a journal slot as they are");
+
+static enum ic_recv lxc_take(struct ic_source *src, struct ic_request *req,
+			     const struct ic_conf *conf, struct ic_journal_slot *js)
 {
 	struct lxc_conn *c = conn_of(src);
 	/* One byte more than the longest datagram, to see a longer one as truncated. */
 	unsigned char buf[IC_LXC_MSG_MAX + 1];
+	size_t head = sizeof(struct ic_lxc_hdr), notif = sizeof(struct seccomp_notif);
+	struct iovec iov[3] = {{.iov_base = buf, .iov_len = sizeof(buf)}};
 	int fds[LXC_FDS_MAX + 1], n_fds, got, mflags;
 	const struct ic_policy *policy;
 	struct ic_lxc_msg msg;
@@ -285,8 +291,19 @@ static enum ic_recv lxc_recv(struct ic_source *src, struct ic_request *req,
 	char why[128];
 	ssize_t n;
 
-	n = ic_sock_recv_fds(src->fd, buf, sizeof(buf), fds, ARRAY_SIZE(fds), &got, MSG_DONTWAIT,
-			     &mflags);
+	if (js) {
+		iov[0] = (struct iovec){.iov_base = js->aux, .iov_len = head};
+		iov[1] = (struct iovec){.iov_base = &js->notif, .iov_len = notif};
+		iov[2] = (struct iovec){.iov_base = buf + head + notif,
+					.iov_len = sizeof(buf) - head - notif};
+	}
+	n = ic_sock_recvv_fds(src->fd, iov, js ? 3 : 1, fds, ARRAY_SIZE(fds), &got, MSG_DONTWAIT,
+			      &mflags);
+	if (js && n > 0) {
+		memcpy(buf, js->aux, IC_MIN((size_t)n, head));
+		if ((size_t)n > head)
+			memcpy(buf + head, &js->notif, IC_MIN((size_t)n - head, notif));
+	}
 	if (n < 0)
 		return n == -EAGAIN || n == -EINTR ? IC_RECV_NONE : IC_RECV_DROP;
 	n_fds = IC_MIN(got, (int)ARRAY_SIZE(fds)); /* kept, to close on refusal */
@@ -339,4 +356,22 @@ static enum ic_recv lxc_recv(struct ic_source *src, struct ic_request *req,
 	for (int i = 0; i < n_fds; i++)
 		req->lxc.fds[i] = fds[i];
 	return IC_RECV_OK;
+}
+
+/* Received straight into the request's journal slot, as a listener's notification is (see
+ * ic_journal_receiving): a server that dies just after recvmsg leaves the datagram there for
+ * the next one to answer over the connection the keeper holds, instead of losing it with its
+ * caller waiting on LXC for an answer that never comes. */
+static enum ic_recv lxc_recv(struct ic_source *src, struct ic_request *req,
+			     const struct ic_conf *conf)
+{
+	struct ic_journal_slot *js = src->key ? req->slot : NULL;
+	enum ic_recv r;
+
+	if (js)
+		ic_journal_receiving(js, src->key);
+	r = lxc_take(src, req, conf, js);
+	if (js)
+		ic_journal_set(js, r == IC_RECV_OK ? IC_JOURNAL_RECEIVED : IC_JOURNAL_FREE);
+	return r;
 }
