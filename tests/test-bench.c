@@ -304,7 +304,8 @@ Test(bench, an_interrupted_run_leaves_no_daemon_and_no_file)
 {
 	int r;
 
-	/* Whatever outlived it is listed, then killed by its pid. */
+	/* Whatever outlived it (20 s: an ASan daemon's exit is slow) is listed, then killed by its
+	 * pid. */
 	r = ic_test_sh(
 	    out, sizeof(out), 120,
 	    "d=%s; mkdir $d/out $d/tmp && { %s --preset selftest --only density "
@@ -313,7 +314,7 @@ Test(bench, an_interrupted_run_leaves_no_daemon_and_no_file)
 	    "&& break; sleep 0.05; done; "
 	    "ls $d/tmp/*/daemon*/control.sock >/dev/null || { echo no daemon; exit 1; }; "
 	    "kill -INT $p; wait $p; echo exit $?; "
-	    "for i in $(seq 100); do pgrep -f \"interceptd -c $d/tmp/\" >/dev/null || "
+	    "for i in $(seq 400); do pgrep -f \"interceptd -c $d/tmp/\" >/dev/null || "
 	    "break; sleep 0.05; done; "
 	    "for q in $(pgrep -f \"interceptd -c $d/tmp/\"); do ps -o args= -p $q; "
 	    "kill -KILL $q; done; find $d/tmp -mindepth 1",

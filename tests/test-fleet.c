@@ -22,8 +22,9 @@
 enum { RUNC = 10, CRUN = 10, LXC = 6, IRUN = 24, N = RUNC + CRUN + LXC + IRUN, EVENTS = 10 };
 #define SECONDS "7"
 #define MIB64	"67108864"
-/* Each container calls every 2 ms: fifty of them keep the daemon busy, not the machine. */
-#define PAUSE "2000"
+/* Each container calls every 5 ms: fifty of them keep the daemon busy, not the machine (the
+ * suite runs two tests at once, and under ASan). */
+#define PAUSE "5000"
 
 static struct ic_test_daemon d;
 static char out[1 << 16];
