@@ -1015,7 +1015,8 @@ int ic_keeper_run(const struct ic_conf *conf, char *const *argv, struct ic_serve
 	}
 }
 
-int ic_keeper_hold(uint64_t key, const char *msg, size_t len, int fd)
+/* One message to the keeper: tag, key, msg, and fd when not -1. */
+static int link_send(char tag, uint64_t key, const char *msg, size_t len, int fd)
 {
 	_cleanup_free_ char *buf = NULL;
 
@@ -1024,25 +1025,20 @@ int ic_keeper_hold(uint64_t key, const char *msg, size_t len, int fd)
 	buf = malloc(len + 9);
 	if (!buf)
 		return -ENOMEM;
-	buf[0] = HOLD_TAG;
+	buf[0] = tag;
 	memcpy(buf + 1, &key, sizeof(key));
 	memcpy(buf + 9, msg, len);
-	return ic_sock_send_fds(link_fd, buf, len + 9, &fd, 1);
+	return ic_sock_send_fds(link_fd, buf, len + 9, &fd, fd >= 0 ? 1 : 0);
+}
+
+int ic_keeper_hold(uint64_t key, const char *msg, size_t len, int fd)
+{
+	return link_send(HOLD_TAG, key, msg, len, fd);
 }
 
 int ic_keeper_note(uint64_t key, const char *msg, size_t len)
 {
-	_cleanup_free_ char *buf = NULL;
-
-	if (link_fd < 0)
-		return 0;
-	buf = malloc(len + 9);
-	if (!buf)
-		return -ENOMEM;
-	buf[0] = NOTE_TAG;
-	memcpy(buf + 1, &key, sizeof(key));
-	memcpy(buf + 9, msg, len);
-	return send(link_fd, buf, len + 9, MSG_NOSIGNAL) < 0 ? -errno : 0;
+	return link_send(NOTE_TAG, key, msg, len, -1);
 }
 
 void ic_keeper_ready(void)
