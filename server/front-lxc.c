@@ -16,6 +16,7 @@
 #include "common/lxc-proto.h"
 #include "common/macros.h"
 #include "common/notify.h"
+#include "common/parse.h"
 #include "common/proc.h"
 #include "common/sock.h"
 #include "server/front-lxc.h"
@@ -112,10 +113,10 @@ static void remember(struct lxc_conn *c, const char *id, pid_t init_pid, const c
 /* What remember() left, if anything: the container the connection served. */
 static void recall(struct ic_source *src, const char *msg, size_t len)
 {
-	char buf[512], *id, *pid, *policy, *end;
+	char buf[512], *id, *pid, *policy;
 	struct ic_container *ct;
 	bool created;
-	long v;
+	uint64_t v;
 
 	if (len < 2 || len >= sizeof(buf))
 		return;
@@ -128,9 +129,7 @@ static void recall(struct ic_source *src, const char *msg, size_t len)
 		return;
 	*pid++ = *policy++ = 0;
 	id++;
-	errno = 0;
-	v = strtol(pid, &end, 10);
-	if (*end || errno || v <= 0 || v > INT32_MAX || !*id || !*policy)
+	if (ic_parse_u64(pid, 1, INT32_MAX, &v) < 0 || !*id || !*policy)
 		return;
 	if (ic_registry_get(id, (pid_t)v, policy, NULL, &ct, &created) == 0)
 		ic_source_set_container(src, ct);

@@ -352,7 +352,7 @@ static void readopt_lost(const struct ic_keeper_held *h, struct ic_source **ret)
 void ic_front_oci_readopt(int holdings, struct ic_keeper_held *const *held, size_t n,
 			  struct ic_source **srcs)
 {
-	_cleanup_free_ char *msg = malloc(IC_OCI_MSG_MAX + 64);
+	_cleanup_free_ char *msg = malloc(IC_HOLDINGS_MSG_MAX);
 
 	for (size_t i = 0; i < n; i++) {
 		const struct ic_keeper_held *h = held[i];

@@ -6,11 +6,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "common/oci.h"
 #include "server/holdings.h"
 
-#define MAGIC	0x6963686c64730001ULL /* "ichlds", version 1 */
-#define MSG_MAX (IC_OCI_MSG_MAX + 64)
+#define MAGIC 0x6963686c64730001ULL /* "ichlds", version 1 */
 
 struct head {
 	uint64_t magic;
@@ -77,7 +75,7 @@ int ic_holdings_add(int fd, uint64_t *end, uint64_t key, int listener, const voi
 	uint64_t next = *end + ic_holdings_size(len);
 	int r;
 
-	if (!key || len > MSG_MAX)
+	if (!key || len > IC_HOLDINGS_MSG_MAX)
 		return -EINVAL;
 	r = pwrite_all(fd, msg, len, *end + sizeof(h));
 	if (r == 0)
@@ -117,7 +115,7 @@ int ic_holdings_walk(int fd, uint64_t end,
 
 		if (r < 0)
 			return r;
-		if (!h.key || h.len > MSG_MAX || off + ic_holdings_size(h.len) > end)
+		if (!h.key || h.len > IC_HOLDINGS_MSG_MAX || off + ic_holdings_size(h.len) > end)
 			return -EPROTO;
 		if (h.live) {
 			r = fn(off, &h, data);

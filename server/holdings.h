@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/oci.h"
+
 /* The keeper's holdings (doc/design.md §13): for every listener it holds, the key and the
  * message the next server registers it with, as records in a memfd. The file, not the
  * keeper's memory, is where they live, so that they outlive the keeper itself: in its own
@@ -21,6 +23,8 @@ struct ic_holding {
 	uint32_t pad;
 };
 
+/* The longest message a record holds (an OCI message, with room to spare). */
+#define IC_HOLDINGS_MSG_MAX (IC_OCI_MSG_MAX + 64)
 /* Where the first record goes. */
 #define IC_HOLDINGS_START 32
 

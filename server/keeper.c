@@ -286,7 +286,7 @@ static void held_note(struct keeper *k, uint64_t key, const char *msg, size_t le
 static void holdings_compact(struct keeper *k)
 {
 	uint64_t seq = k->holdings_seq + 1, end, *offs = NULL;
-	_cleanup_free_ char *buf = malloc(LINK_MSG_MAX);
+	_cleanup_free_ char *buf = malloc(IC_HOLDINGS_MSG_MAX);
 	char name[32];
 	int fd = ic_holdings_create(seq), r = fd < 0 ? fd : 0;
 
