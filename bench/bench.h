@@ -105,18 +105,18 @@ struct ic_bench_daemon {
 	char dir[256];
 	char oci[300], lxc[300], control[300], conf[300], log[300], lock[300];
 	pid_t pid; /* ours, the keeper; 0 when --socket named one already running */
-	/* The keeper's server, which outlives a killed keeper; valid when have_server. */
-	int server_pidfd;
-	bool have_server;
+	/* The keeper's process group: its servers too (one outlives a killed keeper); 0: none. */
+	pid_t group;
 };
 int ic_bench_daemon_start(struct ic_bench_daemon *d, const char *binary, const char *parent,
 			  int acceptors, int workers);
 /* Its log's last lines, on stderr. */
 void ic_bench_daemon_print_log(const struct ic_bench_daemon *d);
-/* Stops it (SIGTERM, SIGKILL after 10 s; its server likewise) and removes its directory. */
+/* Stops it (SIGTERM, SIGKILL after 10 s; then whatever is left of its group) and removes its
+ * directory. */
 void ic_bench_daemon_stop(struct ic_bench_daemon *d);
-/* Async-signal-safe: kills its server (the keeper is the caller's to kill). */
-void ic_bench_daemon_kill_server(const struct ic_bench_daemon *d);
+/* Async-signal-safe: kills its keeper and servers (its process group). */
+void ic_bench_daemon_kill(const struct ic_bench_daemon *d);
 /* Async-signal-safe: removes its directory (files and sockets), whatever it left there. */
 void ic_bench_daemon_remove(const struct ic_bench_daemon *d);
 /* How many containers whose id starts with prefix the daemon holds, -errno. */

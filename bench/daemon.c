@@ -74,27 +74,27 @@ int ic_bench_daemon_start(struct ic_bench_daemon *d, const char *binary, const c
 	if (pid == 0) {
 		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
-		/* Drains and goes with us however we end; our stdout is the table's. */
+		/* Drains and goes with us however we end; our stdout is the table's. A process
+		 * group of its own: the keeper, its server and any server it starts again are
+		 * killed at once, whenever we are interrupted. */
 		if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0 ||
-		    prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent_pid)
+		    setpgid(0, 0) < 0 || prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 ||
+		    getppid() != parent_pid)
 			_exit(127);
 		execl(binary, "interceptd", "-c", d->conf, (char *)NULL);
 		fprintf(stderr, "intercept-bench: cannot run %s: %m\n", binary);
 		_exit(127);
 	}
-	d->pid = pid;
+	/* Both sides set it: whichever runs first, the group exists once fork returns here. */
+	setpgid(pid, pid);
+	d->pid = d->group = pid;
 	for (uint64_t end = ic_now_ns() + 10 * 1000000000ULL; ic_now_ns() < end;) {
 		pid_t p, k;
 
 		/* The control socket listens before the OCI socket does: wait for both. */
 		if (ic_bench_daemon_status(d->control, &p, &k, &n) == 0 &&
-		    access(d->oci, F_OK) == 0) {
-			d->server_pidfd = ic_pidfd_open(p, 0);
-			d->have_server = d->server_pidfd >= 0 && p != pid;
-			if (!d->have_server && d->server_pidfd >= 0)
-				close(d->server_pidfd);
+		    access(d->oci, F_OK) == 0)
 			return 0;
-		}
 		if (waitpid(pid, NULL, WNOHANG) == pid) {
 			d->pid = 0;
 			break;
@@ -132,10 +132,10 @@ void ic_bench_daemon_remove(const struct ic_bench_daemon *d)
 	rmdir(d->dir);
 }
 
-void ic_bench_daemon_kill_server(const struct ic_bench_daemon *d)
+void ic_bench_daemon_kill(const struct ic_bench_daemon *d)
 {
-	if (d->have_server)
-		syscall(SYS_pidfd_send_signal, d->server_pidfd, SIGKILL, NULL, 0);
+	if (d->group > 0)
+		kill(-d->group, SIGKILL);
 }
 
 void ic_bench_daemon_stop(struct ic_bench_daemon *d)
@@ -156,14 +156,8 @@ void ic_bench_daemon_stop(struct ic_bench_daemon *d)
 		}
 	}
 	/* A keeper that stops stops its server first; one that was killed or died did not. */
-	if (d->have_server) {
-		struct pollfd p = {.fd = d->server_pidfd, .events = POLLIN};
-
-		if (poll(&p, 1, 0) == 0)
-			ic_bench_daemon_kill_server(d);
-		close(d->server_pidfd);
-		d->have_server = false;
-	}
+	ic_bench_daemon_kill(d);
+	d->group = 0;
 	ic_bench_daemon_remove(d);
 	d->dir[0] = '\0';
 }

@@ -124,9 +124,7 @@ static void on_signal(int sig)
 {
 	/* Only what is safe here: system calls on names known in advance. */
 	ic_bench_kill_children();
-	if (daemon_now.pid > 0)
-		kill(daemon_now.pid, SIGKILL);
-	ic_bench_daemon_kill_server(&daemon_now);
+	ic_bench_daemon_kill(&daemon_now);
 	ic_bench_daemon_remove(&daemon_now);
 	if (fs_mounted && umount2(fs_dir, MNT_DETACH) == 0) {
 		rmdir(fs_dir);

@@ -298,31 +298,49 @@ Test(bench, only_the_density_section_still_plots)
 	cr_expect_eq(access(path, R_OK), 0, "no %s:\n%s", path, out);
 }
 
+/* Runs intercept-bench's density section in the background ($p, its daemon's files under
+ * $d/tmp), runs interrupt (which sends it SIGINT), then expects it ended by the signal with no
+ * process and no file left behind. Whatever outlived it (20 s: an ASan daemon's exit is slow)
+ * is listed, then killed by its pid. */
+static void expect_interrupted_clean(const char *interrupt)
+{
+	int r;
+
+	r = ic_test_sh(out, sizeof(out), 120,
+		       "d=%s; mkdir $d/out $d/tmp && { %s --preset selftest --only density "
+		       "--out $d/out --tmp $d/tmp >$d/log 2>&1 & p=$!; }; %s; wait $p; "
+		       "echo exit $?; "
+		       "for i in $(seq 400); do pgrep -f \"interceptd -c $d/tmp/\" >/dev/null || "
+		       "break; sleep 0.05; done; "
+		       "for q in $(pgrep -f \"interceptd -c $d/tmp/\"); do ps -o args= -p $q; "
+		       "kill -KILL $q; done; find $d/tmp -mindepth 1",
+		       dir, ic_test_bin("intercept-bench"), interrupt);
+	cr_expect_eq(r, 0, "%s", out);
+	cr_expect(!strstr(out, "no daemon"), "it started no daemon:\n%s", out);
+	cr_expect_not_null(strstr(out, "exit 130"), "not ended by SIGINT:\n%s", out);
+	cr_expect(!strstr(out, "interceptd -c"), "a daemon outlived the run:\n%s", out);
+	cr_expect(!strstr(out, "/tmp/"), "files left behind:\n%s", out);
+}
+
 /* Interrupted while its daemon runs, it leaves no process (the keeper's server included: it
  * outlives a killed keeper) and no file (the keeper's lock beside the control socket). */
 Test(bench, an_interrupted_run_leaves_no_daemon_and_no_file)
 {
-	int r;
-
-	/* Whatever outlived it (20 s: an ASan daemon's exit is slow) is listed, then killed by its
-	 * pid. */
-	r = ic_test_sh(
-	    out, sizeof(out), 120,
-	    "d=%s; mkdir $d/out $d/tmp && { %s --preset selftest --only density "
-	    "--out $d/out --tmp $d/tmp >$d/log 2>&1 & p=$!; }; "
+	expect_interrupted_clean(
 	    "for i in $(seq 400); do ls $d/tmp/*/daemon*/control.sock >/dev/null 2>&1 "
 	    "&& break; sleep 0.05; done; "
-	    "ls $d/tmp/*/daemon*/control.sock >/dev/null || { echo no daemon; exit 1; }; "
-	    "kill -INT $p; wait $p; echo exit $?; "
-	    "for i in $(seq 400); do pgrep -f \"interceptd -c $d/tmp/\" >/dev/null || "
-	    "break; sleep 0.05; done; "
-	    "for q in $(pgrep -f \"interceptd -c $d/tmp/\"); do ps -o args= -p $q; "
-	    "kill -KILL $q; done; find $d/tmp -mindepth 1",
-	    dir, ic_test_bin("intercept-bench"));
-	cr_expect_eq(r, 0, "%s", out);
-	cr_expect_not_null(strstr(out, "exit 130"), "not ended by SIGINT:\n%s", out);
-	cr_expect(!strstr(out, "interceptd -c"), "a daemon outlived the run:\n%s", out);
-	cr_expect(!strstr(out, "/tmp/"), "files left behind:\n%s", out);
+	    "ls $d/tmp/*/daemon*/control.sock >/dev/null || echo no daemon; kill -INT $p");
+}
+
+/* The same before it learned its server's pid: the server is frozen as soon as the keeper has
+ * started it, the run interrupted, the server thawed. */
+Test(bench, an_interrupted_start_leaves_no_server)
+{
+	expect_interrupted_clean(
+	    "for i in $(seq 2000); do k=$(pgrep -n -P $p -f \"interceptd -c $d/tmp/\"); "
+	    "[ -n \"$k\" ] && s=$(pgrep -n -P $k) && break; sleep 0.01; done; "
+	    "[ -n \"$s\" ] || echo no daemon; "
+	    "kill -STOP $s; kill -INT $p; sleep 0.2; kill -CONT $s 2>/dev/null");
 }
 
 Test(bench, bad_options_are_refused_naming_them)
