@@ -283,6 +283,37 @@ bool ic_test_log_has(struct ic_test_daemon *d, const char *s)
 	return found;
 }
 
+const char *ic_test_log_warnings(struct ic_test_daemon *d, char *out, size_t outlen)
+{
+	char *buf = NULL;
+	size_t len = 0, used = 0;
+	FILE *f = fopen(d->log, "re");
+
+	out[0] = '\0';
+	while (f && getline(&buf, &len, f) > 0) {
+		size_t n = strlen(buf);
+
+		if (!strstr(buf, " warn ") && !strstr(buf, " error "))
+			continue;
+		/* The last ones that fit: the oldest go first. */
+		while (used + n + 1 > outlen && used > 0) {
+			char *nl = strchr(out, '\n');
+			size_t drop = nl ? (size_t)(nl - out) + 1 : used;
+
+			memmove(out, out + drop, used - drop + 1);
+			used -= drop;
+		}
+		if (n + 1 > outlen)
+			continue;
+		memcpy(out + used, buf, n + 1);
+		used += n;
+	}
+	free(buf);
+	if (f)
+		fclose(f);
+	return out;
+}
+
 bool ic_test_log_wait(struct ic_test_daemon *d, const char *s, int timeout_ms)
 {
 	for (int waited = 0; waited <= timeout_ms; waited += 50) {

@@ -95,6 +95,9 @@ pid_t ic_test_stop_worker(struct ic_test_daemon *d);
 void ic_test_read_file(const char *path, char *out, size_t outlen);
 /* Whether the daemon's log contains s. */
 bool ic_test_log_has(struct ic_test_daemon *d, const char *s);
+/* The last warning and error lines of the daemon's log that fit in out, for a failure's
+ * message; returns out. */
+const char *ic_test_log_warnings(struct ic_test_daemon *d, char *out, size_t outlen);
 /* Wait (bounded by timeout_ms) until the log contains s. */
 bool ic_test_log_wait(struct ic_test_daemon *d, const char *s, int timeout_ms);
 
