@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -251,22 +252,22 @@ static const struct ic_policy *cookie_policy(const struct ic_conf *conf, const c
 	return *cookie ? ic_conf_policy(conf, cookie) : NULL;
 }
 
+/* The kernel's sizes do not change: asked once, by whichever acceptor comes first. */
+static struct seccomp_notif_sizes kernel_sizes;
+static pthread_once_t kernel_sizes_once = PTHREAD_ONCE_INIT;
+
+static void kernel_sizes_load(void)
+{
+	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &kernel_sizes) < 0)
+		memset(&kernel_sizes, 0, sizeof(kernel_sizes)); /* then no datagram matches */
+}
+
 static bool sizes_ok(const struct ic_lxc_hdr *h)
 {
-	static struct seccomp_notif_sizes sz;
-
-	/* The kernel's sizes do not change; the first caller's answer serves everyone. */
-	if (!__atomic_load_n(&sz.seccomp_notif, __ATOMIC_ACQUIRE)) {
-		struct seccomp_notif_sizes k;
-
-		if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &k) < 0)
-			return false;
-		sz.seccomp_notif_resp = k.seccomp_notif_resp;
-		sz.seccomp_data = k.seccomp_data;
-		__atomic_store_n(&sz.seccomp_notif, k.seccomp_notif, __ATOMIC_RELEASE);
-	}
-	return h->notif_size == sz.seccomp_notif && h->resp_size == sz.seccomp_notif_resp &&
-	       h->data_size == sz.seccomp_data;
+	pthread_once(&kernel_sizes_once, kernel_sizes_load);
+	return kernel_sizes.seccomp_notif && h->notif_size == kernel_sizes.seccomp_notif &&
+	       h->resp_size == kernel_sizes.seccomp_notif_resp &&
+	       h->data_size == kernel_sizes.seccomp_data;
 }
 
 /* One datagram of c, validated, into req. */

@@ -219,10 +219,20 @@ static void account(struct ic_stats *st, const struct ic_request *req, enum ic_a
 	ic_hist_add(&st->latency[idx], ic_now_ns() - req->t_recv_ns);
 }
 
-/* The failure answer for a request claimed (moved to DONE) by a thread that will not serve
- * it: past its deadline, or refused by a full queue. The caller still releases it. */
-static void fail(struct ic_request *req, const struct ic_conf *conf, struct ic_stats *st)
+/* Which request got the failure answer, and why: the counters say how many. */
+static void log_failure(const struct ic_request *req, const char *why)
 {
+	log_debug("container %s: the failure answer to %s (id %llu): %s", req->ct->info.id,
+		  req->sys ? ic_syscall_name(req->sys) : "an unknown call",
+		  (unsigned long long)req->notif.id, why);
+}
+
+/* The failure answer for a request claimed (moved to DONE) by a thread that will not serve
+ * it (why). The caller still releases it. */
+static void fail(struct ic_request *req, const struct ic_conf *conf, struct ic_stats *st,
+		 const char *why)
+{
+	log_failure(req, why);
 	account(st, req, answer(req, IC_VERDICT_FAILED, NULL, policy_under(req, conf)));
 }
 
@@ -237,7 +247,7 @@ int ic_request_queue(struct ic_request *req, struct ic_topology *topo, unsigned 
 	if (r == -ENOSPC) {
 		IC_COUNTER_ADD(st->queue_full, 1);
 		req->state = IC_REQ_DONE;
-		fail(req, conf, st);
+		fail(req, conf, st, "its queue is full");
 		ic_request_release(req);
 		return -1;
 	}
@@ -260,7 +270,7 @@ bool ic_request_recover(struct ic_request *req, bool side_effect_began, struct i
 		return true;
 	}
 	req->state = IC_REQ_DONE;
-	fail(req, conf, st);
+	fail(req, conf, st, "left by a server that died acting on it, or with it once before");
 	ic_request_release(req);
 	return false;
 }
@@ -274,6 +284,9 @@ static int still_valid(struct ic_req *hreq)
 
 	if (fd >= 0) {
 		r = ic_notif_id_valid(fd, req->notif.id);
+		if (r < 0 && r != -ENOENT)
+			log_warn_errno(r, "container %s: NOTIF_ID_VALID on the listener of %s: %m",
+				       req->ct->info.id, ic_source_name(req->src));
 		if (r < 0)
 			return r;
 	}
@@ -379,8 +392,12 @@ void ic_request_serve(struct ic_request *req, const struct ic_conf *conf, struct
 
 	/* Ours to answer unless the sweeper gave the failure answer meanwhile. */
 	state = __atomic_load_n(&req->state, __ATOMIC_ACQUIRE);
-	if (move(req, state == IC_REQ_ACTING ? IC_REQ_ACTING : IC_REQ_SERVING, IC_REQ_DONE))
+	if (move(req, state == IC_REQ_ACTING ? IC_REQ_ACTING : IC_REQ_SERVING, IC_REQ_DONE)) {
+		if (v == IC_VERDICT_FAILED)
+			log_failure(req,
+				    req->timed_out ? "past its deadline" : "its handler failed");
 		account(st, req, answer(req, v, &resp, hreq.policy));
+	}
 	serving_set(serving, NULL);
 	ic_request_release(req);
 }
@@ -398,7 +415,7 @@ static void sweep_one(struct ic_queue_node *node, void *data)
 
 	if (sw->now > req->deadline_ns && move(req, IC_REQ_QUEUED, IC_REQ_DONE)) {
 		IC_COUNTER_ADD(sw->st->deadline_missed, 1);
-		fail(req, sw->conf, sw->st);
+		fail(req, sw->conf, sw->st, "past its deadline in its queue");
 	}
 }
 
@@ -425,7 +442,7 @@ void ic_request_sweep_serving(struct ic_serving *serving, uint64_t now, const st
 	req = serving->req;
 	if (req && now > req->deadline_ns && move(req, IC_REQ_SERVING, IC_REQ_DONE)) {
 		IC_COUNTER_ADD(st->deadline_missed, 1);
-		fail(req, conf, st);
+		fail(req, conf, st, "past its deadline while served");
 	}
 	pthread_mutex_unlock(&serving->lock);
 }
