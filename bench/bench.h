@@ -2,6 +2,7 @@
 #ifndef IC_BENCH_BENCH_H
 #define IC_BENCH_BENCH_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -112,8 +113,11 @@ int ic_bench_daemon_start(struct ic_bench_daemon *d, const char *binary, const c
 			  int acceptors, int workers);
 /* Its log's last lines, on stderr. */
 void ic_bench_daemon_print_log(const struct ic_bench_daemon *d);
-/* Stops it (SIGTERM, SIGKILL after 10 s; then whatever is left of its group) and removes its
- * directory. */
+/* Whether its keeper has ended (*si, when si, says how); not reaped, so that its process group
+ * keeps its number until ic_bench_daemon_stop. */
+bool ic_bench_daemon_ended(const struct ic_bench_daemon *d, siginfo_t *si);
+/* Stops it (SIGTERM, SIGKILL after 10 s; then whatever is left of its group), reaps it and
+ * removes its directory. */
 void ic_bench_daemon_stop(struct ic_bench_daemon *d);
 /* Async-signal-safe: kills its keeper and servers (its process group). */
 void ic_bench_daemon_kill(const struct ic_bench_daemon *d);

@@ -95,10 +95,8 @@ int ic_bench_daemon_start(struct ic_bench_daemon *d, const char *binary, const c
 		if (ic_bench_daemon_status(d->control, &p, &k, &n) == 0 &&
 		    access(d->oci, F_OK) == 0)
 			return 0;
-		if (waitpid(pid, NULL, WNOHANG) == pid) {
-			d->pid = 0;
+		if (ic_bench_daemon_ended(d, NULL))
 			break;
-		}
 		ic_bench_sleep_ms(20);
 	}
 	fprintf(stderr, "intercept-bench: interceptd did not start\n");
@@ -138,26 +136,35 @@ void ic_bench_daemon_kill(const struct ic_bench_daemon *d)
 		kill(-d->group, SIGKILL);
 }
 
+bool ic_bench_daemon_ended(const struct ic_bench_daemon *d, siginfo_t *si)
+{
+	siginfo_t mine;
+
+	if (!si)
+		si = &mine;
+	si->si_pid = 0;
+	return d->pid > 0 && waitid(P_PID, (id_t)d->pid, si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	       si->si_pid == d->pid;
+}
+
 void ic_bench_daemon_stop(struct ic_bench_daemon *d)
 {
 	if (d->pid > 0) {
+		bool ended = false;
+
 		kill(d->pid, SIGTERM);
 		for (uint64_t end = ic_now_ns() + 10 * 1000000000ULL;
-		     d->pid > 0 && ic_now_ns() < end;) {
-			if (waitpid(d->pid, NULL, WNOHANG) == d->pid)
-				d->pid = 0;
-			else
-				ic_bench_sleep_ms(20);
-		}
-		if (d->pid > 0) {
+		     !(ended = ic_bench_daemon_ended(d, NULL)) && ic_now_ns() < end;)
+			ic_bench_sleep_ms(20);
+		if (!ended)
 			kill(d->pid, SIGKILL);
-			waitpid(d->pid, NULL, 0);
-			d->pid = 0;
-		}
 	}
-	/* A keeper that stops stops its server first; one that was killed or died did not. */
+	/* A keeper that stops stops its server first; one that was killed or died did not. Not
+	 * reaped yet, the keeper still holds its group's number: nobody else can have it. */
 	ic_bench_daemon_kill(d);
-	d->group = 0;
+	if (d->pid > 0)
+		waitpid(d->pid, NULL, 0);
+	d->pid = d->group = 0;
 	ic_bench_daemon_remove(d);
 	d->dir[0] = '\0';
 }

@@ -201,7 +201,8 @@ static int run(const struct opts *o, const struct ic_bench_case *c, bool fresh, 
 	uint64_t t0 = ic_now_ns();
 	pid_t dpid = 0;
 	const char *control = o->control;
-	int q, status;
+	siginfo_t si;
+	int q;
 
 	if (!res)
 		return -ENOMEM;
@@ -209,12 +210,11 @@ static int run(const struct opts *o, const struct ic_bench_case *c, bool fresh, 
 		c->section, ic_bench_under_name[c->under], ic_bench_workload_name[c->wl], c->busy,
 		c->idle, c->paced);
 	/* A daemon that died is reported once, and the next case that needs one starts one. */
-	if (daemon_now.pid > 0 && waitpid(daemon_now.pid, &status, WNOHANG) == daemon_now.pid) {
+	if (ic_bench_daemon_ended(&daemon_now, &si)) {
 		fprintf(stderr, "\nintercept-bench: interceptd died (%s %d)\n",
-			WIFSIGNALED(status) ? "signal" : "exit status",
-			WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+			si.si_code == CLD_EXITED ? "exit status" : "signal", si.si_status);
 		ic_bench_daemon_print_log(&daemon_now);
-		daemon_now.pid = 0;
+		ic_bench_daemon_stop(&daemon_now);
 	}
 	if (c->under == IC_BENCH_DAEMON && !o->socket) {
 		if (fresh || daemon_now.pid <= 0) {
