@@ -184,10 +184,11 @@ void ic_test_lxc_start(const char *lxcpath, const char *name)
 			   name, lxcpath, name);
 
 	cr_assert_eq(r, 0, "lxc-start %s: %s", name, out);
-	/* The init's probe has run once its output is there. */
+	/* The init's probe has run once its output is there: within LXC's own 30 s for an
+	 * answer, even from a daemon built to be slow on a busy machine. */
 	r = ic_test_sh(
-	    out, sizeof(out), 30,
-	    "for i in $(seq 100); do grep -q mem_unit %s/%s/rootfs/tmp/init.out 2>/dev/null && "
+	    out, sizeof(out), 60,
+	    "for i in $(seq 300); do grep -q mem_unit %s/%s/rootfs/tmp/init.out 2>/dev/null && "
 	    "exit 0; sleep 0.1; done; exit 1",
 	    lxcpath, name);
 	cr_assert_eq(r, 0, "the init of %s never ran the probe", name);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <seccomp.h>
+#include <sys/file.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/sysinfo.h>
@@ -34,6 +35,22 @@ const char *ic_test_bin(const char *name)
 
 	snprintf(path, sizeof(paths[0]), "%s/%s", IC_TOP_BUILDDIR, name);
 	return path;
+}
+
+void ic_test_exclusive(void)
+{
+	static int fd = -1; /* each test runs in a process of its own, which ends with it */
+	const char *path = ic_test_bin("tests/machine.lock");
+
+	if (fd >= 0)
+		return;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	cr_assert(fd >= 0, "%s: %s", path, strerror(errno));
+	for (int waited_ms = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; waited_ms += 100) {
+		cr_assert(errno == EWOULDBLOCK && waited_ms < 200000, "%s: %s after %d ms", path,
+			  strerror(errno), waited_ms);
+		usleep(100000);
+	}
 }
 
 static void write_conf(struct ic_test_daemon *d, const char *server_extra, const char *sections)
@@ -293,7 +310,8 @@ const char *ic_test_log_warnings(struct ic_test_daemon *d, char *out, size_t out
 	while (f && getline(&buf, &len, f) > 0) {
 		size_t n = strlen(buf);
 
-		if (!strstr(buf, " warn ") && !strstr(buf, " error "))
+		if (!strstr(buf, " warn ") && !strstr(buf, " error ") &&
+		    !strstr(buf, "the failure answer"))
 			continue;
 		/* The last ones that fit: the oldest go first. */
 		while (used + n + 1 > outlen && used > 0) {
@@ -387,14 +405,20 @@ pid_t ic_test_upgrades(struct ic_test_daemon *d, int n, unsigned pause_us)
 	return server;
 }
 
+unsigned ic_test_serve_again_ms(unsigned bound_ms)
+{
+	const char *env = getenv("IC_TEST_SERVE_AGAIN_MS");
+	unsigned long long v = env ? strtoull(env, NULL, 10) : 0;
+
+	return v > bound_ms && v < UINT32_MAX ? (unsigned)v : bound_ms;
+}
+
 pid_t ic_test_kill_servers(struct ic_test_daemon *d, int n, unsigned min_us, unsigned spread_us,
 			   unsigned bound_ms)
 {
-	const char *env = getenv("IC_TEST_SERVE_AGAIN_MS");
-
-	if (env && strtoull(env, NULL, 10) > bound_ms)
-		bound_ms = (unsigned)strtoull(env, NULL, 10);
 	pid_t server = ic_test_server_pid(d);
+
+	bound_ms = ic_test_serve_again_ms(bound_ms);
 
 	srand((unsigned)getpid());
 	for (int k = 0; k < n; k++) {

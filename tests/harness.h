@@ -21,6 +21,10 @@ extern int ic_test_daemon_stderr;
 
 /* Path of a built program or test helper, e.g. ic_test_bin("interceptd"). */
 const char *ic_test_bin(const char *name);
+/* For a test that fills the machine (the benchmark, fifty containers at once): it waits
+ * (bounded) until no other such test runs. make check runs two suites at a time, and two of
+ * these side by side on two CPUs would measure the machine instead of the daemon. */
+void ic_test_exclusive(void);
 /* Write the config (sockets filled in, extra appended: more [server] keys, then sections) and
  * start the daemon; waits until its control socket answers (bounded). */
 void ic_test_daemon_start(struct ic_test_daemon *d, const char *server_extra, const char *sections);
@@ -81,6 +85,9 @@ void ic_test_kill_then_upgrade(struct ic_test_daemon *d);
  * `interceptctl upgrade`, each after pause_us; each new server must serve within 5 s. Returns
  * the last server. */
 pid_t ic_test_upgrades(struct ic_test_daemon *d, int n, unsigned pause_us);
+/* bound_ms, or IC_TEST_SERVE_AGAIN_MS when that is more: a daemon built to be slow (TSan's)
+ * takes longer from a server's end to the next one's service. */
+unsigned ic_test_serve_again_ms(unsigned bound_ms);
 /* SIGKILL the server n times, each after a random pause of min_us to min_us + spread_us, and
  * expect the next to answer `interceptctl status` within bound_ms of each kill (or
  * IC_TEST_SERVE_AGAIN_MS, when more). Returns the last server. */
@@ -95,8 +102,8 @@ pid_t ic_test_stop_worker(struct ic_test_daemon *d);
 void ic_test_read_file(const char *path, char *out, size_t outlen);
 /* Whether the daemon's log contains s. */
 bool ic_test_log_has(struct ic_test_daemon *d, const char *s);
-/* The last warning and error lines of the daemon's log that fit in out, for a failure's
- * message; returns out. */
+/* The last warning and error lines of the daemon's log (and those that name a failure
+ * answer, logged at debug) that fit in out, for a failure's message; returns out. */
 const char *ic_test_log_warnings(struct ic_test_daemon *d, char *out, size_t outlen);
 /* Wait (bounded by timeout_ms) until the log contains s. */
 bool ic_test_log_wait(struct ic_test_daemon *d, const char *s, int timeout_ms);

@@ -20,6 +20,7 @@ static char dir[64], out[1 << 17];
 
 static void setup(void)
 {
+	ic_test_exclusive();
 	snprintf(dir, sizeof(dir), "/tmp/ic-test-bench.XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
 	cr_assert_eq(chmod(dir, 0755), 0); /* the user-namespace targets go through it */
