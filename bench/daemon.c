@@ -52,6 +52,7 @@ int ic_bench_daemon_start(struct ic_bench_daemon *d, const char *binary, const c
 {
 	static int serial;
 	pid_t pid, parent_pid = getpid();
+	sigset_t block, old;
 	long n;
 	int q;
 
@@ -68,11 +69,22 @@ int ic_bench_daemon_start(struct ic_bench_daemon *d, const char *binary, const c
 	q = write_conf(d, acceptors, workers);
 	if (q < 0)
 		return q;
+	/* An interrupt waits until the group is known, so that it kills the group, not a keeper
+	 * left to its parent-death SIGTERM. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, &old);
 	pid = ic_bench_fork();
-	if (pid < 0)
-		return -errno;
+	if (pid < 0) {
+		q = -errno;
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return q;
+	}
 	if (pid == 0) {
 		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+		sigprocmask(SIG_SETMASK, &old, NULL);
 
 		/* Drains and goes with us however we end; our stdout is the table's. A process
 		 * group of its own: the keeper, its server and any server it starts again are
@@ -88,6 +100,7 @@ int ic_bench_daemon_start(struct ic_bench_daemon *d, const char *binary, const c
 	/* Both sides set it: whichever runs first, the group exists once fork returns here. */
 	setpgid(pid, pid);
 	d->pid = d->group = pid;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	for (uint64_t end = ic_now_ns() + 10 * 1000000000ULL; ic_now_ns() < end;) {
 		pid_t p, k;
 
@@ -162,9 +175,10 @@ void ic_bench_daemon_stop(struct ic_bench_daemon *d)
 	/* A keeper that stops stops its server first; one that was killed or died did not. Not
 	 * reaped yet, the keeper still holds its group's number: nobody else can have it. */
 	ic_bench_daemon_kill(d);
+	d->group = 0;
 	if (d->pid > 0)
 		waitpid(d->pid, NULL, 0);
-	d->pid = d->group = 0;
+	d->pid = 0;
 	ic_bench_daemon_remove(d);
 	d->dir[0] = '\0';
 }
