@@ -258,8 +258,11 @@ static pthread_once_t kernel_sizes_once = PTHREAD_ONCE_INIT;
 
 static void kernel_sizes_load(void)
 {
-	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &kernel_sizes) < 0)
+	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &kernel_sizes) < 0) {
+		log_error_errno(errno,
+				"lxc: SECCOMP_GET_NOTIF_SIZES: %m; every datagram is refused");
 		memset(&kernel_sizes, 0, sizeof(kernel_sizes)); /* then no datagram matches */
+	}
 }
 
 static bool sizes_ok(const struct ic_lxc_hdr *h)

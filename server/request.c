@@ -232,8 +232,11 @@ static void log_failure(const struct ic_request *req, const char *why)
 static void fail(struct ic_request *req, const struct ic_conf *conf, struct ic_stats *st,
 		 const char *why)
 {
-	log_failure(req, why);
-	account(st, req, answer(req, IC_VERDICT_FAILED, NULL, policy_under(req, conf)));
+	enum ic_answer kind = answer(req, IC_VERDICT_FAILED, NULL, policy_under(req, conf));
+
+	if (kind == IC_ANSWER_FAILED)
+		log_failure(req, why);
+	account(st, req, kind);
 }
 
 int ic_request_queue(struct ic_request *req, struct ic_topology *topo, unsigned q,
@@ -284,7 +287,9 @@ static int still_valid(struct ic_req *hreq)
 
 	if (fd >= 0) {
 		r = ic_notif_id_valid(fd, req->notif.id);
-		if (r < 0 && r != -ENOENT)
+		/* Once a source: it is asked two or three times a request. */
+		if (r < 0 && r != -ENOENT &&
+		    !__atomic_exchange_n(&req->src->warned_id_valid, true, __ATOMIC_RELAXED))
 			log_warn_errno(r, "container %s: NOTIF_ID_VALID on the listener of %s: %m",
 				       req->ct->info.id, ic_source_name(req->src));
 		if (r < 0)
@@ -393,10 +398,13 @@ void ic_request_serve(struct ic_request *req, const struct ic_conf *conf, struct
 	/* Ours to answer unless the sweeper gave the failure answer meanwhile. */
 	state = __atomic_load_n(&req->state, __ATOMIC_ACQUIRE);
 	if (move(req, state == IC_REQ_ACTING ? IC_REQ_ACTING : IC_REQ_SERVING, IC_REQ_DONE)) {
-		if (v == IC_VERDICT_FAILED)
-			log_failure(req,
-				    req->timed_out ? "past its deadline" : "its handler failed");
-		account(st, req, answer(req, v, &resp, hreq.policy));
+		enum ic_answer kind = answer(req, v, &resp, hreq.policy);
+
+		if (kind == IC_ANSWER_FAILED)
+			log_failure(req, req->timed_out		  ? "past its deadline"
+					 : v == IC_VERDICT_FAILED ? "its handler failed"
+								  : "its answer could not be sent");
+		account(st, req, kind);
 	}
 	serving_set(serving, NULL);
 	ic_request_release(req);

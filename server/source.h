@@ -64,6 +64,7 @@ struct ic_source {
 	struct cds_list_head pause_link; /* in the owner's paused sources, when paused */
 	bool paused;
 	bool warned_unvalidated;   /* atomic: its unvalidated requests were logged */
+	bool warned_id_valid;	   /* atomic: a NOTIF_ID_VALID error of its was logged */
 	struct cds_lfs_node inbox; /* hand-over to an acceptor */
 };
 
