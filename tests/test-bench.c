@@ -20,7 +20,6 @@ static char dir[64], out[1 << 17];
 
 static void setup(void)
 {
-	ic_test_exclusive();
 	snprintf(dir, sizeof(dir), "/tmp/ic-test-bench.XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
 	cr_assert_eq(chmod(dir, 0755), 0); /* the user-namespace targets go through it */
@@ -170,6 +169,7 @@ static void expect_target(const char *what, const char *limit_text)
 
 Test(bench, selftest_fills_every_row_and_writes_csv_and_svg)
 {
+	ic_test_exclusive();
 	static char rows[128][1024];
 	char path[128], line[1024];
 	int r, n = 0, daemon_rows = 0, fairness_rows = 0;
@@ -290,6 +290,7 @@ Test(bench, only_the_density_section_still_plots)
 	char path[128];
 	int r;
 
+	ic_test_exclusive();
 	r = ic_test_sh(out, sizeof(out), 120,
 		       "mkdir %s/out %s/tmp && %s --preset selftest --only density --out %s/out "
 		       "--tmp %s/tmp 2>&1",
@@ -333,8 +334,8 @@ Test(bench, an_interrupted_run_leaves_no_daemon_and_no_file)
 	    "ls $d/tmp/*/daemon*/control.sock >/dev/null || echo no daemon; kill -INT $p");
 }
 
-/* The same before it learned its server's pid: the server is frozen as soon as the keeper has
- * started it, the run interrupted, the server thawed. */
+/* The same while its daemon starts: the server is frozen as soon as the keeper has started it
+ * (so it cannot yet say who it is), the run interrupted, the server thawed. */
 Test(bench, an_interrupted_start_leaves_no_server)
 {
 	expect_interrupted_clean(

@@ -60,9 +60,10 @@ Test(sched, host_sees_the_real_time_policy)
 	r = ic_test_sh(
 	    out, sizeof(out), 60,
 	    "o=$(mktemp); %s -c %s -s %s --userns -- /bin/sh -c 'sleep 30.321 & "
-	    "chrt -r -p 7 $!; echo set=$?; wait' >$o 2>&1 & "
+	    "chrt -r -p 7 $!; echo set=$?; wait; true' >$o 2>&1 & c=$!; "
 	    "for i in $(seq 300); do grep -q set= $o && break; sleep 0.1; done; cat $o; "
-	    "p=$(pgrep -f \"^sleep 30.321$\" | head -1); chrt -p $p; kill $p; wait; rm -f $o",
+	    "p=$(pgrep -f \"^sleep 30.321$\" | head -1); chrt -p $p; kill $p; wait $c; rc=$?; "
+	    "rm -f $o; exit $rc",
 	    ic_test_bin("intercept-run"), d.conf, d.oci);
 	cr_expect_eq(r, 0, "%s", out);
 	cr_expect_eq(ic_test_kv(out, "set"), 0, "%s", out);
