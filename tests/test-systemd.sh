@@ -30,6 +30,10 @@ cleanup() {
 trap cleanup EXIT
 
 command -v systemd-nspawn >/dev/null || { echo "systemd-nspawn is not installed (systemd-container)"; exit 1; }
+# mmdebstrap's first run and a booting systemd fill the machine's disk and CPUs: this takes its
+# turn with the other such tests (ic_test_exclusive in tests/harness.c), waiting at most 150 s.
+exec 9>"$build/tests/machine.lock"
+flock -w 150 9 || { echo "$build/tests/machine.lock: not free within 150 s"; exit 1; }
 if [ "$(cat "$cache.stamp" 2>/dev/null)" != "$packages" ]; then
 	rm -rf "$cache" "$cache.stamp"
 	mmdebstrap --quiet --variant=minbase --include="$packages" bookworm "$cache" >"$work/mmdebstrap.log" 2>&1 ||
@@ -70,7 +74,7 @@ for h in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified; do
 	echo $$ >"$h/$cg/cgroup.procs"
 done
 timeout 300 systemd-nspawn -q -D "$root" -b --register=no --keep-unit \
-	--bind="$work/results:/results" </dev/null >"$work/console" 2>&1 &
+	--bind="$work/results:/results" </dev/null >"$work/console" 2>&1 9>&- &
 nspawn=$!
 wait "$nspawn" && rc=0 || rc=$?
 nspawn=
