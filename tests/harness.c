@@ -283,54 +283,77 @@ bool ic_test_stat_reaches(struct ic_test_daemon *d, const char *path, long long 
 	return false;
 }
 
-bool ic_test_log_has(struct ic_test_daemon *d, const char *s)
+/* Each line of d's log (with its newline) to fn, until fn returns false. */
+static void log_lines(struct ic_test_daemon *d, bool (*fn)(const char *line, size_t n, void *data),
+		      void *data)
 {
 	char *buf = NULL;
 	size_t len = 0;
+	ssize_t n;
 	FILE *f = fopen(d->log, "re");
-	bool found = false;
 
-	if (!f)
-		return false;
-	while (getline(&buf, &len, f) > 0)
-		if (strstr(buf, s)) {
-			found = true;
-			break;
-		}
+	while (f && (n = getline(&buf, &len, f)) > 0 && fn(buf, (size_t)n, data))
+		;
 	free(buf);
-	fclose(f);
-	return found;
+	if (f)
+		fclose(f);
+}
+
+struct log_find {
+	const char *s;
+	bool found;
+};
+
+static bool find_line(const char *line, size_t n, void *data)
+{
+	struct log_find *lf = data;
+
+	(void)n;
+	lf->found = strstr(line, lf->s) != NULL;
+	return !lf->found;
+}
+
+bool ic_test_log_has(struct ic_test_daemon *d, const char *s)
+{
+	struct log_find lf = {.s = s};
+
+	log_lines(d, find_line, &lf);
+	return lf.found;
+}
+
+struct log_tail {
+	char *out;
+	size_t outlen, used;
+};
+
+/* Keeps the last warning, error and failure-answer lines that fit: the oldest go first. */
+static bool keep_trouble(const char *line, size_t n, void *data)
+{
+	struct log_tail *t = data;
+
+	if (n + 1 > t->outlen || (!strstr(line, " warn ") && !strstr(line, " error ") &&
+				  !strstr(line, "the failure answer")))
+		return true;
+	while (t->used + n + 1 > t->outlen && t->used > 0) {
+		char *nl = strchr(t->out, '\n');
+		size_t drop = nl ? (size_t)(nl - t->out) + 1 : t->used;
+
+		memmove(t->out, t->out + drop, t->used - drop + 1);
+		t->used -= drop;
+	}
+	memcpy(t->out + t->used, line, n + 1);
+	t->used += n;
+	return true;
 }
 
 const char *ic_test_log_warnings(struct ic_test_daemon *d, char *out, size_t outlen)
 {
-	char *buf = NULL;
-	size_t len = 0, used = 0;
-	FILE *f = fopen(d->log, "re");
+	struct log_tail t = {.out = out, .outlen = outlen};
 
 	if (outlen == 0)
 		return out;
 	out[0] = '\0';
-	while (f && getline(&buf, &len, f) > 0) {
-		size_t n = strlen(buf);
-
-		if (n + 1 > outlen || (!strstr(buf, " warn ") && !strstr(buf, " error ") &&
-				       !strstr(buf, "the failure answer")))
-			continue;
-		/* The last ones that fit: the oldest go first. */
-		while (used + n + 1 > outlen && used > 0) {
-			char *nl = strchr(out, '\n');
-			size_t drop = nl ? (size_t)(nl - out) + 1 : used;
-
-			memmove(out, out + drop, used - drop + 1);
-			used -= drop;
-		}
-		memcpy(out + used, buf, n + 1);
-		used += n;
-	}
-	free(buf);
-	if (f)
-		fclose(f);
+	log_lines(d, keep_trouble, &t);
 	return out;
 }
 
