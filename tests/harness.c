@@ -438,6 +438,11 @@ unsigned ic_test_serve_again_ms(unsigned bound_ms)
 	return v > bound_ms && v < UINT32_MAX ? (unsigned)v : bound_ms;
 }
 
+long long ic_test_call_bound_us(void)
+{
+	return 5000000LL + 1000LL * ic_test_serve_again_ms(1000);
+}
+
 pid_t ic_test_kill_servers(struct ic_test_daemon *d, int n, unsigned min_us, unsigned spread_us,
 			   unsigned bound_ms)
 {

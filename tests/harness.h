@@ -88,6 +88,9 @@ pid_t ic_test_upgrades(struct ic_test_daemon *d, int n, unsigned pause_us);
 /* bound_ms, or IC_TEST_SERVE_AGAIN_MS when that is more: a daemon built to be slow (TSan's)
  * takes longer from a server's end to the next one's service. */
 unsigned ic_test_serve_again_ms(unsigned bound_ms);
+/* The longest one call may wait across a server's kill or hand-over, in us: the request
+ * deadline (5 s) plus the next server's start (ic_test_serve_again_ms(1000)). */
+long long ic_test_call_bound_us(void);
 /* SIGKILL the server n times, each after a random pause of min_us to min_us + spread_us, and
  * expect the next to answer `interceptctl status` within bound_ms of each kill (or
  * IC_TEST_SERVE_AGAIN_MS, when more). Returns the last server. */

@@ -187,11 +187,8 @@ static struct phase_sum collect(int phase, const char *event)
 			s.p99_us = ic_test_kv(line, "p99_us");
 		cr_expect_gt(ic_test_kv(line, "calls"), 0, "%s %s: %s", ids[i], event, line);
 		cr_expect_eq(ic_test_kv(line, "enosys"), 0, "%s %s: %s", ids[i], event, line);
-		/* No call waits past the request deadline (5 s) plus, for one made while a server
-		 * hands over, the next one's start (a second; more for a slow daemon). */
-		cr_expect_lt(ic_test_kv(line, "max_us"),
-			     5000000LL + 1000LL * ic_test_serve_again_ms(1000), "%s %s: %s", ids[i],
-			     event, line);
+		cr_expect_lt(ic_test_kv(line, "max_us"), ic_test_call_bound_us(), "%s %s: %s",
+			     ids[i], event, line);
 		cr_log_info("%s across %d %s: %s", ids[i], EVENTS, event, line);
 	}
 	cr_log_info("all %d containers across %d %s: %lld calls, %lld failed (%lld ENOSYS), worst "

@@ -147,9 +147,7 @@ static void load_check(const pid_t *loops, const char *event)
 			  out);
 		cr_expect_eq(ic_test_kv(out, "failures"), 0, "container %d: %s", i, out);
 		cr_expect_gt(ic_test_kv(out, "calls"), 1000, "container %d: %s", i, out);
-		/* The deadline, plus the next server's start for a call made across it. */
-		cr_expect_lt(ic_test_kv(out, "max_us"),
-			     5000000LL + 1000LL * ic_test_serve_again_ms(1000), "container %d: %s",
+		cr_expect_lt(ic_test_kv(out, "max_us"), ic_test_call_bound_us(), "container %d: %s",
 			     i, out);
 		if (ic_test_kv(out, "max_us") > worst)
 			worst = ic_test_kv(out, "max_us");
