@@ -972,8 +972,8 @@ static int run_phases(struct run *r, const char *control, long containers, pid_t
 			: summarise(r, 0, c->busy, win_ns, res);
 }
 
-static int run_case_once(const struct ic_bench_env *env, const struct ic_bench_case *c,
-			 struct ic_bench_result *res, pid_t daemon, const char *control)
+int ic_bench_run_case(const struct ic_bench_env *env, const struct ic_bench_case *c,
+		      struct ic_bench_result *res, pid_t daemon, const char *control)
 {
 	struct run r = {.env = env,
 			.c = c,
@@ -1011,21 +1011,4 @@ static int run_case_once(const struct ic_bench_env *env, const struct ic_bench_c
 	kill_and_reap_all(); /* the agent, and whatever failed to stop */
 	munmap(r.sh, r.map_len);
 	return q;
-}
-
-/* A case in none of whose windows a call completed measured a stall (a disk flushing under the
- * native mknod, a busy host), not the server: it is measured again, twice at most, and says
- * so. */
-int ic_bench_run_case(const struct ic_bench_env *env, const struct ic_bench_case *c,
-		      struct ic_bench_result *res, pid_t daemon, const char *control)
-{
-	int q;
-
-	for (int attempt = 1;; attempt++) {
-		q = run_case_once(env, c, res, daemon, control);
-		if (q != -ENODATA || attempt == 3)
-			return q;
-		fprintf(stderr, "\n  no call completed in any window: measuring again (%d of 2)",
-			attempt);
-	}
 }

@@ -7,9 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ptrace.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/harness.h"
@@ -346,45 +344,6 @@ Test(bench, an_interrupted_start_leaves_no_server)
 	    "[ -n \"$k\" ] && s=$(pgrep -n -P $k) && break; sleep 0.01; done; "
 	    "[ -n \"$s\" ] || echo no daemon; "
 	    "kill -STOP $s; kill -INT $p; sleep 0.2; kill -CONT $s 2>/dev/null");
-}
-
-/* A case in whose windows no call completed is measured again: here the daemon's only worker
- * is stopped while the first interceptd case runs, then let go. */
-Test(bench, a_case_in_which_no_call_completed_is_measured_again)
-{
-	static struct ic_test_daemon dd;
-	char cmd[1024], log[128];
-	pid_t worker, pid;
-	int status;
-
-	ic_test_daemon_start(&dd,
-			     "workers = 1\nacceptors = 1\nacceptors.run_to_completion = false\n",
-			     "[policy default]\nsecurity.syscalls.intercept.mknod = true\n"
-			     "security.syscalls.intercept.setxattr = true\n"
-			     "security.syscalls.intercept.sysinfo = true\n");
-	worker = ic_test_stop_worker(&dd);
-	snprintf(log, sizeof(log), "%s/log", dir);
-	snprintf(cmd, sizeof(cmd),
-		 "mkdir %s/out %s/tmp && exec %s --preset selftest --only single --socket %s "
-		 "--control %s --out %s/out --tmp %s/tmp >%s 2>&1",
-		 dir, dir, ic_test_bin("intercept-bench"), dd.oci, dd.ctl, dir, dir, log);
-	pid = ic_test_sh_start(cmd);
-	for (int i = 0; i < 600; i++) {
-		ic_test_sh(out, sizeof(out), 10, "cat %s 2>/dev/null", log);
-		if (strstr(out, "interceptd, sysinfo"))
-			break;
-		usleep(50000);
-	}
-	cr_expect_not_null(strstr(out, "interceptd, sysinfo"), "never reached: %s", out);
-	usleep(500000);
-	cr_assert_eq(ptrace(PTRACE_DETACH, worker, 0, 0), 0);
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	ic_test_read_file(log, out, sizeof(out));
-	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d:\n%s", status, out);
-	cr_expect_not_null(strstr(out, "measuring again (1 of 2)"), "%s", out);
-	cr_expect_not_null(strstr(out, "SUMMARY section=single server=interceptd workload=sysinfo"),
-			   "%s", out);
-	ic_test_daemon_stop(&dd);
 }
 
 Test(bench, bad_options_are_refused_naming_them)
